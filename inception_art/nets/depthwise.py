@@ -48,86 +48,238 @@ _SUPPORT_CODE = r"""
 
 namespace inception_art_dw {
 
-// out[b] = sum_{u<KH, v<KW} w[u*KW+v] * in[u*ld + b*S + v],  b in [0, n).
-template <typename F, int S, int KH, int KW>
-static inline void corr_row_fixed(const F* __restrict__ in, npy_intp ld,
-                                  const F* __restrict__ w,
-                                  F* __restrict__ out, npy_intp n)
+static inline npy_intp ceil_div(npy_intp a, npy_intp b)
 {
-    F wk[KH * KW];  // local copy: lets the compiler keep taps in registers
-    for (int t = 0; t < KH * KW; ++t) wk[t] = w[t];
-    for (npy_intp b = 0; b < n; ++b) {
-        F acc = 0;
-        for (int u = 0; u < KH; ++u)
-            for (int v = 0; v < KW; ++v)
-                acc += wk[u * KW + v] * in[u * ld + b * S + v];
-        out[b] = acc;
+    return (a + b - 1) / b;  // callers have a > -b, so this is never < 0
+}
+
+// Vector block: 64 bytes, one AVX-512 register (two AVX2 ones).
+template <typename F> struct Block { enum { L = 64 / sizeof(F) }; };
+
+// out[q] = f(q) (ACC: out[q] += f(q)) for q in [0, n), in whole blocks of
+// L so that each block is one full vector operation. The ragged end is one
+// more block that ends at n and overlaps the previous one (recomputing a few
+// outputs is harmless when overwriting), so short planes do not pay for a
+// slow scalar tail.
+template <typename F, bool ACC, class Fn>
+static inline void run_blocks(F* __restrict__ out, npy_intp n, const Fn& f)
+{
+    const int L = Block<F>::L;
+    npy_intp q = 0;
+    for (; q + L <= n; q += L)
+        for (int l = 0; l < L; ++l)
+            out[q + l] = (ACC ? out[q + l] : F(0)) + f(q + l);
+    if (q == n) return;
+    if (!ACC && n >= L) {
+        q = n - L;
+        for (int l = 0; l < L; ++l) out[q + l] = f(q + l);
+    } else {
+        for (; q < n; ++q) out[q] = (ACC ? out[q] : F(0)) + f(q);
     }
 }
 
-// The same with run-time stride and kernel size.
-template <typename F>
-static void corr_row_any(const F* __restrict__ in, npy_intp ld,
-                         const F* __restrict__ w, F* __restrict__ out,
-                         npy_intp n, int s, int kh, int kw)
+// The main compute kernel, a "flat" stride-1 cross-correlation:
+//   out[q] = (ACC ? out[q] : 0) + sum_{u<KH, v<KW} w[u*KW+v] * in[q + u*ld + v]
+// for q in [0, n). A plane with row pitch ld is treated as one long row:
+// q = r*ld + c is output (r, c), and the columns c >= the valid width are
+// junk that the caller drops. That costs (KW-1)/ld extra work but gives the
+// loop over q the length of a whole plane instead of one short row (7..112
+// columns), so it vectorises with few ragged ends. With the kernel size as
+// template constants the tap loops unroll completely; loads are contiguous
+// (stride 1), so no gathers.
+template <typename F, int KH, int KW, bool ACC>
+static void corr_fixed(const F* __restrict__ in, npy_intp ld,
+                       const F* __restrict__ w, F* __restrict__ out,
+                       npy_intp n)
 {
-    for (npy_intp b = 0; b < n; ++b) out[b] = 0;
+    F wk[KH * KW];  // local copy: the taps can live in registers
+    for (int t = 0; t < KH * KW; ++t) wk[t] = w[t];
+    run_blocks<F, ACC>(out, n, [&](npy_intp q) {
+        F acc = 0;
+        for (int u = 0; u < KH; ++u)
+            for (int v = 0; v < KW; ++v)
+                acc += wk[u * KW + v] * in[q + u * ld + v];
+        return acc;
+    });
+}
+
+// Stride 2, K x K kernel, in one pass over the four phase planes of the
+// input (see deinterleave; plane size PS, pitch ld): phase (py, px) meets
+// the taps w[py + 2u][px + 2v] at in[(2 py + px) PS + q + u ld + v].
+template <typename F, int K>
+static void corr_s2_fixed(const F* __restrict__ D, npy_intp PS, npy_intp ld,
+                          const F* __restrict__ w, F* __restrict__ out,
+                          npy_intp n)
+{
+    F wk[K * K];
+    for (int t = 0; t < K * K; ++t) wk[t] = w[t];
+    const F* __restrict__ d00 = D;
+    const F* __restrict__ d01 = D + PS;
+    const F* __restrict__ d10 = D + 2 * PS;
+    const F* __restrict__ d11 = D + 3 * PS;
+    run_blocks<F, false>(out, n, [&](npy_intp q) {
+        F acc = 0;
+        for (int u = 0; 2 * u < K; ++u)
+            for (int v = 0; 2 * v < K; ++v)
+                acc += wk[2 * u * K + 2 * v] * d00[q + u * ld + v];
+        for (int u = 0; 2 * u < K; ++u)
+            for (int v = 0; 2 * v + 1 < K; ++v)
+                acc += wk[2 * u * K + 2 * v + 1] * d01[q + u * ld + v];
+        for (int u = 0; 2 * u + 1 < K; ++u)
+            for (int v = 0; 2 * v < K; ++v)
+                acc += wk[(2 * u + 1) * K + 2 * v] * d10[q + u * ld + v];
+        for (int u = 0; 2 * u + 1 < K; ++u)
+            for (int v = 0; 2 * v + 1 < K; ++v)
+                acc += wk[(2 * u + 1) * K + 2 * v + 1] * d11[q + u * ld + v];
+        return acc;
+    });
+}
+
+// The same for any kernel size: one vectorised multiply-add pass per tap.
+template <typename F>
+static void corr_any(const F* __restrict__ in, npy_intp ld,
+                     const F* __restrict__ w, F* __restrict__ out,
+                     npy_intp n, int kh, int kw, bool acc)
+{
+    if (!acc)
+        for (npy_intp q = 0; q < n; ++q) out[q] = 0;
     for (int u = 0; u < kh; ++u)
         for (int v = 0; v < kw; ++v) {
             const F wt = w[u * kw + v];
             const F* __restrict__ r = in + u * ld + v;
-            if (s == 1)  // the stride-1 fast path: contiguous loads
-                for (npy_intp b = 0; b < n; ++b) out[b] += wt * r[b];
-            else
-                for (npy_intp b = 0; b < n; ++b) out[b] += wt * r[b * s];
+            for (npy_intp q = 0; q < n; ++q) out[q] += wt * r[q];
         }
 }
 
-template <typename F>
-static void corr_row(const F* in, npy_intp ld, const F* w, F* out,
-                     npy_intp n, int s, int kh, int kw)
+template <typename F, bool ACC>
+static void corr_acc(const F* in, npy_intp ld, const F* w, F* out,
+                     npy_intp n, int kh, int kw)
 {
-#define IA_DW_CASE(S_, KH_, KW_) \
-    if (s == S_ && kh == KH_ && kw == KW_) { \
-        corr_row_fixed<F, S_, KH_, KW_>(in, ld, w, out, n); return; }
-    // forward: 3x3 and 5x5 at strides 1 and 2; gradient to the input:
-    // 3x3, 5x5 and the stride-2 polyphase sub-kernels (1..3 taps a side)
-    IA_DW_CASE(1, 3, 3) IA_DW_CASE(1, 5, 5) IA_DW_CASE(2, 3, 3)
-    IA_DW_CASE(2, 5, 5) IA_DW_CASE(1, 2, 2) IA_DW_CASE(1, 2, 1)
-    IA_DW_CASE(1, 1, 2) IA_DW_CASE(1, 1, 1) IA_DW_CASE(1, 3, 2)
-    IA_DW_CASE(1, 2, 3)
+#define IA_DW_CASE(KH_, KW_) \
+    if (kh == KH_ && kw == KW_) { \
+        corr_fixed<F, KH_, KW_, ACC>(in, ld, w, out, n); return; }
+    // 3x3 and 5x5; the gradient's stride-2 phase sub-kernels (1..3 a side)
+    IA_DW_CASE(3, 3) IA_DW_CASE(5, 5) IA_DW_CASE(2, 2) IA_DW_CASE(2, 1)
+    IA_DW_CASE(1, 2) IA_DW_CASE(1, 1) IA_DW_CASE(3, 2) IA_DW_CASE(2, 3)
 #undef IA_DW_CASE
-    corr_row_any<F>(in, ld, w, out, n, s, kh, kw);
+    corr_any<F>(in, ld, w, out, n, kh, kw, ACC);
 }
 
-// Forward. x: (P, H, W) planes, w: (C, kh, kw), y: (P, OH, OW), plane p
-// uses kernel p % C.
 template <typename F>
-static void forward(const F* x, const F* w, F* y, npy_intp P, npy_intp C,
-                    npy_intp H, npy_intp W, npy_intp OH, npy_intp OW,
-                    int kh, int kw, int s)
+static void corr(const F* in, npy_intp ld, const F* w, F* out, npy_intp n,
+                 int kh, int kw, bool acc)
 {
-    for (npy_intp p = 0; p < P; ++p) {
-        const F* xp = x + p * H * W;
-        const F* wp = w + (p % C) * kh * kw;
-        F* yp = y + p * OH * OW;
-        for (npy_intp oy = 0; oy < OH; ++oy)
-            corr_row<F>(xp + oy * s * W, W, wp, yp + oy * OW, OW, s, kh, kw);
+    if (acc) corr_acc<F, true>(in, ld, w, out, n, kh, kw);
+    else corr_acc<F, false>(in, ld, w, out, n, kh, kw);
+}
+
+// Copy rows of width `width` from pitch `from_ld` to pitch `to_ld`.
+// (memcpy per row measured faster than a plain loop, even for 7 values.)
+template <typename F>
+static void copy_rows(const F* from, npy_intp from_ld, F* to, npy_intp to_ld,
+                      npy_intp rows, npy_intp width)
+{
+    for (npy_intp r = 0; r < rows; ++r)
+        memcpy(to + r * to_ld, from + r * from_ld, width * sizeof(F));
+}
+
+// Split an H x W plane into its s*s phases: phase (py, px) is the AH x AW
+// plane D[py*s+px][i][j] = x[i*s+py][j*s+px]. Entries past the plane's
+// edge are not written (the caller zeroes the buffer once).
+template <typename F>
+static void deinterleave(const F* x, npy_intp H, npy_intp W, int s, F* D,
+                         npy_intp AH, npy_intp AW)
+{
+    const npy_intp PS = AH * AW;
+    for (npy_intp r = 0; r < H; ++r) {
+        const F* __restrict__ xr = x + r * W;
+        const npy_intp py = r % s, i = r / s;
+        if (s == 2) {
+            F* __restrict__ e = D + (py * 2) * PS + i * AW;
+            F* __restrict__ o = D + (py * 2 + 1) * PS + i * AW;
+            const npy_intp half = W / 2;
+            for (npy_intp j = 0; j < half; ++j) {
+                e[j] = xr[2 * j];
+                o[j] = xr[2 * j + 1];
+            }
+            if (W & 1) e[half] = xr[W - 1];
+        } else {
+            for (int px = 0; px < s; ++px) {
+                F* __restrict__ d = D + (py * s + px) * PS + i * AW;
+                const npy_intp nb = ceil_div(W - px, s);
+                for (npy_intp j = 0; j < nb; ++j) d[j] = xr[j * s + px];
+            }
+        }
     }
 }
 
-static inline npy_intp ceil_div(npy_intp a, npy_intp b)
+// Forward. x: P planes H x W, w: C kernels kh x kw, y: P planes OH x OW;
+// plane p uses kernel p % C. Returns 0, or -1 when out of memory.
+//
+// Stride 1: one flat correlation per plane. Stride s > 1: split the plane
+// into its s*s phases; y = sum over phases (py, px) of the stride-1
+// correlation of that phase with the sub-kernel w[py + s*u][px + s*v].
+// The loads stay contiguous and the multiply-adds are the same in number.
+template <typename F>
+static int forward(const F* x, const F* w, F* y, npy_intp P, npy_intp C,
+                   npy_intp H, npy_intp W, npy_intp OH, npy_intp OW,
+                   int kh, int kw, int s)
 {
-    return (a + b - 1) / b;
+    if (s == 1) {
+        F* tmp = (F*) malloc((size_t)(OH * W) * sizeof(F));
+        if (!tmp) return -1;
+        const npy_intp n = (OH - 1) * W + OW;
+        for (npy_intp p = 0; p < P; ++p) {
+            corr<F>(x + p * H * W, W, w + (p % C) * kh * kw, tmp, n,
+                    kh, kw, false);
+            copy_rows<F>(tmp, W, y + p * OH * OW, OW, OH, OW);
+        }
+        free(tmp);
+        return 0;
+    }
+    const npy_intp AH = ceil_div(H, s), AW = ceil_div(W, s), PS = AH * AW;
+    F* D = (F*) calloc((size_t)(s * s * PS + OH * AW + kh * kw), sizeof(F));
+    if (!D) return -1;
+    F* tmp = D + s * s * PS;
+    F* sub = tmp + OH * AW;
+    const npy_intp n = (OH - 1) * AW + OW;
+    for (npy_intp p = 0; p < P; ++p) {
+        const F* wp = w + (p % C) * kh * kw;
+        deinterleave<F>(x + p * H * W, H, W, s, D, AH, AW);
+        if (s == 2 && kh == 3 && kw == 3) {
+            corr_s2_fixed<F, 3>(D, PS, AW, wp, tmp, n);
+        } else if (s == 2 && kh == 5 && kw == 5) {
+            corr_s2_fixed<F, 5>(D, PS, AW, wp, tmp, n);
+        } else {  // one pass per phase, accumulating
+            bool acc = false;
+            for (int py = 0; py < s; ++py) {
+                const int KHp = (int) ceil_div(kh - py, s);
+                for (int px = 0; px < s && KHp > 0; ++px) {
+                    const int KWp = (int) ceil_div(kw - px, s);
+                    if (KWp <= 0) continue;
+                    for (int u = 0; u < KHp; ++u)
+                        for (int v = 0; v < KWp; ++v)
+                            sub[u * KWp + v] = wp[(py + s * u) * kw
+                                                  + px + s * v];
+                    corr<F>(D + (py * s + px) * PS, AW, sub, tmp, n,
+                            KHp, KWp, acc);
+                    acc = true;
+                }
+            }
+        }
+        copy_rows<F>(tmp, AW, y + p * OH * OW, OW, OH, OW);
+    }
+    free(D);
+    return 0;
 }
 
-// Gradient to the input (the transposed correlation), without scattering.
-// gx[y][x] = sum_{i,j} w[i][j] gy[(y-i)/s][(x-j)/s] over the (i, j) for
-// which the division is exact and the index in range. Split gx by phase:
-// y = a*s + py, x = b*s + px. Then i = py + s*u, oy = a - u (likewise for
-// columns), so each phase is a stride-1 correlation of gy, zero-padded,
-// with the flipped sub-kernel w[py + s*u][px + s*v]: the same row kernel as
-// the forward pass, and the same number of multiply-adds.
+// Gradient to the input (the transposed correlation), gathered rather than
+// scattered: gx[y][x] = sum_{i,j} w[i][j] gy[(y-i)/s][(x-j)/s] over the
+// (i, j) where the division is exact and the index in range. Split gx by
+// phase, y = a*s + py and x = b*s + px: then i = py + s*u, row a - u of gy
+// (likewise for columns), so each phase is a stride-1 correlation of the
+// zero-padded gy with the flipped sub-kernel w[py + s*u][px + s*v]: the
+// flat kernel again, and as many multiply-adds as the forward pass.
 // Returns 0, or -1 when out of memory.
 template <typename F>
 static int grad_input(const F* gy, const F* w, F* gx, npy_intp P,
@@ -138,52 +290,56 @@ static int grad_input(const F* gy, const F* w, F* gx, npy_intp P,
     const npy_intp AH = ceil_div(H, s), AW = ceil_div(W, s);
     // padded gy: pad[r][c] = gy[r - PT][c - PL], zero outside
     const npy_intp PH = PT + AH, PW = PL + AW;
-    F* pad = (F*) calloc((size_t)(PH * PW + s * AW + kh * kw), sizeof(F));
+    F* pad = (F*) calloc((size_t)(PH * PW + s * AH * PW + kh * kw),
+                         sizeof(F));
     if (!pad) return -1;
-    F* rows = pad + PH * PW;   // one output row per column phase
-    F* sub = rows + s * AW;    // the flipped sub-kernel of one phase
+    F* tmp = pad + PH * PW;     // the column phases of one row phase
+    F* sub = tmp + s * AH * PW; // the flipped sub-kernel of one phase
 
     for (npy_intp p = 0; p < P; ++p) {
-        const F* gp = gy + p * OH * OW;
         const F* wp = w + (p % C) * kh * kw;
         F* xp = gx + p * H * W;
-        for (npy_intp r = 0; r < OH; ++r)  // the borders stay zero
-            memcpy(pad + (PT + r) * PW + PL, gp + r * OW, OW * sizeof(F));
+        // the borders stay zero from calloc
+        copy_rows<F>(gy + p * OH * OW, OW, pad + PT * PW + PL, PW, OH, OW);
         for (int py = 0; py < s; ++py) {
             const int KHp = (int) ceil_div(kh - py, s);
             const npy_intp NA = ceil_div(H - py, s);  // rows of this phase
-            for (npy_intp a = 0; a < NA; ++a) {
-                F* xrow = xp + (a * s + py) * W;
-                for (int px = 0; px < s; ++px) {
-                    const int KWp = (int) ceil_div(kw - px, s);
-                    const npy_intp NB = ceil_div(W - px, s);
-                    F* out = (s == 1) ? xrow : rows + px * AW;
-                    if (KHp <= 0 || KWp <= 0) {  // stride > kernel: no taps
-                        for (npy_intp b = 0; b < NB; ++b) out[b] = 0;
-                        continue;
-                    }
-                    for (int u = 0; u < KHp; ++u)
-                        for (int v = 0; v < KWp; ++v)
-                            sub[u * KWp + v] = wp[(py + s * (KHp - 1 - u)) * kw
-                                                  + px + s * (KWp - 1 - v)];
-                    const F* in = pad + (a + PT - KHp + 1) * PW
-                                  + (PL - KWp + 1);
-                    corr_row<F>(in, PW, sub, out, NB, 1, KHp, KWp);
+            if (NA <= 0) continue;
+            for (int px = 0; px < s; ++px) {
+                const int KWp = (int) ceil_div(kw - px, s);
+                const npy_intp NB = ceil_div(W - px, s);
+                F* t = tmp + px * AH * PW;
+                if (KHp <= 0 || KWp <= 0) {  // stride > kernel: no taps
+                    memset(t, 0, (size_t)(NA * PW) * sizeof(F));
+                    continue;
                 }
-                if (s == 2) {  // interleave the two column phases
-                    const F* e = rows;
-                    const F* o = rows + AW;
+                for (int u = 0; u < KHp; ++u)
+                    for (int v = 0; v < KWp; ++v)
+                        sub[u * KWp + v] = wp[(py + s * (KHp - 1 - u)) * kw
+                                              + px + s * (KWp - 1 - v)];
+                corr<F>(pad + (PT - KHp + 1) * PW + (PL - KWp + 1), PW, sub,
+                        t, (NA - 1) * PW + NB, KHp, KWp, false);
+            }
+            // interleave the column phases into gx's rows
+            for (npy_intp a = 0; a < NA; ++a) {
+                F* __restrict__ xrow = xp + (a * s + py) * W;
+                if (s == 1) {
+                    memcpy(xrow, tmp + a * PW, W * sizeof(F));
+                } else if (s == 2) {
+                    const F* __restrict__ e = tmp + a * PW;
+                    const F* __restrict__ o = tmp + AH * PW + a * PW;
                     const npy_intp half = W / 2;
                     for (npy_intp b = 0; b < half; ++b) {
                         xrow[2 * b] = e[b];
                         xrow[2 * b + 1] = o[b];
                     }
                     if (W & 1) xrow[W - 1] = e[half];
-                } else if (s > 2) {
+                } else {
                     for (int px = 0; px < s; ++px) {
                         const npy_intp NB = ceil_div(W - px, s);
+                        const F* t = tmp + px * AH * PW + a * PW;
                         for (npy_intp b = 0; b < NB; ++b)
-                            xrow[b * s + px] = rows[px * AW + b];
+                            xrow[b * s + px] = t[b];
                     }
                 }
             }
@@ -282,12 +438,15 @@ _C_FORWARD = r"""
     npy_intp odims[4] = {xd[0], xd[1], (xd[2] - wd[2]) / s + 1,
                          (xd[3] - wd[3]) / s + 1};
     %(output)s
-    inception_art_dw::forward<dtype_%(x)s>(
-        (const dtype_%(x)s*) PyArray_DATA(xc),
-        (const dtype_%(x)s*) PyArray_DATA(wc),
-        (dtype_%(x)s*) PyArray_DATA(%(y)s),
-        xd[0] * xd[1], xd[1], xd[2], xd[3], odims[2], odims[3],
-        (int) wd[2], (int) wd[3], s);
+    if (inception_art_dw::forward<dtype_%(x)s>(
+            (const dtype_%(x)s*) PyArray_DATA(xc),
+            (const dtype_%(x)s*) PyArray_DATA(wc),
+            (dtype_%(x)s*) PyArray_DATA(%(y)s),
+            xd[0] * xd[1], xd[1], xd[2], xd[3], odims[2], odims[3],
+            (int) wd[2], (int) wd[3], s) != 0) {
+        PyErr_NoMemory();
+        Py_DECREF(xc); Py_DECREF(wc); %(fail)s
+    }
     Py_DECREF(xc); Py_DECREF(wc);
 }
 """

@@ -12,23 +12,30 @@ Weights come from user-supplied files (see ``models/README.md``), read by
 :func:`inception_art.weights.vgg_params` into one canonical layout:
 cross-correlation kernels for RGB input.
 """
+import os
 from pathlib import Path
 
 from ..theano_env import lasagne
-from ..weights import vgg_params
+from ..weights import VGG_CONVS_PER_BLOCK, vgg_params
 from .layers import AffinePixelLayer, conv
 from .network import InputSizeError, Network
 
-#: Convolutions per block (then a 2x2 max-pool), by depth.
-BLOCKS = {16: (2, 2, 3, 3, 3), 19: (2, 2, 4, 4, 4)}
 MIN_SIZE = 224
 
 
-def default_path(depth, models_dir='models'):
+def models_dir():
+    """``$INCEPTION_ART_MODELS`` if set, else ``models/`` in the current
+    folder (where ``make`` runs)."""
+    return Path(os.environ.get('INCEPTION_ART_MODELS', 'models'))
+
+
+def default_path(depth, folder=None):
     """The first of ``vgg<depth>.pkl`` / ``imagenet-vgg-verydeep-<depth>.mat``
-    present in ``models_dir`` (else the ``.pkl`` name, for the error)."""
-    candidates = [Path(models_dir) / ('vgg%d.pkl' % depth),
-                  Path(models_dir) / ('imagenet-vgg-verydeep-%d.mat' % depth)]
+    present in ``folder`` (default :func:`models_dir`; else the ``.pkl``
+    name, for the error)."""
+    folder = Path(folder or models_dir())
+    candidates = [folder / ('vgg%d.pkl' % depth),
+                  folder / ('imagenet-vgg-verydeep-%d.mat' % depth)]
     return next((p for p in candidates if p.exists()), candidates[0])
 
 
@@ -58,7 +65,7 @@ def build(depth=16, size=(224, 224), path=None, weights=None):
     net = AffinePixelLayer(inp, mean=weights.mean_rgb, scale=[1.0] * 3)
     features = {}
     convs = iter(weights.convs)
-    for block, count in enumerate(BLOCKS[depth], start=1):
+    for block, count in enumerate(VGG_CONVS_PER_BLOCK[depth], start=1):
         for i in range(1, count + 1):
             W, b = next(convs)
             name = 'conv%d_%d' % (block, i)

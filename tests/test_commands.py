@@ -1,0 +1,97 @@
+"""The command-line tools as a user runs them: real Lite0 weights, real
+photographs (scikit-image's), one-line errors for bad input."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inception_art.images import ImageFileError, atomic_path, save_png
+
+CATS = {281, 282, 283, 284, 285}          # tabby, tiger, Persian, Siamese, Egyptian
+COFFEE = {967, 968}                        # espresso, cup
+
+
+def run(module, *args, cwd=None):
+    return subprocess.run([sys.executable, '-m', 'inception_art.' + module, *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+@pytest.fixture(scope='module')
+def photos(tmp_path_factory):
+    skimage_data = pytest.importorskip('skimage.data')
+    folder = tmp_path_factory.mktemp('photos')
+    paths = {}
+    for name in ('chelsea', 'coffee'):
+        paths[name] = folder / (name + '.png')
+        Image.fromarray(getattr(skimage_data, name)()).save(paths[name])
+    return paths
+
+
+@pytest.mark.full_network
+def test_classify_real_photos(photos):
+    result = run('classify', photos['chelsea'], photos['coffee'], '--json', '--top', '3')
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [len(r['top']) for r in rows] == [3, 3]
+    chelsea, coffee = (r['top'] for r in rows)
+    assert set(chelsea[0]) == {'index', 'label', 'logit', 'prob'}
+    assert chelsea[0]['index'] in CATS and chelsea[0]['prob'] > 0.2
+    assert coffee[0]['index'] in COFFEE and coffee[0]['prob'] > 0.5
+    assert chelsea[0]['logit'] >= chelsea[1]['logit'] >= chelsea[2]['logit']
+
+
+@pytest.mark.full_network
+def test_render_writes_png(tmp_path):
+    out = tmp_path / 'volcano.png'
+    result = run('render', '--class', 'volcano', '--steps', '4', '--size', '96x64',
+                 '--out', out)
+    assert result.returncode == 0, result.stderr
+    with Image.open(out) as im:
+        assert im.size == (96, 64) and im.mode == 'RGB'
+    assert 'volcano' in result.stdout
+    assert 'step 4/4' in result.stderr          # the progress bar
+    assert not list(tmp_path.glob('.volcano*'))  # no temp file left behind
+
+
+@pytest.mark.parametrize('args, words', [
+    (['--class', 'volcanoe'], ['volcano']),
+    (['--class', 'terrier'], ['ambiguous']),
+    (['--class', 'volcano', '--size', '224'], ['WIDTHxHEIGHT']),
+    (['--class', 'volcano', '--size', '8x8'], ['out of range']),
+    (['--class', 'volcano', '--init', 'no/such.png'], ['no such file']),
+    (['--class', 'volcano', '--out', 'no/such/dir/x.png'], ['does not exist']),
+    (['--class', 'volcano', '--model', 'vgg16', '--out', 'x.png'], ['vgg16.pkl']),
+    (['--class', 'volcano', '--model', 'vgg16', '--size', '200x200'], ['at least 224x224']),
+])
+def test_render_errors_are_one_line(tmp_path, args, words):
+    result = run('render', *args, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: '), result.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def test_classify_unreadable_image(tmp_path):
+    bad = tmp_path / 'bad.png'
+    bad.write_bytes(b'not a png at all')
+    result = run('classify', bad)
+    assert result.returncode == 2
+    assert result.stderr.strip().count('\n') == 0 and 'bad.png' in result.stderr
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path):
+    out = tmp_path / 'pic.png'
+    save_png(np.zeros((4, 4, 3), np.uint8), out)
+    before = out.read_bytes()
+    with pytest.raises(RuntimeError):
+        with atomic_path(out) as tmp:
+            tmp.write_bytes(b'half a picture')
+            raise RuntimeError('interrupted')
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['pic.png']
+    with pytest.raises(ImageFileError, match='does not exist'):
+        save_png(np.zeros((4, 4, 3), np.uint8), tmp_path / 'missing' / 'x.png')
