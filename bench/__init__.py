@@ -1,0 +1,10 @@
+"""Benchmarks of the compiled image step (not part of the installed package).
+
+``make bench`` (``python -m bench.run``) times :class:`inception_art.step.
+ImageOptimizer` for EfficientNet-Lite0 and VGG-16 at three image sizes,
+against the same step written in PyTorch (:mod:`bench.torch_reference`),
+and writes ``bench/results.json``. Each measurement runs in its own
+subprocess (:mod:`bench.theano_worker`, :mod:`bench.torch_reference`), so
+compile caches, thread pools and peak memory do not leak between them.
+:mod:`bench.common` is numpy-only and shared by both sides.
+"""
