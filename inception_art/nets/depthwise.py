@@ -4,7 +4,11 @@ Theano's ``T.nnet.conv2d(x, w, num_groups=C)`` runs a depthwise convolution
 as C separate tiny GEMMs (one per channel, after an im2col copy each). On
 EfficientNet-Lite0 that is about half of a whole step for 9% of its
 multiply-adds. The ops here do the same arithmetic with direct loops that
-the compiler vectorises over output columns.
+the compiler vectorises (see the comment on the C code). Measured with
+``bench/depthwise_bench.py`` at EfficientNet-Lite0's eight kinds of
+depthwise layer (2 Zen 4 cores, single-threaded OpenBLAS for conv2d):
+forward 6.6-19x and forward + input gradient 6.4-14x faster than the
+grouped conv2d; summed over the eight, 15.2 -> 1.3 ms and 33.7 -> 3.4 ms.
 
 Three ops, all ``"valid"`` cross-correlation (no kernel flip) with the same
 stride in both axes; the caller pads:
@@ -36,12 +40,17 @@ __all__ = ['depthwise_correlate', 'DepthwiseCorrelate',
 # Shared by the three ops. Theano deduplicates identical support code, so a
 # graph that holds several of these ops compiles it once per module.
 #
-# Everything reduces to one kernel, ``corr_row``: one output row of a 2-D
-# cross-correlation, out[b] = sum_{u,v} w[u][v] * in[u*ld + b*S + v]. With
-# the stride and the kernel size as template constants, the u/v loops unroll
-# completely and the compiler vectorises the loop over b (the output
-# columns), which is long (7..112 columns) where the kernel is short (3, 5).
-# Other sizes take the generic branch: one axpy per tap, still vectorised.
+# Forward and input gradient reduce to one kernel, a stride-1 correlation
+# over a whole plane treated as one long row (``corr_fixed``, kernel size as
+# template constants so the taps unroll and the loop over outputs
+# vectorises). Stride 2 becomes stride 1 by splitting planes into their
+# four phases (even/odd rows x even/odd columns); the input gradient becomes
+# a correlation of the zero-padded output gradient with flipped (sub-)
+# kernels. Measured on 2 Zen 4 cores against a first version that looped
+# over output rows with strided loads: the forward 1.1-3x faster on
+# EfficientNet-Lite0's late, small planes (14x14, 7x7), the input gradient
+# 1.3-3x faster. Sizes other than 3x3 / 5x5 take a generic branch: one
+# vectorised multiply-add pass per tap.
 _SUPPORT_CODE = r"""
 #include <stdlib.h>
 #include <string.h>
@@ -438,12 +447,16 @@ _C_FORWARD = r"""
     npy_intp odims[4] = {xd[0], xd[1], (xd[2] - wd[2]) / s + 1,
                          (xd[3] - wd[3]) / s + 1};
     %(output)s
-    if (inception_art_dw::forward<dtype_%(x)s>(
-            (const dtype_%(x)s*) PyArray_DATA(xc),
-            (const dtype_%(x)s*) PyArray_DATA(wc),
-            (dtype_%(x)s*) PyArray_DATA(%(y)s),
-            xd[0] * xd[1], xd[1], xd[2], xd[3], odims[2], odims[3],
-            (int) wd[2], (int) wd[3], s) != 0) {
+    int ia_err;
+    Py_BEGIN_ALLOW_THREADS  // plain C on arrays: let other threads run
+    ia_err = inception_art_dw::forward<dtype_%(x)s>(
+        (const dtype_%(x)s*) PyArray_DATA(xc),
+        (const dtype_%(x)s*) PyArray_DATA(wc),
+        (dtype_%(x)s*) PyArray_DATA(%(y)s),
+        xd[0] * xd[1], xd[1], xd[2], xd[3], odims[2], odims[3],
+        (int) wd[2], (int) wd[3], s);
+    Py_END_ALLOW_THREADS
+    if (ia_err != 0) {
         PyErr_NoMemory();
         Py_DECREF(xc); Py_DECREF(wc); %(fail)s
     }
@@ -476,12 +489,16 @@ _C_GRAD_INPUT = r"""
     }
     npy_intp odims[4] = {gd[0], gd[1], H, W};
     %(output)s
-    if (inception_art_dw::grad_input<dtype_%(gy)s>(
-            (const dtype_%(gy)s*) PyArray_DATA(gc),
-            (const dtype_%(gy)s*) PyArray_DATA(wc),
-            (dtype_%(gy)s*) PyArray_DATA(%(gx)s),
-            gd[0] * gd[1], gd[1], H, W, gd[2], gd[3],
-            (int) wd[2], (int) wd[3], s) != 0) {
+    int ia_err;
+    Py_BEGIN_ALLOW_THREADS  // plain C on arrays: let other threads run
+    ia_err = inception_art_dw::grad_input<dtype_%(gy)s>(
+        (const dtype_%(gy)s*) PyArray_DATA(gc),
+        (const dtype_%(gy)s*) PyArray_DATA(wc),
+        (dtype_%(gy)s*) PyArray_DATA(%(gx)s),
+        gd[0] * gd[1], gd[1], H, W, gd[2], gd[3],
+        (int) wd[2], (int) wd[3], s);
+    Py_END_ALLOW_THREADS
+    if (ia_err != 0) {
         PyErr_NoMemory();
         Py_DECREF(gc); Py_DECREF(wc); %(fail)s
     }
@@ -514,12 +531,16 @@ _C_GRAD_WEIGHTS = r"""
     }
     npy_intp odims[4] = {xd[1], 1, kh, kw};
     %(output)s
-    if (inception_art_dw::grad_weights<dtype_%(x)s>(
-            (const dtype_%(x)s*) PyArray_DATA(xc),
-            (const dtype_%(x)s*) PyArray_DATA(gc),
-            (dtype_%(x)s*) PyArray_DATA(%(gw)s),
-            xd[0], xd[1], xd[2], xd[3], gd[2], gd[3],
-            (int) kh, (int) kw, s) != 0) {
+    int ia_err;
+    Py_BEGIN_ALLOW_THREADS  // plain C on arrays: let other threads run
+    ia_err = inception_art_dw::grad_weights<dtype_%(x)s>(
+        (const dtype_%(x)s*) PyArray_DATA(xc),
+        (const dtype_%(x)s*) PyArray_DATA(gc),
+        (dtype_%(x)s*) PyArray_DATA(%(gw)s),
+        xd[0], xd[1], xd[2], xd[3], gd[2], gd[3],
+        (int) kh, (int) kw, s);
+    Py_END_ALLOW_THREADS
+    if (ia_err != 0) {
         PyErr_NoMemory();
         Py_DECREF(xc); Py_DECREF(gc); %(fail)s
     }

