@@ -47,8 +47,17 @@ classify: install
 test: install-dev
 	$(PYTHON) -m pytest -q tests
 
+# PyTorch is a benchmark-only extra (the reference step), never in setup.py.
+# --no-deps: torch's metadata asks for setuptools>=77, and pip would upgrade
+# setuptools to a release without pkg_resources, which Lasagne 0.1 imports.
+# BENCH_FLAGS: e.g. --quick, --only vgg16 (see python -m bench.run --help).
 bench: install-dev
-	$(PYTHON) -m bench.run
+	@$(PYTHON) -c 'import torch' 2>/dev/null || { \
+	  echo "installing torch 2.13.0 (CPU wheel, for the benchmark only)"; \
+	  $(PIP) install 'filelock' 'typing-extensions>=4.10.0' 'sympy>=1.13.3' \
+	    'networkx>=2.5.1' 'jinja2' 'fsspec>=0.8.5' && \
+	  $(PIP) install --no-deps torch==2.13.0; }
+	$(PYTHON) -m bench.run $(BENCH_FLAGS)
 
 clean:
 	rm -rf .cache renders .pytest_cache

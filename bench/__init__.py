@@ -6,5 +6,6 @@ against the same step written in PyTorch (:mod:`bench.torch_reference`),
 and writes ``bench/results.json``. Each measurement runs in its own
 subprocess (:mod:`bench.theano_worker`, :mod:`bench.torch_reference`), so
 compile caches, thread pools and peak memory do not leak between them.
-:mod:`bench.common` is numpy-only and shared by both sides.
+:mod:`bench.common` is numpy-only and shared by both sides;
+:mod:`bench.flops` counts a network's multiply-adds from its Lasagne layers.
 """

@@ -90,7 +90,7 @@ def profile_summary(profile, top=12):
         'call_s_per_step': profile.fct_call_time / calls,
         'by_class': table(profile.class_time(), profile.class_nodes()),
         'by_op': table(profile.op_time(), profile.op_nodes()),
-        'text': text.getvalue(),
+        'text': text.getvalue()[:30000],
     }
 
 

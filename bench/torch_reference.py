@@ -18,7 +18,9 @@ Theano code, so that agreeing logits check both:
 The step: logit map, the class-logit objective of
 :class:`inception_art.objectives.ClassObjective` (``kind='logit'``, one
 class), backward to the image only (weights need no gradient), then
-``torch.optim.Adam`` on the image and a clip to 0..255.
+``torch.optim.Adam`` on the image and a clip to 0..255. Tensors are
+channels-last by default (``--memory-format``): the fast layout for
+PyTorch's CPU convolutions (oneDNN), so the reference is a tuned one.
 
 Run as a worker by :mod:`bench.run`::
 
@@ -199,14 +201,26 @@ def class_logit_loss(logit_map, class_a, class_b=None):
     return -2 * logit + logit_map.mean(), logit
 
 
-class TorchImageStep:
-    """One Adam step on an (1, 3, h, w) image, 0..255, starting mid-grey."""
+#: ``--memory-format`` choices: oneDNN's convolutions are fastest on
+#: channels-last (NHWC) tensors; NCHW ("contiguous") tensors are reordered
+#: to and from its blocked layout around every convolution.
+MEMORY_FORMATS = {'channels_last': torch.channels_last,
+                  'contiguous': torch.contiguous_format}
 
-    def __init__(self, net, size, target=common.TARGET_CLASS, lr=common.LR):
+
+class TorchImageStep:
+    """One Adam step on an (1, 3, h, w) image, 0..255, starting mid-grey.
+
+    ``memory_format``: a key of :data:`MEMORY_FORMATS`, applied to the
+    network's kernels and to the image (so to every activation)."""
+
+    def __init__(self, net, size, target=common.TARGET_CLASS, lr=common.LR,
+                 memory_format='channels_last'):
         h, w = size
-        self.net, self.target = net, target
-        self.image = torch.full((1, 3, h, w), 128.0, dtype=torch.float32,
-                                requires_grad=True)
+        layout = MEMORY_FORMATS[memory_format]
+        self.net, self.target = net.to(memory_format=layout), target
+        self.image = torch.full((1, 3, h, w), 128.0, dtype=torch.float32).to(
+            memory_format=layout).requires_grad_(True)
         self.optimizer = torch.optim.Adam([self.image], lr=lr, betas=(0.9, 0.999),
                                           eps=1e-8)
 
@@ -268,7 +282,8 @@ def run(args):
     t0 = time.perf_counter()
     net = build(args.net)
     record['build_s'] = time.perf_counter() - t0
-    step = TorchImageStep(net, size)
+    step = TorchImageStep(net, size, memory_format=args.memory_format)
+    record['memory_format'] = args.memory_format
     record['peak_rss_before_steps_mb'] = common.peak_rss_mb()
     reset = common.reset_peak_rss()
     times, (first, last) = common.time_steps(step.step, args.warmup, args.repeats)
@@ -294,6 +309,8 @@ def main(argv=None):
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--memory-format', choices=sorted(MEMORY_FORMATS),
+                        default='channels_last')
     parser.add_argument('--profile', action='store_true')
     parser.add_argument('--photo')
     parser.add_argument('--logits-out')
