@@ -1,7 +1,8 @@
 # inception_art: every set-up step lives here, so a fresh machine needs only
 #   make render CLASS=volcano     and     make test
 # Variables (make VAR=value): CLASS, CLASS2, MODEL, SIZE, STEPS, LR, SEED,
-# INIT, OUT (render); IMAGES (classify); PY (the Python 3.11 to build .venv).
+# INIT, OUT, PRIOR, PRIOR_STRENGTH (render); IMAGES (classify);
+# PY (the Python 3.11 to build .venv).
 
 PY      ?= $(shell command -v python3.11 || command -v python3)
 VENV    := .venv
@@ -14,9 +15,10 @@ RENDER_FLAGS = --class "$(CLASS)" $(if $(CLASS2),--class2 "$(CLASS2)") \
 	$(if $(MODEL),--model $(MODEL)) $(if $(SIZE),--size $(SIZE)) \
 	$(if $(STEPS),--steps $(STEPS)) $(if $(LR),--lr $(LR)) \
 	$(if $(SEED),--seed $(SEED)) $(if $(INIT),--init "$(INIT)") \
-	$(if $(OUT),--out "$(OUT)")
+	$(if $(OUT),--out "$(OUT)") $(if $(PRIOR),--prior $(PRIOR)) \
+	$(if $(PRIOR_STRENGTH),--prior-strength $(PRIOR_STRENGTH))
 
-.PHONY: install install-dev render classify test bench clean distclean
+.PHONY: install install-dev render classify prior test bench clean distclean
 
 # Debian's OpenBLAS is what Theano links its compiled ops against.
 $(VENV)/.system:
@@ -43,6 +45,11 @@ render: install
 
 classify: install
 	$(PYTHON) -m inception_art.classify $(IMAGES)
+
+# Refit prior/patch8_{gaussian,student}.npz from scikit-image's photographs
+# (the committed files are what this writes; nobody needs to run it).
+prior: install-dev
+	$(PYTHON) -m inception_art.prior fit-default
 
 test: install-dev
 	$(PYTHON) -m pytest -q tests

@@ -17,7 +17,7 @@ from .classify import Classifier
 from .cli import run_main
 from .images import atomic_path, save_png
 from .objectives import ClassObjective
-from .render import DEFAULTS, render
+from .render import DEFAULTS, load_prior, render
 from .step import ImageOptimizer
 
 #: 20 classes with distinctive looks, fixed so that results compare.
@@ -46,7 +46,8 @@ def judge(pictures, classes, judges=JUDGES):
 
 
 def evaluate(settings, classes=CLASSES, model=DEFAULTS['model'],
-             size=DEFAULTS['size'], judges=JUDGES, save_dir=None):
+             size=DEFAULTS['size'], prior=DEFAULTS['prior'], judges=JUDGES,
+             save_dir=None):
     """Render ``classes`` under each of ``settings`` and judge the pictures.
 
     Parameters
@@ -54,10 +55,14 @@ def evaluate(settings, classes=CLASSES, model=DEFAULTS['model'],
     settings : dict of str to dict
         Named keyword sets for :func:`inception_art.render.render`
         (``steps``, ``lr``, ``jitter``, ``blur``, ``blur_every``, ``seed``).
+    prior : {'none', 'gaussian', 'student'}
+        The prior compiled into the step; each setting's ``prior_strength``
+        weighs it (0 switches it off without recompiling).
     save_dir : path-like, optional
         Where to write the pictures, ``<setting>/<class>.png``.
     """
-    optimizer = ImageOptimizer(nets.build(model, size), ClassObjective('logit'))
+    optimizer = ImageOptimizer(nets.build(model, size), ClassObjective('logit'),
+                               prior=load_prior(prior))
     report = {}
     for name, kwargs in settings.items():
         pictures, logits, start = [], [], time.time()
@@ -70,7 +75,7 @@ def evaluate(settings, classes=CLASSES, model=DEFAULTS['model'],
                 folder = Path(save_dir) / name
                 folder.mkdir(parents=True, exist_ok=True)
                 save_png(picture, folder / (imagenet.short_name(c).replace(' ', '_') + '.png'))
-        report[name] = dict(settings=kwargs, model=model, size=list(size),
+        report[name] = dict(settings=kwargs, model=model, size=list(size), prior=prior,
                             seconds_per_render=(time.time() - start) / len(classes),
                             mean_logit=sum(logits) / len(logits),
                             judges=judge(pictures, classes, judges))
@@ -85,6 +90,8 @@ def parse_args(argv=None):
     p.add_argument('--settings', default='{"defaults": {}}',
                    help='JSON: {name: {steps, lr, jitter, blur, blur_every, seed}}')
     p.add_argument('--model', default=DEFAULTS['model'], choices=nets.NAMES)
+    p.add_argument('--prior', default=DEFAULTS['prior'], choices=('none', 'gaussian', 'student'),
+                   help='prior compiled into the step (default: %(default)s)')
     p.add_argument('--out', default='bench/recognisability.json', help='JSON to write')
     p.add_argument('--save-dir', help='also write every picture under this folder')
     return p.parse_args(argv)
@@ -93,7 +100,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     settings = json.loads(args.settings)
-    report = evaluate(settings, model=args.model, save_dir=args.save_dir)
+    report = evaluate(settings, model=args.model, prior=args.prior, save_dir=args.save_dir)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.out) as tmp:
         tmp.write_text(json.dumps(report, indent=1))

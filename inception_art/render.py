@@ -21,7 +21,16 @@ from .step import ImageOptimizer
 #: Defaults, chosen by measurement (see README, "Choosing the defaults").
 DEFAULTS = dict(model=nets.DEFAULT, size=(224, 224), steps=200, lr=5.0,
                 jitter=16, blur=0.5, blur_every=4, objective='logit', seed=0,
-                init='grey')
+                init='grey', prior='student', prior_strength=10.0)
+PRIORS = ('none', 'gaussian', 'student')
+
+
+def load_prior(kind):
+    """The committed prior of ``kind`` (still-image scales), or None."""
+    if kind == 'none':
+        return None
+    from .prior import PatchPrior, default_path
+    return PatchPrior.load(default_path(kind))
 
 
 def parse_size(text):
@@ -56,7 +65,8 @@ def render(classes, model=DEFAULTS['model'], size=DEFAULTS['size'],
            steps=DEFAULTS['steps'], lr=DEFAULTS['lr'], jitter=DEFAULTS['jitter'],
            blur=DEFAULTS['blur'], blur_every=DEFAULTS['blur_every'],
            objective=DEFAULTS['objective'], seed=DEFAULTS['seed'],
-           init=DEFAULTS['init'], progress=True, optimizer=None):
+           init=DEFAULTS['init'], prior=DEFAULTS['prior'],
+           prior_strength=DEFAULTS['prior_strength'], progress=True, optimizer=None):
     """Render ``classes`` (one or two class indices) and return the picture.
 
     Parameters
@@ -79,12 +89,16 @@ def render(classes, model=DEFAULTS['model'], size=DEFAULTS['size'],
     seed : int
     init : str
         ``'grey'``, ``'noise'`` or a photo's path.
+    prior : {'none', 'gaussian', 'student'}
+        Natural-image prior on 8x8 patches (see :mod:`inception_art.prior`).
+    prior_strength : float
+        Its weight in the loss.
     progress : bool
         Show a progress bar on stderr.
     optimizer : ImageOptimizer, optional
-        A compiled optimiser to reuse (same size; ``model`` and
-        ``objective`` are then its own); classes, ``lr`` and ``jitter``
-        are set here.
+        A compiled optimiser to reuse (same size; ``model``, ``objective``
+        and ``prior`` are then its own); classes, ``lr``, ``jitter`` and
+        ``prior_strength`` are set here.
 
     Returns
     -------
@@ -93,10 +107,12 @@ def render(classes, model=DEFAULTS['model'], size=DEFAULTS['size'],
     start = initial_image(init, size, seed)
     if optimizer is None:
         network = nets.build(model, size)
-        optimizer = ImageOptimizer(network, ClassObjective(objective), seed=seed)
+        optimizer = ImageOptimizer(network, ClassObjective(objective), seed=seed,
+                                   prior=load_prior(prior))
     optimizer.objective.set_classes(*classes)
     optimizer.jitter = jitter
     optimizer.adam.lr.set_value(np.float32(lr))
+    optimizer.prior_strength.set_value(np.float32(prior_strength))
     optimizer.adam.reset()
     optimizer.rng.seed(seed)
     optimizer.set_image(start)
@@ -140,6 +156,10 @@ def parse_args(argv=None):
                    help='(default: %(default)s)')
     p.add_argument('--objective', default=d['objective'], choices=KINDS,
                    help='what to maximise (default: %(default)s, as in 2015)')
+    p.add_argument('--prior', default=d['prior'], choices=PRIORS,
+                   help='natural-image prior (default: %(default)s)')
+    p.add_argument('--prior-strength', type=float, default=d['prior_strength'],
+                   help='weight of the prior term (default: %(default)s)')
     p.add_argument('--out', metavar='PATH',
                    help='PNG to write (default: renders/CLASS.png)')
     return p.parse_args(argv)
@@ -152,8 +172,11 @@ def main(argv=None):
     classes = [imagenet.resolve(args.class_)]
     if args.class2:
         classes.append(imagenet.resolve(args.class2))
-    if args.steps < 1 or args.lr <= 0 or args.jitter < 0 or args.blur < 0:
-        raise ValueError('--steps must be >= 1, --lr > 0, --jitter and --blur >= 0')
+    if (args.steps < 1 or args.lr <= 0 or args.jitter < 0 or args.blur < 0
+            or args.prior_strength < 0):
+        raise ValueError('--steps must be >= 1, --lr > 0, --jitter, --blur and '
+                         '--prior-strength >= 0')
+    load_prior(args.prior)   # a missing prior file fails now, not after compiling
     if args.init not in ('grey', 'noise'):
         load_rgb(args.init)
     names = '+'.join(imagenet.short_name(c).replace(' ', '_') for c in classes)
@@ -164,7 +187,8 @@ def main(argv=None):
     image, logit = render(classes, model=args.model, size=size, steps=args.steps,
                           lr=args.lr, jitter=args.jitter, blur=args.blur,
                           blur_every=args.blur_every, objective=args.objective,
-                          seed=args.seed, init=args.init)
+                          seed=args.seed, init=args.init, prior=args.prior,
+                          prior_strength=args.prior_strength)
     save_png(image, out)
     print('%s: %s, logit %.2f (%s, %d steps)' % (
         out, ' + '.join(imagenet.LABELS[c] for c in classes), logit, args.model, args.steps))

@@ -1,0 +1,113 @@
+"""Cost of the natural-image prior term.
+
+    python -m bench.prior_bench [--repeat 15] [--steps vgg16,efficientnet-lite0]
+
+First the term alone: forward + gradient to the image, compiled as the
+render step uses it (float32, shared image), median time per call for each
+prior kind and scale set at 448x252 and 224x224.
+
+Then (``--steps``) the term inside the real compiled step
+(:class:`inception_art.step.ImageOptimizer`: network + objective + prior ->
+Adam): the same network's step without a prior and with each prior are
+timed round-robin in one process, so that other load on the machine slows
+them alike; the extra time is the prior's cost in context. VGG-16 uses
+random weights of the real shapes (as ``make bench`` does).
+
+Labels: ``video`` and ``still`` are the 2015 scale sets; ``/2`` means
+stride 2 at full resolution (``PatchPrior(stride=2)``).
+"""
+import argparse
+import time
+
+import numpy as np
+
+from inception_art.prior import STILL_SCALES, VIDEO_SCALES, PatchPrior, default_path
+from inception_art.theano_env import theano, T
+
+SIZES = {'vgg16': (252, 448), 'efficientnet-lite0': (224, 224)}
+#: (label, scales, stride at full resolution)
+SETTINGS = (('video', VIDEO_SCALES, 1), ('still', STILL_SCALES, 1),
+            ('video/2', VIDEO_SCALES, 2), ('still/2', STILL_SCALES, 2))
+
+
+def times_of(fn, repeat):
+    fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def summary(times):
+    """Median and minimum: on a shared machine the minimum is the better
+    estimate of the uncontended time."""
+    return float(np.median(times)), float(np.min(times))
+
+
+def term_alone(repeat):
+    print('term alone: forward + gradient; median / min of %d calls' % repeat)
+    for size in ((252, 448), (224, 224)):
+        h, w = size
+        image = theano.shared(np.random.RandomState(0).uniform(0, 255, (1, 3, h, w))
+                              .astype('float32'))
+        for kind in ('gaussian', 'student'):
+            base = PatchPrior.load(default_path(kind))
+            for label, scales, stride in SETTINGS + (('1 only', (1,), 1),):
+                prior = base.with_scales(scales, stride)
+                term = prior.term(image)
+                fn = theano.function([], [term, T.grad(term, image)])
+                print('  %-8s %-7s %dx%d  scales used %-14s %.3f / %.3f s' % (
+                    (kind, label, w, h, ','.join(map(str, prior.usable_scales(size))))
+                    + summary(times_of(fn, repeat))), flush=True)
+
+
+def in_step(net, repeat):
+    from bench.theano_worker import build_network
+    from inception_art.objectives import ClassObjective
+    from inception_art.step import ImageOptimizer
+    size = SIZES[net]
+    network = build_network(net, size)
+    configs = [('no prior', None)] + [
+        ('%s %s' % (kind, label),
+         PatchPrior.load(default_path(kind)).with_scales(scales, stride))
+        for kind in ('gaussian', 'student') for label, scales, stride in SETTINGS]
+    optimizers = []
+    for label, prior in configs:
+        opt = ImageOptimizer(network, ClassObjective(classes=(980,)), prior=prior,
+                             prior_strength=1.0 if prior else 0.0)
+        opt.set_image(np.random.RandomState(0).uniform(0, 255, size + (3,)))
+        opt.step()
+        optimizers.append(opt)
+    times = [[] for _ in configs]
+    for _ in range(repeat):
+        for i, opt in enumerate(optimizers):
+            t = time.perf_counter()
+            opt.step()
+            times[i].append(time.perf_counter() - t)
+    base = summary(times[0])
+    print('%s step at %dx%d, round-robin; median / min of %d steps'
+          % (net, size[1], size[0], repeat))
+    for (label, _), ts in zip(configs, times):
+        m = summary(ts)
+        extra = '' if label == 'no prior' else '  extra: median %+.3f s (%+.0f%%), ' \
+            'min %+.3f s (%+.0f%%)' % (m[0] - base[0], 100 * (m[0] - base[0]) / base[0],
+                                       m[1] - base[1], 100 * (m[1] - base[1]) / base[1])
+        print('  %-16s %.3f / %.3f s%s' % ((label,) + m + (extra,)), flush=True)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--repeat', type=int, default=15)
+    p.add_argument('--steps', default='', metavar='NETS',
+                   help='comma-separated networks to time the step of: '
+                        'vgg16, efficientnet-lite0')
+    args = p.parse_args(argv)
+    term_alone(args.repeat)
+    for net in filter(None, args.steps.split(',')):
+        in_step(net, max(3, args.repeat // 3))
+
+
+if __name__ == '__main__':
+    main()
