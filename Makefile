@@ -65,6 +65,7 @@ bench: install-dev
 	    'networkx>=2.5.1' 'jinja2' 'fsspec>=0.8.5' && \
 	  $(PIP) install --no-deps torch==2.13.0; }
 	$(PYTHON) -m bench.run $(BENCH_FLAGS)
+	$(PYTHON) -m bench.prior_bench --steps vgg16,efficientnet-lite0 --out bench/prior.json
 
 clean:
 	rm -rf .cache renders .pytest_cache

@@ -17,7 +17,9 @@ Labels: ``video`` and ``still`` are the 2015 scale sets; ``/2`` means
 stride 2 at full resolution (``PatchPrior(stride=2)``).
 """
 import argparse
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -47,6 +49,8 @@ def summary(times):
 
 
 def term_alone(repeat):
+    """Print and return the term's own cost for every kind and setting."""
+    rows = []
     print('term alone: forward + gradient; median / min of %d calls' % repeat)
     for size in ((252, 448), (224, 224)):
         h, w = size
@@ -58,12 +62,17 @@ def term_alone(repeat):
                 prior = base.with_scales(scales, stride)
                 term = prior.term(image)
                 fn = theano.function([], [term, T.grad(term, image)])
+                median, best = summary(times_of(fn, repeat))
+                rows.append(dict(kind=kind, setting=label, size='%dx%d' % (w, h),
+                                 median_s=median, min_s=best))
                 print('  %-8s %-7s %dx%d  scales used %-14s %.3f / %.3f s' % (
-                    (kind, label, w, h, ','.join(map(str, prior.usable_scales(size))))
-                    + summary(times_of(fn, repeat))), flush=True)
+                    kind, label, w, h, ','.join(map(str, prior.usable_scales(size))),
+                    median, best), flush=True)
+    return rows
 
 
 def in_step(net, repeat):
+    """Print and return the step's time without and with each prior."""
     from bench.theano_worker import build_network
     from inception_art.objectives import ClassObjective
     from inception_art.step import ImageOptimizer
@@ -87,14 +96,18 @@ def in_step(net, repeat):
             opt.step()
             times[i].append(time.perf_counter() - t)
     base = summary(times[0])
+    rows = []
     print('%s step at %dx%d, round-robin; median / min of %d steps'
           % (net, size[1], size[0], repeat))
     for (label, _), ts in zip(configs, times):
         m = summary(ts)
+        rows.append(dict(network=net, prior=label, median_s=m[0], min_s=m[1],
+                         extra_fraction=(m[0] - base[0]) / base[0]))
         extra = '' if label == 'no prior' else '  extra: median %+.3f s (%+.0f%%), ' \
             'min %+.3f s (%+.0f%%)' % (m[0] - base[0], 100 * (m[0] - base[0]) / base[0],
                                        m[1] - base[1], 100 * (m[1] - base[1]) / base[1])
         print('  %-16s %.3f / %.3f s%s' % ((label,) + m + (extra,)), flush=True)
+    return rows
 
 
 def main(argv=None):
@@ -103,10 +116,16 @@ def main(argv=None):
     p.add_argument('--steps', default='', metavar='NETS',
                    help='comma-separated networks to time the step of: '
                         'vgg16, efficientnet-lite0')
+    p.add_argument('--out', help='also write the figures to this JSON file')
     args = p.parse_args(argv)
-    term_alone(args.repeat)
+    results = dict(term_alone=term_alone(args.repeat), in_step=[])
     for net in filter(None, args.steps.split(',')):
-        in_step(net, max(3, args.repeat // 3))
+        results['in_step'] += in_step(net, max(3, args.repeat // 3))
+    if args.out:
+        from inception_art.images import atomic_path
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(args.out) as tmp:
+            tmp.write_text(json.dumps(results, indent=1))
 
 
 if __name__ == '__main__':
