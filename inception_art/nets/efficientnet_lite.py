@@ -10,6 +10,13 @@ Lite differs from EfficientNet-B0 in what matters here: ReLU6 instead of
 swish, no squeeze-and-excitation. Batch-norm (eps 1e-3) is folded into the
 convolutions, and padding is TensorFlow's "SAME", computed for the size the
 graph is built for (asymmetric at stride 2).
+
+With ``depthwise='op'`` (the default) each 1x1 and depthwise convolution is
+one C op of :mod:`inception_art.nets.depthwise` that also pads, adds the
+bias and applies ReLU6; the stem lets Theano's convolution do its
+asymmetric padding. ``depthwise='grouped'`` builds the same network from
+Theano's own operations only (explicit padding, ``conv2d``, bias add,
+activation), the reference the fast graph is tested against.
 """
 import importlib.util
 from pathlib import Path
@@ -18,8 +25,8 @@ import numpy as np
 
 from ..theano_env import lasagne
 from ..weights import WeightFileError, read_torch_legacy
-from .layers import (AffinePixelLayer, DepthwiseConvLayer, PadLayer, conv,
-                     relu6, same_padding)
+from .layers import (AffinePixelLayer, DepthwiseConvLayer, FixedSizeLayer,
+                     PadLayer, conv, pointwise, relu6, same_padding)
 from .network import InputSizeError, Network
 
 #: Stride of the first block of each of the seven stages (the rest have 1).
@@ -88,10 +95,15 @@ class _SizeTracker:
     def __init__(self, size):
         self.size = tuple(size)
 
-    def pad(self, layer, kernel, stride):
+    def same(self, kernel, stride):
+        """(top, bottom, left, right) padding of the next layer."""
         (t, b), (l, r) = [same_padding(s, kernel, stride) for s in self.size]
         self.size = tuple(-(-s // stride) for s in self.size)
-        return PadLayer(layer, t, b, l, r)
+        return t, b, l, r
+
+    def pad(self, layer, kernel, stride):
+        """The next layer's input padded by a :class:`PadLayer`."""
+        return PadLayer(layer, *self.same(kernel, stride))
 
 
 def build(variant=0, size=(224, 224), depthwise='op', path=None):
@@ -103,11 +115,15 @@ def build(variant=0, size=(224, 224), depthwise='op', path=None):
     size : tuple of int
         Input height and width (any size of at least 32).
     depthwise : {'op', 'grouped'}
-        Depthwise convolution implementation (see ``DepthwiseConvLayer``).
+        ``'op'``: the fused C ops; ``'grouped'``: Theano's own operations,
+        the reference (see the module docstring and ``DepthwiseConvLayer``).
     path : path-like, optional
         A ``.pth`` file to read instead of the installed package's.
     """
     h, w = size
+    if depthwise not in ('op', 'grouped'):
+        raise ValueError("depthwise must be 'op' or 'grouped', got %r"
+                         % (depthwise,))
     if min(h, w) < MIN_SIZE:
         raise InputSizeError('efficientnet-lite%d needs images of at least '
                              '%dx%d; got %dx%d' % (variant, MIN_SIZE, MIN_SIZE, w, h))
@@ -118,35 +134,47 @@ def build(variant=0, size=(224, 224), depthwise='op', path=None):
     tracker = _SizeTracker(size)
 
     inp = lasagne.layers.InputLayer((None, 3, h, w))
-    # Inputs were normalised as (pixels / 255 - 0.5) / 0.5.
-    net = AffinePixelLayer(inp, mean=[127.5] * 3, scale=[1 / 127.5] * 3)
+    # Inputs were normalised as (pixels / 255 - 0.5) / 0.5. The padding is
+    # right for this size only: say so to Theano (see FixedSizeLayer).
+    net = AffinePixelLayer(FixedSizeLayer(inp), mean=[127.5] * 3,
+                           scale=[1 / 127.5] * 3)
     W, b = fold_batchnorm(state['_conv_stem.weight'], state, '_bn0')
-    net = conv(tracker.pad(net, W.shape[2], 2), W, b, relu6, stride=2, name='stem')
+    if depthwise == 'op':
+        net = conv(net, W, b, relu6, stride=2, pad=tracker.same(W.shape[2], 2),
+                   name='stem')
+    else:
+        net = conv(tracker.pad(net, W.shape[2], 2), W, b, relu6, stride=2,
+                   name='stem')
     features['stem'] = net
+
+    def one_by_one(net, W, b, nonlinearity=None, name=None):
+        return pointwise(net, W, b, nonlinearity, name=name,
+                         implementation=depthwise)
 
     for spec in block_specs(state):
         p = '_blocks.%d.' % spec['index']
         shortcut = net
         if spec['expand']:
             W, b = fold_batchnorm(state[p + '_expand_conv.weight'], state, p + '_bn0')
-            net = conv(net, W, b, relu6)
+            net = one_by_one(net, W, b, relu6)
         W, b = fold_batchnorm(state[p + '_depthwise_conv.weight'], state, p + '_bn1')
-        net = tracker.pad(net, spec['kernel'], spec['stride'])
         net = DepthwiseConvLayer(net, W, b, stride=spec['stride'],
-                                 nonlinearity=relu6, implementation=depthwise)
+                                 nonlinearity=relu6, implementation=depthwise,
+                                 pad=tracker.same(spec['kernel'], spec['stride']))
         W, b = fold_batchnorm(state[p + '_project_conv.weight'], state, p + '_bn2')
-        net = conv(net, W, b)
+        net = one_by_one(net, W, b)
         if spec['skip']:
             net = lasagne.layers.ElemwiseSumLayer([net, shortcut])
         features['block%d' % spec['index']] = net
 
     W, b = fold_batchnorm(state['_conv_head.weight'], state, '_bn1')
-    net = conv(net, W, b, relu6, name='head')
+    net = one_by_one(net, W, b, relu6, name='head')
     features['head'] = net
     # The classifier applied at every position; its spatial mean is exactly
     # the logits of the global-average-pooled network (it is linear).
     fc = state['_fc.weight']
-    logits = conv(net, fc.reshape(fc.shape + (1, 1)), state['_fc.bias'], name='logits')
+    logits = one_by_one(net, fc.reshape(fc.shape + (1, 1)), state['_fc.bias'],
+                        name='logits')
     features['logits'] = logits
     return Network(name=name, input=inp, logits=logits, size=(h, w),
                    features=features)
