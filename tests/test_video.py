@@ -1,0 +1,453 @@
+"""The zooming video: geometry, interpolation, the keyframe loop, the ffmpeg
+writer and the command. Real ffmpeg (the one imageio-ffmpeg bundles) reads
+back every file; the keyframe loop runs on the small test network, and one
+short command run uses the real Lite0."""
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from inception_art import video
+from inception_art.cli import run_main
+from inception_art.dream import Dream, parse_subject, subject_text
+from inception_art.encode import (EncoderError, FFmpegPipe, GifDither, VideoFile,
+                                  ffmpeg_exe, gif_palette, mp4_args, probe)
+from inception_art.interpolate import Interpolator
+from inception_art.zoom import Motion, covered, warp, zoom_matrix
+
+TESTS = Path(__file__).resolve().parent
+
+
+def decode(path):
+    """All frames of a video file as an (n, h, w, 3) uint8 array."""
+    info = probe(path)
+    raw = subprocess.run([ffmpeg_exe(), '-v', 'error', '-i', str(path), '-f', 'rawvideo',
+                          '-pix_fmt', 'rgb24', '-'], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, info['height'], info['width'], 3)
+
+
+def dots(size, offsets, radius=2.0):
+    """A black (h, w, 3) uint8 picture with a white blob at each (dx, dy)
+    offset from the centre."""
+    h, w = size
+    ys, xs = np.mgrid[0:h, 0:w]
+    img = np.zeros((h, w), np.float64)
+    for dx, dy in offsets:
+        img += np.exp(-((xs - (w - 1) / 2 - dx) ** 2 + (ys - (h - 1) / 2 - dy) ** 2)
+                      / (2 * radius ** 2))
+    return np.repeat((255 * np.clip(img, 0, 1)).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def blob_centres(frame, n):
+    """Centroids (x, y) of the ``n`` largest bright blobs, as offsets from
+    the frame centre, sorted by x then y (rounded to whole pixels)."""
+    grey = frame[..., 0].astype(np.float64)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((grey > 40).astype(np.uint8))
+    biggest = np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:n] + 1
+    h, w = grey.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    out = []
+    for label in biggest:
+        weight = grey * (labels == label)
+        out.append(((weight * xs).sum() / weight.sum() - (w - 1) / 2,
+                    (weight * ys).sum() / weight.sum() - (h - 1) / 2))
+    return sorted(out, key=lambda p: (round(p[0]), round(p[1])))
+
+
+# ------------------------------------------------------------- geometry --
+
+def test_zoom_matrix_identity_and_resize():
+    assert np.allclose(zoom_matrix(1.0, 0.0, (60, 100)), [[1, 0, 0], [0, 1, 0]])
+    # 100x60 shown at 200x120: output pixel x maps to (x + 0.5) / 2 - 0.5.
+    m = zoom_matrix(1.0, 0.0, (60, 100), (120, 200))
+    assert np.allclose(m @ [0, 0, 1], [-0.25, -0.25])
+    assert np.allclose(m @ [199, 119, 1], [99.25, 59.25])
+
+
+@pytest.mark.parametrize('seconds', [1.0, 3.0, -2.0])
+def test_zoom_keeps_centre_and_scales_per_second(seconds):
+    """Blobs at +-20 px about the centre of a 160x120 pattern, zoomed by
+    Motion(1.05/s) for ``seconds`` and shown at twice the size: the centre
+    blob stays at the centre, the others move out by 2 * 1.05**seconds."""
+    motion = Motion(zoom=1.05, degrees_per_second=0.0)
+    offsets = [(0, 0), (-20, 0), (20, 0), (0, -20), (0, 20)]
+    src = dots((120, 160), offsets)
+    out = warp(src, motion.matrix(seconds, (120, 160), (240, 320)),
+               np.empty((240, 320, 3), np.uint8))
+    found = blob_centres(out, 5)
+    scale = 2 * 1.05 ** seconds
+    expected = sorted(((dx * scale, dy * scale) for dx, dy in offsets),
+                      key=lambda p: (round(p[0]), round(p[1])))
+    # Within 0.1 px at 46 px: 0.2 %, where 1.04/s instead would be 3 % off.
+    assert np.allclose(found, expected, atol=0.1), (found, expected)
+
+
+def test_rotation_turns_anticlockwise_by_degrees_per_second():
+    motion = Motion(zoom=1.0, degrees_per_second=5.0)
+    src = dots((121, 161), [(40, 0)])
+    out = warp(src, motion.matrix(2.0, src.shape[:2]), np.empty_like(src))
+    (x, y), = blob_centres(out, 1)
+    # Anticlockwise on the screen: y points down, so the blob goes up.
+    assert math.degrees(math.atan2(-y, x)) == pytest.approx(10.0, abs=0.1)
+    assert math.hypot(x, y) == pytest.approx(40.0, abs=0.1)
+
+
+def erode(mask):
+    """``mask`` less its edge pixels (3x3)."""
+    return cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+
+
+def test_warp_keep_outside_fills_only_covered_pixels():
+    src = np.full((60, 100, 3), 200, np.uint8)
+    m = zoom_matrix(0.5, 3.0, (60, 100), (90, 150))
+    out = np.full((90, 150, 3), 7, np.uint8)
+    warp(src, m, out, keep_outside=True)
+    inside = covered(m, (60, 100), (90, 150))
+    assert 0.2 < inside.mean() < 0.3               # half the width and height
+    # OpenCV rounds coordinates to 1/32 pixel: at the very edge it may
+    # decide a pixel differently; elsewhere it agrees, and no pixel is a
+    # blend of the picture and what was there.
+    assert (out[erode(inside)] == 200).all()
+    assert (out[erode(~inside)] == 7).all()
+    assert np.isin(out, (7, 200)).all()
+
+
+# -------------------------------------------------------- interpolation --
+
+def test_interpolation_passes_through_keyframes_and_crossfades():
+    rng = np.random.RandomState(0)
+    k0 = cv2.resize(rng.randint(0, 255, (12, 20, 3)).astype(np.uint8), (160, 96))
+    k1 = cv2.resize(rng.randint(0, 255, (12, 20, 3)).astype(np.uint8), (160, 96))
+    interp = Interpolator(Motion(1.05, 0.25), (96, 160), (96, 160))
+    interp.set_keyframes(k0, k1, 3.0)
+    assert np.array_equal(interp.frame(0.0), k0)
+    assert np.abs(interp.frame(3.0).astype(int) - k1).max() <= 1
+    # Halfway: the older keyframe zoomed forward 1.5 s, the newer one zoomed
+    # back 1.5 s, half each; the newer one's missing border shows the older.
+    t = 1.5
+    a = warp(k0, interp.motion.matrix(t, (96, 160)), np.empty_like(k0)).astype(float)
+    m1 = interp.motion.matrix(t - 3.0, (96, 160))
+    b = warp(k1, m1, np.zeros_like(k0)).astype(float)
+    inside = covered(m1, (96, 160), (96, 160))
+    frame = interp.frame(t).astype(float)
+    core = erode(inside)
+    assert np.abs(frame[core] - (a[core] + b[core]) / 2).max() <= 1
+    border = erode(~inside)
+    assert border.sum() > 100
+    assert np.abs(frame[border] - a[border]).max() <= 1
+
+
+def test_interpolated_frames_change_smoothly_between_keyframes():
+    rng = np.random.RandomState(1)
+    keys = [cv2.resize(rng.randint(0, 255, (9, 16, 3)).astype(np.uint8), (160, 90))
+            for _ in range(3)]
+    interp = Interpolator(Motion(1.05, 0.25), (90, 160), (180, 320))
+    frames = []
+    for older, newer in zip(keys, keys[1:]):
+        interp.set_keyframes(older, newer, 2.0)
+        frames += [interp.frame(i / 25) for i in range(50)]
+    steps = [np.abs(a.astype(int) - b).mean() for a, b in zip(frames, frames[1:])]
+    between_keys = np.abs(frames[0].astype(int) - frames[50]).mean()
+    assert max(steps) < between_keys / 10
+
+
+def test_text_overlay_is_drawn_top_left_only():
+    k = np.full((90, 160, 3), 100, np.uint8)
+    interp = Interpolator(Motion(1.0, 0.0), (90, 160), (180, 320))
+    interp.set_keyframes(k, k, 1.0)
+    plain = interp.frame(0.5)
+    interp.set_text('volcano + jellyfish')
+    marked = interp.frame(0.5)
+    changed = (plain != marked).any(-1)
+    ys, xs = np.nonzero(changed)
+    assert changed.sum() > 200
+    assert ys.max() < 180 * 0.25 and xs.min() < 20 and xs.max() < 320 * 0.9
+    assert marked.max() > 230 and marked.min() < 40       # white text, dark edge
+    interp.set_text(None)
+    assert np.array_equal(interp.frame(0.5), plain)
+
+
+def test_interpolator_rejects_wrong_keyframes():
+    interp = Interpolator(Motion(), (90, 160), (180, 320))
+    with pytest.raises(ValueError, match='160x90'):
+        interp.set_keyframes(np.zeros((90, 161, 3), np.uint8), np.zeros((90, 160, 3), np.uint8), 1)
+    with pytest.raises(RuntimeError):
+        interp.frame(0.0)
+
+
+# --------------------------------------------------------------- writer --
+
+def ramp_frames(n, size=(72, 128)):
+    """Frames whose brightness encodes their index (readable after H.264)."""
+    h, w = size
+    return [np.full((h, w, 3), 10 + 20 * (i % 12), np.uint8) for i in range(n)]
+
+
+def test_mp4_read_back_has_count_fps_size_and_content(tmp_path):
+    out = tmp_path / 'ramp.mp4'
+    frames = ramp_frames(30)
+    with VideoFile(out, (72, 128), 12.5) as v:
+        for f in frames:
+            v.write(f)
+    info = probe(out)
+    assert info == dict(frames=30, width=128, height=72, fps=12.5, codec='h264',
+                        pix_fmt='yuv420p')
+    back = decode(out)
+    assert np.abs(back.astype(int) - np.stack(frames)).mean() < 2
+    assert not list(tmp_path.glob('.ramp*'))                  # no temp file left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask      # not mkstemp's 0600
+
+
+def test_interrupt_inside_writer_keeps_playable_file(tmp_path):
+    out = tmp_path / 'cut.mp4'
+    out.write_bytes(b'old')
+    with pytest.raises(KeyboardInterrupt):
+        with VideoFile(out, (72, 128), 25) as v:
+            for i, f in enumerate(ramp_frames(40)):
+                if i == 17:
+                    raise KeyboardInterrupt
+                v.write(f)
+    assert v.interrupted
+    assert probe(out)['frames'] == 17
+    assert not list(tmp_path.glob('.cut*'))
+
+
+def test_error_or_empty_film_leaves_old_file(tmp_path):
+    out = tmp_path / 'keep.mp4'
+    out.write_bytes(b'old')
+    with pytest.raises(RuntimeError):
+        with VideoFile(out, (72, 128), 25) as v:
+            v.write(ramp_frames(1)[0])
+            raise RuntimeError('boom')
+    with pytest.raises(EncoderError, match='no frames'):
+        with VideoFile(out, (72, 128), 25):
+            pass
+    with pytest.raises(ValueError, match='128x72'):
+        with VideoFile(out, (72, 128), 25) as v:
+            v.write(np.zeros((72, 130, 3), np.uint8))
+    assert out.read_bytes() == b'old'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['keep.mp4']
+
+
+def test_ffmpeg_failure_is_one_line(tmp_path):
+    pipe = FFmpegPipe((72, 128), 25, mp4_args() + [str(tmp_path / 'no' / 'dir' / 'x.mp4')])
+    with pytest.raises(EncoderError) as e:
+        for f in ramp_frames(200):
+            pipe.write(f)
+        pipe.close()
+    assert 'No such file' in str(e.value) and '\n' not in str(e.value)
+
+
+def test_gif_is_dithered_onto_its_palette_and_read_back(tmp_path):
+    rng = np.random.RandomState(0)
+    frame = cv2.resize(rng.randint(0, 255, (6, 8, 3)).astype(np.uint8), (128, 72))
+    dithered = GifDither((72, 128))(frame)
+    palette = {tuple(c) for c in gif_palette()}
+    assert len(palette) == 256
+    assert {tuple(c) for c in dithered.reshape(-1, 3)} <= palette
+    # Dithering keeps local means: blurred, it is close to the original.
+    blur = lambda a: cv2.blur(a.astype(np.float32), (8, 8))
+    assert np.abs(blur(dithered) - blur(frame)).mean() < 6
+
+    out = tmp_path / 'ramp.gif'
+    with VideoFile(out, (72, 128), 25, gif=True) as v:
+        for f in ramp_frames(10) + [frame]:
+            v.write(f)
+    info = probe(out)
+    assert (info['frames'], info['width'], info['height'], info['codec']) == (11, 128, 72, 'gif')
+    back = decode(out)
+    assert np.abs(back[-1].astype(int) - dithered).max() == 0   # exactly the dithered frame
+
+
+# ---------------------------------------------------------- keyframes --
+
+@pytest.fixture(scope='module')
+def tiny_dream(tiny):
+    return Dream(network=tiny, steps=3, prior='none', keyframe_seconds=2.0, jitter=2,
+                 blur=0.5, blur_every=2)
+
+
+def test_keyframe_starts_from_previous_zoomed_forward(tiny_dream):
+    dream = tiny_dream
+    dream.keyframe = None
+    dream.set_subject(3)
+    first = dream.next_keyframe().astype(np.float32)
+    assert first.flags.c_contiguous
+    lr = dream.optimizer.adam.lr.get_value()
+    dream.optimizer.adam.lr.set_value(np.float32(1e-4))   # hardly move
+    blur, dream.blur = dream.blur, 0
+    try:
+        second = dream.next_keyframe()
+    finally:
+        dream.optimizer.adam.lr.set_value(lr)
+        dream.blur = blur
+    expected = warp(first, dream.motion.matrix(2.0, dream.size), np.empty_like(first))
+    assert np.abs(second - expected).max() <= 1.0
+    # Adam starts afresh at every keyframe.
+    assert dream.optimizer.adam.t.get_value() == dream.steps
+
+
+def test_subject_changes_without_recompiling(tiny_dream):
+    dream = tiny_dream
+    step = dream.optimizer._step
+    assert dream.set_subject('4+7') == (4, 7)
+    assert dream.optimizer.objective.classes == (4, 7)
+    assert dream.subject_text == subject_text((4, 7))
+    dream.next_keyframe()
+    assert dream.optimizer._step is step
+    with pytest.raises(ValueError, match='volcano'):
+        dream.set_subject('volcanoe')
+    assert dream.subject == (4, 7)
+
+
+def test_parse_subject():
+    assert parse_subject('volcano') == (980,)
+    assert parse_subject(' volcano + jellyfish ') == (980, 107)
+    assert parse_subject([1, 2]) == (1, 2)
+    for bad in ('a+b+c', '+volcano', ''):
+        with pytest.raises(ValueError):
+            parse_subject(bad)
+
+
+def test_make_video_follows_schedule_and_keeps_frames_on_interrupt(tiny_dream, tmp_path,
+                                                                    monkeypatch):
+    dream = tiny_dream
+    dream.keyframe = None
+    subjects = []
+    real = dream.set_subject
+    monkeypatch.setattr(dream, 'set_subject', lambda s: subjects.append(s) or real(s))
+    schedule = video.Schedule([(1,), (2, 3)], subject_seconds=3.0)
+    out = tmp_path / 'tiny.mp4'
+    path, frames, interrupted = video.make_video(dream, schedule, out, seconds=5.0, fps=10,
+                                                 size=(80, 96), progress=False)
+    assert (path, frames, interrupted) == (out, 50, False)
+    info = probe(out)
+    assert (info['frames'], info['width'], info['height'], info['fps']) == (50, 96, 80, 10.0)
+    # Keyframes at 0, 2, 4 and 6 s; the one at 6 s takes the last frame's subject.
+    assert subjects == [(1,), (1,), (2, 3), (2, 3)]
+
+    # Ctrl-C in the middle: the frames so far make a complete file.
+    calls = []
+    write = VideoFile.write
+
+    def interrupting_write(self, frame):
+        calls.append(1)
+        if len(calls) == 23:
+            raise KeyboardInterrupt
+        write(self, frame)
+    monkeypatch.setattr(VideoFile, 'write', interrupting_write)
+    path, frames, interrupted = video.make_video(dream, schedule, out, seconds=5.0, fps=10,
+                                                 size=(80, 96), progress=False)
+    assert (frames, interrupted) == (22, True)
+    assert probe(out)['frames'] == 22
+
+
+def test_schedule_cycles():
+    s = video.Schedule([(1,), (2,)], 2.5)
+    assert [s.at(t) for t in (0, 2.49, 2.5, 5.0, 7.6)] == [(1,), (1,), (2,), (1,), (2,)]
+
+
+# -------------------------------------------------------------- command --
+
+@pytest.mark.parametrize('args, words', [
+    (['--classes', 'volcanoe'], ['unknown', 'volcano']),
+    (['--classes', 'volcano,,jellyfish'], ['--classes']),
+    (['--classes', 'volcano+jellyfish+tabby'], ['two joined']),
+    (['--classes', 'volcano', '--size', '1024'], ['WIDTHxHEIGHT']),
+    (['--classes', 'volcano', '--size', '1023x576'], ['even']),
+    (['--classes', 'volcano', '--opt-size', '448x448'], ['aspect']),
+    (['--classes', 'volcano', '--zoom', '0.95'], ['--zoom']),
+    (['--classes', 'volcano', '--fps', '0'], ['--fps']),
+    (['--classes', 'volcano', '--seconds', '-1'], ['--seconds']),
+    (['--classes', 'volcano', '--keyframe-seconds', '0'], ['--keyframe-seconds']),
+    (['--classes', 'volcano', '--steps-per-keyframe', '0'], ['--steps-per-keyframe']),
+    (['--classes', 'volcano', '--out', 'no/such/dir/x.mp4'], ['does not exist']),
+    (['--classes', 'volcano', '--gif', '--out', 'x.mp4'], ['.gif']),
+    (['--classes', 'volcano', '--model', 'vgg16', '--size', '1024x576'], ['vgg16.pkl']),
+    (['--classes', 'volcano', '--model', 'vgg16', '--opt-size', '320x180'], ['at least 224x224']),
+])
+def test_bad_arguments_fail_before_any_work(args, words, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('INCEPTION_ART_MODELS', str(tmp_path))
+    monkeypatch.setattr(video, 'Dream', lambda *a, **k: pytest.fail('work started'))
+    assert run_main(video.main, args) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: '), lines
+    for word in words:
+        assert word in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_default_sizes():
+    assert video.default_opt_size((576, 1024)) == (252, 448)
+    assert video.default_opt_size((288, 512)) == (252, 448)
+    assert video.default_opt_size((120, 160)) == (120, 160)
+
+
+def run_video(*args, **kwargs):
+    return subprocess.Popen([sys.executable, '-m', 'inception_art.video', *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+
+
+@pytest.mark.full_network
+def test_command_writes_the_video(tmp_path):
+    """One short real run: Lite0 with its prior, two subjects."""
+    out = tmp_path / 'dream.mp4'
+    proc = run_video('--classes', 'volcano,jellyfish+tabby', '--seconds', '2', '--fps', '10',
+                     '--size', '192x128', '--opt-size', '96x64', '--keyframe-seconds', '1',
+                     '--out', out)
+    stdout, stderr = (s.decode() for s in proc.communicate(timeout=600))
+    assert proc.returncode == 0, stderr
+    assert '20 frames' in stdout
+    assert '2.0/2.0 s of video' in stderr and 'jellyfish + tabby' in stderr
+    info = probe(out)
+    assert (info['frames'], info['width'], info['height'], info['fps']) == (20, 192, 128, 10.0)
+    frames = decode(out).astype(int)
+    steps = [np.abs(a - b).mean() for a, b in zip(frames, frames[1:])]
+    keyframes = np.abs(frames[0] - frames[10]).mean()     # keyframes at 0 and 1 s
+    assert keyframes > 2 and np.median(steps) < keyframes / 3
+    assert not list(tmp_path.glob('.dream*'))
+
+
+SIGINT_DRIVER = '''
+import sys
+sys.path.insert(0, %r)
+from conftest import tiny_network
+from inception_art import video
+from inception_art.dream import Dream
+dream = Dream(network=tiny_network(), steps=2, prior='none', keyframe_seconds=1.0)
+path, frames, interrupted = video.make_video(
+    dream, video.Schedule([(1,)], 100), sys.argv[1], seconds=100, fps=25, size=(80, 96))
+sys.exit(130 if interrupted else 0)
+'''
+
+
+def test_ctrl_c_leaves_playable_file(tmp_path):
+    """SIGINT to a running writer (as Ctrl-C in a terminal sends to the
+    whole foreground process group, ffmpeg's group excepted)."""
+    out = tmp_path / 'stopped.mp4'
+    proc = subprocess.Popen([sys.executable, '-c', SIGINT_DRIVER % str(TESTS), str(out)],
+                            stderr=subprocess.PIPE)
+    seen, deadline = b'', time.time() + 300
+    while b'3.0/' not in seen and time.time() < deadline:
+        chunk = os.read(proc.stderr.fileno(), 4096)
+        if not chunk:
+            break
+        seen += chunk
+    assert b'3.0/' in seen, seen[-500:]
+    proc.send_signal(signal.SIGINT)
+    _, rest = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (seen + rest)[-500:]
+    frames = probe(out)['frames']
+    assert 75 <= frames < 2500
+    decode(out)                                  # every frame decodes
+    assert not list(tmp_path.glob('.stopped*'))
