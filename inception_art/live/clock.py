@@ -1,0 +1,208 @@
+"""The frame clock: 25 frames a second, whatever the optimiser does.
+
+A thread that wakes at every frame's slot, makes the frame by
+interpolating between the two newest keyframes (the older one zoomed
+forward, the newer one zoomed back, cross-faded), and publishes it to the
+:class:`~inception_art.live.hub.FrameHub`.
+
+Timing: frame ``k`` belongs to the slot ``[t0 + k/fps, t0 + (k+1)/fps)``.
+The clock starts it at the slot's start and counts a *deadline miss* when
+it is published after the slot's end. After a hiccup it catches up by
+making the late frames back to back; more than a second behind (the
+machine was suspended, say) it gives up on those and starts afresh.
+
+Each keyframe stands for ``keyframe_seconds`` of video. When the clock
+reaches the end of a segment and the next keyframe has not arrived, it
+*repeats the last frame* and counts an underflow: the video holds still
+for a moment but never stops. Taking a keyframe for a new segment grants
+the optimiser one more (see :mod:`inception_art.live.worker`).
+"""
+import collections
+import logging
+import threading
+import time
+
+import numpy as np
+
+from ..interpolate import TextOverlay
+from .hub import blank_frame
+
+log = logging.getLogger(__name__)
+
+#: Behind by more than this (seconds), the clock skips ahead instead of
+#: making every missed frame.
+RESYNC_SECONDS = 1.0
+
+
+class FrameClock(threading.Thread):
+    """Makes and publishes frames at ``fps``.
+
+    Parameters
+    ----------
+    worker : KeyframeWorker
+        Source of keyframes (``poll()``, ``grant(n)``).
+    hub : FrameHub
+        Where frames go.
+    interpolator : inception_art.interpolate.Interpolator
+        Built for the keyframe size, the output size and the same motion as
+        the keyframes.
+    fps : float
+        Output frame rate.
+    keyframe_seconds : float
+        Video time between two keyframes.
+    lookahead : int
+        Keyframes the optimiser may work ahead of the one being faded in.
+    on_subject : callable, optional
+        Called with the subject dict whenever the video starts fading into
+        a keyframe of a new subject (from this thread: keep it quick).
+    waiting_text : str
+        Shown on the frames made before the first two keyframes arrive.
+    """
+
+    def __init__(self, worker, hub, interpolator, fps=25.0, keyframe_seconds=2.0,
+                 lookahead=1, on_subject=None, waiting_text='warming up...'):
+        super().__init__(name='frame-clock', daemon=True)
+        self.worker, self.hub, self.interp = worker, hub, interpolator
+        self.fps, self.keyframe_seconds = float(fps), float(keyframe_seconds)
+        self.frames_per_key = max(1, round(self.keyframe_seconds * self.fps))
+        self.lookahead = int(lookahead)
+        self.on_subject = on_subject
+        self.stop_event = threading.Event()
+        self.pending = collections.deque()
+        self.older = self.newer = None
+        self.index = 0                  # frame within the current segment
+        self.last_frame = None
+        self.subject = None
+        self.waiting_frame = blank_frame(interpolator.out_size, 24)
+        TextOverlay(waiting_text, interpolator.out_size).draw(self.waiting_frame)
+        # Counters (read by the status endpoint from other threads: plain
+        # ints and floats, each written by this thread only).
+        self.frames = 0
+        self.underflows = 0
+        self.waiting_frames = 0
+        self.deadline_misses = 0
+        self.resyncs = 0
+        self.keyframes_shown = 0
+        self.last_publish = None
+        self.worst_lateness = 0.0
+        self.publish_times = collections.deque(maxlen=int(self.fps * 10))
+        self.segment_starts = collections.deque(maxlen=20)
+        self.key_seconds = collections.deque(maxlen=20)
+        self.frame_seconds = collections.deque(maxlen=250)
+
+    # -- frames ------------------------------------------------------------
+
+    def _collect(self):
+        while True:
+            key = self.worker.poll()
+            if key is None:
+                return
+            self.pending.append(key)
+            self.key_seconds.append(key.seconds)
+
+    def _start_segment(self, key):
+        self.older, self.newer = self.newer, key
+        self.interp.set_keyframes(self.older.image, self.newer.image, self.keyframe_seconds)
+        self.index = 0
+        self.keyframes_shown += 1
+        self.segment_starts.append(time.monotonic())
+        if key.subject != self.subject:
+            self.subject = key.subject
+            self.interp.set_text(key.subject.get('text'))
+            if self.on_subject is not None:
+                try:
+                    self.on_subject(key.subject)
+                except Exception:       # a broken listener must not stop the video
+                    log.exception('subject listener failed')
+
+    def next_frame(self):
+        """The next frame (a new array, or the last one again)."""
+        self._collect()
+        if self.newer is None:
+            if len(self.pending) < 2:
+                self.waiting_frames += 1
+                return self.waiting_frame
+            self.newer = self.pending.popleft()
+            self._start_segment(self.pending.popleft())
+        elif self.index >= self.frames_per_key:
+            if not self.pending:
+                self.underflows += 1
+                return self.last_frame
+            self._start_segment(self.pending.popleft())
+            self.worker.grant(1)
+        t0 = time.perf_counter()
+        frame = self.interp.frame(self.index / self.fps)
+        self.frame_seconds.append(time.perf_counter() - t0)
+        self.index += 1
+        return frame
+
+    # -- the loop ----------------------------------------------------------
+
+    def run(self):
+        self.worker.grant(2 + self.lookahead)
+        period = 1.0 / self.fps
+        t0 = time.monotonic()
+        k = 0
+        while not self.stop_event.is_set():
+            wait = t0 + k * period - time.monotonic()
+            if wait > 0 and self.stop_event.wait(wait):
+                break
+            try:
+                frame = self.next_frame()
+            except Exception:
+                # Never let one bad frame end the video: show the last one.
+                log.exception('frame %d failed; repeating the last frame', self.frames)
+                frame = self.last_frame if self.last_frame is not None else self.waiting_frame
+            self.last_frame = frame
+            self.hub.publish(frame)
+            now = time.monotonic()
+            self.frames += 1
+            self.last_publish = now
+            self.publish_times.append(now)
+            late = now - (t0 + (k + 1) * period)
+            if late > 0:
+                self.deadline_misses += 1
+                self.worst_lateness = max(self.worst_lateness, late)
+            k += 1
+            if now - (t0 + k * period) > RESYNC_SECONDS:
+                log.warning('frame clock %.1f s behind; skipping ahead',
+                            now - (t0 + k * period))
+                self.resyncs += 1
+                t0, k = now, 0
+
+    def stop(self):
+        self.stop_event.set()
+
+    # -- figures -----------------------------------------------------------
+
+    def fps_measured(self, window=5.0):
+        """Frames published per second over the last ``window`` seconds."""
+        times = list(self.publish_times)
+        if len(times) < 2:
+            return 0.0
+        end = times[-1]
+        recent = [t for t in times if t > end - window]
+        span = max(end - recent[0], 1e-9)
+        return (len(recent) - 1) / span if len(recent) > 1 else 0.0
+
+    def status(self):
+        starts = list(self.segment_starts)
+        gaps = np.diff(starts) if len(starts) > 1 else np.zeros(0)
+        keys = list(self.key_seconds)
+        frame_s = list(self.frame_seconds)
+        return {
+            'fps': round(self.fps_measured(), 2),
+            'fps_target': self.fps,
+            'frames': self.frames,
+            'underflows': self.underflows,
+            'deadline_misses': self.deadline_misses,
+            'worst_lateness_ms': round(1000 * self.worst_lateness, 1),
+            'resyncs': self.resyncs,
+            'waiting_frames': self.waiting_frames,
+            'keyframes': self.keyframes_shown,
+            'keyframe_seconds': self.keyframe_seconds,
+            'keyframe_period_s': round(float(gaps.mean()), 3) if gaps.size else None,
+            'keyframe_period_max_s': round(float(gaps.max()), 3) if gaps.size else None,
+            'keyframe_compute_s': round(float(np.mean(keys)), 3) if keys else None,
+            'interpolate_ms': round(1000 * float(np.median(frame_s)), 2) if frame_s else None,
+        }

@@ -1,0 +1,112 @@
+"""Helpers shared by the live-mode tests (``tests/test_live_*.py``).
+
+Everything runs on the loopback interface, on ports chosen free at run
+time; nothing is downloaded.
+"""
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import socket
+import tempfile
+import time
+
+import pytest
+
+CHROMIUM = '/usr/bin/chromium'
+CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+                  '--no-first-run', '--disable-background-networking',
+                  '--disable-component-update', '--disable-sync']
+# Ports Chromium refuses to talk to (besides those below 1024).
+_CHROMIUM_BLOCKED = set(range(6665, 6670)) | {6697, 10080}
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that is free now (and Chromium accepts)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(('127.0.0.1', 0))
+            port = s.getsockname()[1]
+        if port not in _CHROMIUM_BLOCKED:
+            return port
+
+
+def wait_for(condition, timeout, interval=0.05, message='condition'):
+    """Poll ``condition()`` until it is truthy; return its value or fail."""
+    end = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > end:
+            pytest.fail('timed out after %.0f s waiting for %s' % (timeout, message))
+        time.sleep(interval)
+
+
+def need(program, package):
+    """Fail with the fix when a Debian program the tests use is missing."""
+    path = (program if os.path.isabs(program) and os.access(program, os.X_OK)
+            else shutil.which(program))
+    if not path:
+        pytest.fail('%s not found: the live tests need Debian\'s %s (make install-dev '
+                    'installs it)' % (program, package))
+    return path
+
+
+def get_json(url_base, path='/status', timeout=10):
+    host, port = url_base.split('//')[1].rstrip('/').split(':')
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        conn.request('GET', path)
+        response = conn.getresponse()
+        return json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def read_mjpeg(host, port, frames, timeout=20, path='/video.mjpg'):
+    """Read ``frames`` JPEG parts from an MJPEG stream; returns the bytes."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    conn.request('GET', path)
+    response = conn.getresponse()
+    assert response.status == 200
+    assert response.getheader('Content-Type').startswith('multipart/x-mixed-replace')
+    out = []
+    try:
+        while len(out) < frames:
+            line = response.fp.readline()
+            if not line.startswith(b'--frame'):
+                continue
+            headers = {}
+            while True:
+                line = response.fp.readline().strip()
+                if not line:
+                    break
+                key, _, value = line.decode().partition(':')
+                headers[key.lower()] = value.strip()
+            assert headers['content-type'] == 'image/jpeg'
+            out.append(response.fp.read(int(headers['content-length'])))
+    finally:
+        conn.close()
+    return out
+
+
+@contextlib.contextmanager
+def chromium():
+    """A headless Debian Chromium driven by playwright (never downloads a
+    browser: ``executable_path`` is the system one), fresh profile."""
+    need(CHROMIUM, 'chromium')
+    sync_api = pytest.importorskip('playwright.sync_api')
+    profile = tempfile.mkdtemp(prefix='chromium-profile-')
+    try:
+        with sync_api.sync_playwright() as pw:
+            context = pw.chromium.launch_persistent_context(
+                profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS,
+                viewport={'width': 1280, 'height': 720})
+            try:
+                yield context
+            finally:
+                context.close()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)

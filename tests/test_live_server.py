@@ -1,0 +1,320 @@
+"""Live mode through its HTTP server: the page, MJPEG to several viewers,
+the status endpoint, chat requests, disconnects, slow viewers, 10,000
+hostile messages, underflow and the watchdog.
+
+The keyframes come from :class:`~inception_art.live.standin.StandInDream`,
+a network-free stand-in (its own process, like the real optimiser): these
+tests are about the server and the pipeline, not the network.
+``test_live_browser.py`` runs the real network.
+"""
+import http.client
+import json
+import logging
+import os
+import random
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from inception_art.live import LiveApp
+from live_support import free_port, get_json, read_mjpeg, wait_for
+
+SIZE = (288, 512)
+
+
+def stand_in_app(**overrides):
+    options = dict(source='stand-in', port=free_port(), hold=0.3, size=SIZE,
+                   opt_size=(90, 160), keyframe_seconds=1.0, subject='daisy',
+                   stall_timeout=5.0)
+    options.update(overrides)
+    return LiveApp(**options)
+
+
+@pytest.fixture(scope='module')
+def live():
+    app = stand_in_app().start()
+    wait_for(lambda: app.clock.keyframes_shown >= 1, 60, message='the first keyframes')
+    yield app
+    app.stop()
+
+
+def connect(app):
+    return http.client.HTTPConnection('127.0.0.1', app.server.server_address[1], timeout=20)
+
+
+def post_chat(conn, payload, content_type='application/json'):
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    conn.request('POST', '/chat', body=body, headers={'Content-Type': content_type})
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def test_page_is_served_with_a_strict_policy(live):
+    conn = connect(live)
+    conn.request('GET', '/')
+    response = conn.getresponse()
+    html = response.read().decode()
+    assert response.status == 200
+    assert 'id="video"' in html and 'id="subject"' in html and 'id="text"' in html
+    csp = response.getheader('Content-Security-Policy')
+    assert "script-src 'sha256-" in csp and "default-src 'none'" in csp
+    assert 'unsafe-inline' not in csp
+    conn.request('GET', '/nope')
+    response = conn.getresponse()
+    response.read()
+    assert response.status == 404
+
+
+def test_several_viewers_see_the_same_moving_video(live):
+    port = live.server.server_address[1]
+    results = {}
+    encoded, seq = live.hub.encoded, live.hub.seq
+
+    def viewer(name):
+        results[name] = read_mjpeg('127.0.0.1', port, 12)
+
+    threads = [threading.Thread(target=viewer, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    frames = [cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR) for b in results[0]]
+    assert all(f.shape == SIZE + (3,) for f in frames)
+    # The picture moves: frames of one viewer differ (zoom, cross-fade).
+    assert max(np.abs(a.astype(int) - b).mean() for a, b in zip(frames, frames[1:])) > 0.1
+    # Every viewer got bytes the others got too: one encoding per frame.
+    shared = set(results[0]) & set(results[1]) & set(results[2])
+    assert len(shared) >= 6
+    assert live.hub.encoded - encoded <= live.hub.seq - seq + 1
+
+
+def test_status_endpoint(live):
+    status = get_json(live.server.url)
+    for key in ('fps', 'keyframe_period_s', 'underflows', 'deadline_misses', 'viewers',
+                'subject', 'queue', 'worker', 'frames'):
+        assert key in status
+    assert status['fps'] > 23
+    assert status['subject']['text'] == 'daisy'
+    assert status['worker']['ready']
+    wait_for(lambda: get_json(live.server.url)['keyframe_period_s'], 10)
+
+
+def test_a_request_becomes_the_subject_within_one_keyframe(live):
+    conn = connect(live)
+    status, body = post_chat(conn, {'name': 'ann', 'text': 'volcano', 'client': 'x'})
+    reply = json.loads(body)['reply']
+    shown_before = live.clock.keyframes_shown
+    assert status == 200 and 'queued volcano' in reply
+    wait_for(lambda: (live.subject or {}).get('text') == 'volcano', 10,
+             message='the subject to change')
+    # The optimiser may be finishing one keyframe of the old subject; the
+    # next one it starts is the new subject's, faded in right after it.
+    assert live.clock.keyframes_shown - shown_before <= 2
+    assert get_json(live.server.url)['subject'] == {'text': 'volcano', 'user': 'ann',
+                                                    'id': live.subject['id']}
+
+
+def test_unknown_word_gets_a_friendly_reply(live):
+    status, body = post_chat(connect(live), {'name': 'bob', 'text': 'vulcano'})
+    assert status == 200
+    assert 'did you mean volcano' in json.loads(body)['reply']
+
+
+def test_bad_requests(live):
+    conn = connect(live)
+    assert post_chat(conn, b'not json')[0] == 400
+    assert post_chat(conn, b'[1, 2]')[0] == 400
+    assert post_chat(conn, {'text': 'x' * 10000})[0] == 413
+    conn = connect(live)                       # 413 closes the connection
+    assert post_chat(conn, b'name=carl&text=jellyfish',
+                     'application/x-www-form-urlencoded')[0] == 200
+
+
+def test_clients_that_disconnect_mid_stream_do_no_harm(live):
+    port = live.server.server_address[1]
+    frames_before, underflows = live.clock.frames, live.clock.underflows
+    for i in range(30):
+        s = socket.create_connection(('127.0.0.1', port))
+        path = '/video.mjpg' if i % 2 else '/events?client=c%d' % i
+        s.sendall(b'GET %s HTTP/1.1\r\nHost: x\r\n\r\n' % path.encode())
+        s.recv(random.randint(1, 20000))
+        if i % 3 == 0:       # reset instead of an orderly close
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        s.close()
+    # Half a request, then gone.
+    s = socket.create_connection(('127.0.0.1', port))
+    s.sendall(b'POST /chat HTTP/1.1\r\nContent-Length: 100\r\n\r\n{"te')
+    s.close()
+    wait_for(lambda: live.hub.viewers == 0 and len(live.events) == 0, 15,
+             message='the server to notice the disconnects')
+    assert len(read_mjpeg('127.0.0.1', port, 3)) == 3
+    assert live.clock.frames > frames_before
+    assert live.clock.underflows == underflows
+
+
+def test_a_viewer_that_stops_reading_stalls_nobody(live):
+    port = live.server.server_address[1]
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.connect(('127.0.0.1', port))
+    stuck.sendall(b'GET /video.mjpg HTTP/1.1\r\nHost: x\r\n\r\n')
+    try:
+        time.sleep(1.0)                          # its buffers fill up
+        t0, frames0 = time.monotonic(), live.clock.frames
+        got = read_mjpeg('127.0.0.1', port, 25)
+        elapsed = time.monotonic() - t0
+        assert len(got) == 25 and elapsed < 3.0
+        assert (live.clock.frames - frames0) / elapsed > 22
+    finally:
+        stuck.close()
+
+
+def test_ten_thousand_hostile_messages(live, caplog):
+    """Random and hostile chat never crashes or stalls the stream, and
+    what another viewer receives holds no markup."""
+    rng = random.Random(5)
+    pieces = ['<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', '&lt;&amp;',
+              '\r\nPRIVMSG #chan :pwned\r\n', '\x00\x01\x02\x1b[2J', '\u202e\u200b\ufeff',
+              'volcano', ' + ', '+++', 'tabby cat', '\U0001F30B', '\ud800', '%s%n',
+              '{{7*7}}', "'; DROP TABLE x; --", 'javascript:alert(1)', '\\u003c', ' ' * 50]
+
+    def hostile(i):
+        kind = i % 5
+        if kind == 0:
+            return ''.join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
+        if kind == 1:
+            return ''.join(chr(rng.randint(0, 0x2FFFF)) for _ in range(rng.randint(1, 60)))
+        if kind == 2:
+            return rng.choice(pieces) * rng.randint(1, 60)
+        if kind == 3:
+            return ''.join(chr(rng.randint(0, 127)) for _ in range(rng.randint(1, 200)))
+        return rng.choice(['volcano', 'jellyfish + daisy', 'vulcano', '980', '1000', '+'])
+
+    bodies = []
+    for i in range(10000):
+        if i % 97 == 0:
+            bodies.append(rng.choice([b'\xff\xfe garbage', b'{"text": [1,2]}', b'null',
+                                      b'{"text": "' + b'[' * 3000 + b'"}', b'"text"']))
+            continue
+        payload = {'name': hostile(i + 1), 'text': hostile(i), 'client': hostile(i + 2)}
+        try:
+            bodies.append(json.dumps(payload, ensure_ascii=rng.random() < 0.5)
+                          .encode('utf-8', 'surrogatepass'))
+        except UnicodeEncodeError:
+            bodies.append(json.dumps(payload).encode())
+
+    port = live.server.server_address[1]
+    other = socket.create_connection(('127.0.0.1', port))
+    other.sendall(b'GET /events?client=other HTTP/1.1\r\nHost: x\r\n\r\n')
+    received = bytearray()
+    reading = threading.Event()
+
+    def read_other():
+        other.settimeout(0.5)
+        while not reading.is_set():
+            try:
+                data = other.recv(65536)
+            except socket.timeout:
+                continue
+            if not data:
+                break
+            received.extend(data)
+
+    reader = threading.Thread(target=read_other)
+    reader.start()
+    statuses = []
+
+    def sender(chunk):
+        conn = connect(live)
+        for body in chunk:
+            try:
+                statuses.append(post_chat(conn, body)[0])
+            except (http.client.HTTPException, OSError):
+                conn = connect(live)
+                statuses.append(None)
+
+    frames0, misses0 = live.clock.frames, live.clock.deadline_misses
+    t0 = time.monotonic()
+    caplog.set_level(logging.ERROR)
+    senders = [threading.Thread(target=sender, args=(bodies[i::4],)) for i in range(4)]
+    for t in senders:
+        t.start()
+    for t in senders:
+        t.join(300)
+    elapsed = time.monotonic() - t0
+    time.sleep(1.0)
+    reading.set()
+    reader.join(5)
+    other.close()
+
+    assert len(statuses) == 10000
+    assert set(statuses) <= {200, 400, 413}, set(statuses)
+    assert statuses.count(200) > 9000
+    # The stream went on at full rate the whole time.
+    rate = (live.clock.frames - frames0) / (time.monotonic() - t0)
+    assert rate > 23, rate
+    assert live.clock.deadline_misses - misses0 <= max(3, elapsed / 10)
+    assert live.clock.is_alive() and live.worker.process.is_alive()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    # What the other viewer got: plenty of chat, no markup, no raw controls.
+    text = received.decode('utf-8')
+    assert text.count('"type":"chat"') > 100
+    body = text.split('\r\n\r\n', 1)[1]
+    assert not set('<>&') & set(body) and body.isascii()
+    for line in body.split('\n'):
+        assert not line or line.startswith(('data: {', 'retry:', ': keep-alive')) \
+            or set(line) <= set('0123456789abcdefABCDEF\r'), line[:80]
+
+
+def test_underflow_repeats_the_last_frame():
+    # Keyframes (0.8 s each) slower than the video needs them (every 0.4 s).
+    app = stand_in_app(keyframe_seconds=0.4, source_options={'seconds': 0.8}).start()
+    try:
+        wait_for(lambda: app.clock.underflows > 20, 30, message='underflows')
+        t0, frames0 = time.monotonic(), app.clock.frames
+        time.sleep(1.5)
+        assert (app.clock.frames - frames0) / (time.monotonic() - t0) > 23
+        status = get_json(app.server.url)
+        assert status['underflows'] > 20 and status['keyframe_period_s'] > 0.6
+    finally:
+        app.stop()
+
+
+def test_watchdog_restarts_a_stuck_optimiser():
+    app = stand_in_app(stall_timeout=1.5, source_options={'hang_at': 4}).start()
+    try:
+        wait_for(lambda: app.watchdog.restarts >= 1, 30, message='a watchdog restart')
+        shown = app.clock.keyframes_shown
+        # The new optimiser carries on (and, being the same stand-in, hangs
+        # again at its 4th keyframe: new keyframes come before that).
+        wait_for(lambda: app.clock.keyframes_shown > shown, 30, message='keyframes after it')
+        t0, frames0 = time.monotonic(), app.clock.frames
+        time.sleep(1.0)
+        assert (app.clock.frames - frames0) / (time.monotonic() - t0) > 23
+        assert get_json(app.server.url)['watchdog_restarts'] >= 1
+    finally:
+        app.stop()
+
+
+def run_cli(*args, timeout=60):
+    env = {k: v for k, v in os.environ.items() if not k.startswith('TWITCH_')}
+    return subprocess.run([sys.executable, '-m', 'inception_art.live', *args],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def test_command_line_errors(live):
+    result = run_cli('--subject', 'no such thing at all')
+    assert result.returncode == 2
+    assert result.stderr.startswith('error: unknown ImageNet class')
+    assert len(result.stderr.strip().splitlines()) == 1
+    result = run_cli('--source', 'stand-in', '--port', str(live.server.server_address[1]))
+    assert result.returncode == 2 and 'choose another --port' in result.stderr
+    result = run_cli('--twitch', '--source', 'stand-in', '--port', '0')
+    assert result.returncode == 2 and 'TWITCH_STREAM_KEY' in result.stderr
