@@ -58,6 +58,9 @@ def parse_args(argv=None):
     p.add_argument('--twitch', action='store_true',
                    help='also stream to Twitch and read its chat (settings from the '
                         'environment)')
+    p.add_argument('--twitch-chat-only', action='store_true',
+                   help='read and answer Twitch chat, stream no video (needs only '
+                        'TWITCH_CHANNEL, and TWITCH_OAUTH to answer)')
     p.add_argument('--rtmp-url', default=d['rtmp_url'],
                    help='RTMP server; the stream key is appended (default: %(default)s)')
     p.add_argument('--irc-server', default=d['irc_server'],
@@ -80,7 +83,9 @@ def main(argv=None):
                   opt_size=parse_size(args.opt_size), steps=args.steps,
                   keyframe_seconds=args.keyframe_seconds, fps=args.fps, zoom=args.zoom,
                   seed=args.seed, source=args.source, stall_timeout=args.stall_timeout,
-                  twitch=args.twitch, rtmp_url=args.rtmp_url, irc_server=args.irc_server,
+                  twitch=args.twitch or args.twitch_chat_only,
+                  twitch_stream=not args.twitch_chat_only, rtmp_url=args.rtmp_url,
+                  irc_server=args.irc_server,
                   bitrate_kbps=args.bitrate, reply_interval=args.reply_interval)
     # SIGTERM ends the program as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: app.stop())

@@ -65,6 +65,7 @@ DEFAULTS = dict(
     jpeg_quality=80,
     source_options=None,                  # extra keyword arguments of the source
     twitch=False,                         # stream to Twitch and read its chat
+    twitch_stream=True,                   # False: Twitch chat only, no video out
     rtmp_url=twitch.RTMP_URL,
     irc_server=twitch.IRC_SERVER,
     bitrate_kbps=3000,
@@ -105,7 +106,8 @@ class LiveApp:
             raise ValueError('unknown source %r: use dream or stand-in' % c['source'])
         rng = random.Random(c['seed'])
         classes = parse_subject(c['subject'] or rng.choice(START_SUBJECTS))
-        self.twitch = twitch.from_environment(c['environ']) if c['twitch'] else None
+        self.twitch = (twitch.from_environment(c['environ'], stream=c['twitch_stream'])
+                       if c['twitch'] else None)
         self.secrets = twitch.secrets(self.twitch) if self.twitch else []
         self.subject_ids = itertools.count(1)
         start = self._subject(classes, user=None)
@@ -166,11 +168,13 @@ class LiveApp:
 
     def _start_twitch(self):
         c, t = self.config, self.twitch
-        self.rtmp = RTMPOutput(self.hub, twitch.stream_url(c['rtmp_url'], t.key),
-                               tuple(c['size']), fps=c['fps'], bitrate_kbps=c['bitrate_kbps'],
-                               secrets=self.secrets, backoff=c['rtmp_backoff'])
-        self.rtmp.start()
-        log.info('live: streaming to %s', self.rtmp.public_url)
+        if c['twitch_stream']:
+            self.rtmp = RTMPOutput(self.hub, twitch.stream_url(c['rtmp_url'], t.key),
+                                   tuple(c['size']), fps=c['fps'],
+                                   bitrate_kbps=c['bitrate_kbps'], secrets=self.secrets,
+                                   backoff=c['rtmp_backoff'])
+            self.rtmp.start()
+            log.info('live: streaming to %s', self.rtmp.public_url)
         if t.channel:
             self.irc = IRCChat(t.channel, server=c['irc_server'], nick=t.nick, token=t.token,
                                on_message=lambda name, text: self.chat('irc', name, text),

@@ -28,19 +28,28 @@ IRC_SERVER = 'ircs://irc.chat.twitch.tv:6697'
 TwitchSettings = collections.namedtuple('TwitchSettings', 'key channel token nick')
 
 
-def from_environment(environ=None):
+def from_environment(environ=None, stream=True):
     """Read :data:`ENV` from ``environ`` (default ``os.environ``).
+
+    Parameters
+    ----------
+    stream : bool
+        Whether video will be streamed: then the key is required.
 
     Raises
     ------
     ValueError
-        If the stream key is missing (without it ``--twitch`` can do nothing).
+        If the stream key is missing when streaming, or the channel when not
+        (chat only needs the channel).
     """
     environ = os.environ if environ is None else environ
     values = {role: (environ.get(name) or '').strip() or None for role, name in ENV.items()}
-    if not values['key']:
+    if stream and not values['key']:
         raise ValueError('--twitch needs the stream key in the environment variable %s '
                          '(Twitch dashboard: Settings, Stream)' % ENV['key'])
+    if not stream and not values['channel']:
+        raise ValueError('--twitch-chat-only needs the channel in the environment '
+                         'variable %s' % ENV['channel'])
     if values['channel']:
         values['channel'] = values['channel'].lstrip('#').lower()
     values['nick'] = (values['nick'] or values['channel'] or '').lower() or None

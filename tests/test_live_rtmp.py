@@ -1,0 +1,172 @@
+"""Live mode's stream out, into a real RTMP server: Debian's nginx with
+libnginx-mod-rtmp on a free loopback port, recording what arrives.
+
+The stream must arrive as H.264 video of the right size with an audio
+track, come back after the server restarts, and never show the stream key
+in the log or the status.
+"""
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import urllib.request
+
+import pytest
+
+from inception_art.encode import ffmpeg_exe
+from inception_art.live import LiveApp
+from live_support import free_port, need, wait_for
+
+KEY = 'live_123456_SecretStreamKey'
+SIZE = (288, 512)
+MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so'
+
+NGINX_CONF = """
+daemon off;
+master_process on;
+worker_processes 1;
+{user}
+pid {folder}/nginx.pid;
+error_log {folder}/error.log info;
+load_module {module};
+events {{ worker_connections 64; }}
+rtmp {{
+    server {{
+        listen 127.0.0.1:{rtmp_port};
+        application app {{
+            live on;
+            record all;
+            record_path {folder}/rec;
+            record_unique on;
+        }}
+    }}
+}}
+http {{
+    access_log off;
+    client_body_temp_path {folder}/tmp; proxy_temp_path {folder}/tmp;
+    fastcgi_temp_path {folder}/tmp; uwsgi_temp_path {folder}/tmp; scgi_temp_path {folder}/tmp;
+    server {{
+        listen 127.0.0.1:{http_port};
+        location /stat {{ rtmp_stat all; }}
+    }}
+}}
+"""
+
+
+class Nginx:
+    def __init__(self, folder):
+        self.folder = folder
+        (folder / 'rec').mkdir()
+        (folder / 'tmp').mkdir()
+        self.rtmp_port, self.http_port = free_port(), free_port()
+        if not os.path.exists(MODULE):
+            pytest.fail('%s missing: the RTMP test needs Debian\'s libnginx-mod-rtmp '
+                        '(make install-dev installs it)' % MODULE)
+        self.conf = folder / 'nginx.conf'
+        self.conf.write_text(NGINX_CONF.format(
+            folder=folder, module=MODULE, rtmp_port=self.rtmp_port, http_port=self.http_port,
+            # Workers must be able to write the recordings.
+            user='user root;' if os.geteuid() == 0 else ''))
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [need('nginx', 'nginx'), '-p', str(self.folder), '-c', str(self.conf),
+             '-e', str(self.folder / 'error.log')],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def listening():
+            assert self.process.poll() is None, (self.folder / 'error.log').read_text()
+            try:
+                socket.create_connection(('127.0.0.1', self.rtmp_port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+        wait_for(listening, 15, message='nginx to listen')
+
+    def stop(self):
+        # SIGQUIT: a graceful stop that finishes the recordings. It waits for
+        # clients to leave, and a live stream never does: then SIGTERM.
+        self.process.send_signal(signal.SIGQUIT)
+        try:
+            self.process.wait(2)
+        except subprocess.TimeoutExpired:
+            self.process.terminate()
+            self.process.wait(15)
+
+    def stat(self):
+        with urllib.request.urlopen('http://127.0.0.1:%d/stat' % self.http_port,
+                                    timeout=5) as r:
+            return r.read().decode()
+
+    def recordings(self):
+        return sorted((self.folder / 'rec').glob('*.flv'))
+
+
+def probe(path):
+    """Frame count, and the stream descriptions, of a video file."""
+    result = subprocess.run([ffmpeg_exe(), '-hide_banner', '-i', str(path), '-f', 'null', '-'],
+                            capture_output=True, text=True, timeout=60)
+    frames = re.findall(r'frame=\s*(\d+)', result.stderr)
+    streams = re.findall(r'Stream #\S+ (.*)', result.stderr)
+    return int(frames[-1]) if frames else 0, streams
+
+
+@pytest.fixture(scope='module')
+def nginx(tmp_path_factory):
+    server = Nginx(tmp_path_factory.mktemp('nginx'))
+    server.start()
+    yield server
+    if server.process.poll() is None:
+        server.stop()
+
+
+@pytest.fixture(scope='module')
+def live(nginx):
+    app = LiveApp(source='stand-in', port=free_port(), size=SIZE, opt_size=(90, 160),
+                  keyframe_seconds=1.0, subject='jellyfish', twitch=True,
+                  rtmp_url='rtmp://127.0.0.1:%d/app' % nginx.rtmp_port,
+                  environ={'TWITCH_STREAM_KEY': KEY}, rtmp_backoff=(0.3, 1.0),
+                  bitrate_kbps=800).start()
+    yield app
+    app.stop()
+
+
+def test_the_stream_arrives(live, nginx):
+    wait_for(lambda: live.rtmp.frames_sent >= 100, 30, message='100 frames sent')
+    stat = nginx.stat()
+    assert '<name>%s</name>' % KEY in stat                 # the server sees the stream
+    assert '<codec>H264</codec>' in stat and '<codec>AAC</codec>' in stat
+    assert '<width>%d</width>' % SIZE[1] in stat and '<height>%d</height>' % SIZE[0] in stat
+    frames, streams = probe(nginx.recordings()[-1])
+    assert frames >= 50
+    assert any('h264' in s and '%dx%d' % SIZE[::-1] in s for s in streams)
+    assert any('aac' in s for s in streams)
+
+
+def test_the_stream_comes_back_after_the_server_restarts(live, nginx):
+    wait_for(lambda: live.rtmp.state == 'streaming', 20)
+    connects, recordings = live.rtmp.connects, len(nginx.recordings())
+    nginx.stop()
+    wait_for(lambda: live.rtmp.state != 'streaming', 20, message='the output to notice')
+    nginx.start()
+    wait_for(lambda: live.rtmp.state == 'streaming' and live.rtmp.connects > connects, 30,
+             message='the output to reconnect')
+    sent = live.rtmp.frames_sent
+    wait_for(lambda: live.rtmp.frames_sent > sent + 50, 20)
+    wait_for(lambda: len(nginx.recordings()) > recordings, 10, message='a new recording')
+    # The video for the page never stopped meanwhile.
+    assert live.clock.underflows == 0 and live.status()['fps'] > 23
+
+
+def test_the_stream_key_is_never_logged_or_shown(live, nginx, caplog):
+    caplog.set_level(logging.DEBUG)
+    nginx.stop()                    # failures, whose messages name the address
+    wait_for(lambda: 'RTMP: stream to' in caplog.text, 20, message='a failure logged')
+    nginx.start()
+    status = json.dumps(live.status())
+    assert KEY not in status and '/app/***' in status
+    assert KEY not in caplog.text and '/app/***' in caplog.text
