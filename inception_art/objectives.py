@@ -7,12 +7,18 @@ shared variables, so changing the subject never recompiles the step.
 Region layout, as in the 2015 stream: class A on the lower half of the map,
 class B on the upper half (A = B for one class). With an odd number of
 rows the middle row belongs to both halves; a single row is both halves.
+
+:class:`ChannelObjective` asks for one channel of an intermediate layer
+instead (the "top-level features" of the 2015 post's title); an objective's
+``layer`` attribute names the network output it reads (None: the logit map).
 """
 import numpy as np
 
 from .theano_env import theano, T
 
-KINDS = ('logit', 'prob', 'loglik')
+#: ``'logit'`` is the 2015 code's objective; ``'logit-plain'`` the same
+#: without its mean-of-all-logits term (see :class:`ClassObjective`).
+KINDS = ('logit', 'logit-plain', 'prob', 'loglik')
 
 
 def halves(logit_map):
@@ -32,16 +38,20 @@ class ClassObjective:
 
     Parameters
     ----------
-    kind : {'logit', 'prob', 'loglik'}
+    kind : {'logit', 'logit-plain', 'prob', 'loglik'}
         ``'logit'`` (the 2015 objective, default): minimise
         ``-mean(logit[A] | lower) - mean(logit[B] | upper) + mean(all logits)``;
-        the last term keeps the other classes down. ``'prob'``: the softmax
+        the last term keeps the other classes down. ``'logit-plain'``: the
+        same without that term (the target logits alone). ``'prob'``: the softmax
         probabilities of A and B instead; ``'loglik'``: their log-probabilities.
         The write-up argued that the last two make the network suppress the
         other classes rather than strengthen the wanted one.
     classes : tuple of int
         ``(A,)`` or ``(A, B)``.
     """
+
+    #: The network output the loss reads: None is the logit map.
+    layer = None
 
     def __init__(self, kind='logit', classes=(0,)):
         if kind not in KINDS:
@@ -67,8 +77,50 @@ class ClassObjective:
         logit = 0.5 * (lower[:, self.class_a].mean() + upper[:, self.class_b].mean())
         if self.kind == 'logit':
             return -2 * logit + logit_map.mean(), logit
+        if self.kind == 'logit-plain':
+            return -2 * logit, logit
         scores = log_softmax(logit_map)
         if self.kind == 'prob':
             scores = T.exp(scores)
         upper, lower = halves(scores)
         return -(lower[:, self.class_a].mean() + upper[:, self.class_b].mean()), logit
+
+
+class ChannelObjective:
+    """Ask for one channel of a named layer: maximise its mean activation.
+
+    Parameters
+    ----------
+    layer : str
+        A key of the network's ``features`` (e.g. ``'block15'`` or
+        ``'head'`` of EfficientNet-Lite, ``'conv5_3'`` of VGG).
+    channel : int
+        The channel; a shared variable, so changing it never recompiles.
+
+    The loss is ``-mean(activation[:, channel])`` over the batch and all
+    positions; the reported value (in place of a target logit) is that mean.
+    """
+
+    def __init__(self, layer, channel=0):
+        self.layer = layer
+        self.channel = theano.shared(np.int32(0), name='channel')
+        self.set_channel(channel)
+
+    def set_channel(self, channel):
+        """Change the channel (no recompilation)."""
+        if channel < 0:
+            raise ValueError('channel must be >= 0, got %r' % (channel,))
+        self.channel.set_value(np.int32(channel))
+
+    def set_classes(self, a, b=None):
+        """Select channel ``a``: the render loop's name for setting the
+        target (:func:`inception_art.render.render` calls it); ``b`` must be
+        None or ``a``, since a channel has no region layout."""
+        if b is not None and b != a:
+            raise ValueError('a channel objective takes one channel, got %r and %r' % (a, b))
+        self.set_channel(a)
+
+    def loss(self, feature_map):
+        """Symbolic ``(loss, mean activation)`` for a map (N, C, h, w)."""
+        value = feature_map[:, self.channel].mean()
+        return -value, value

@@ -66,7 +66,8 @@ def render(classes, model=DEFAULTS['model'], size=DEFAULTS['size'],
            blur=DEFAULTS['blur'], blur_every=DEFAULTS['blur_every'],
            objective=DEFAULTS['objective'], seed=DEFAULTS['seed'],
            init=DEFAULTS['init'], prior=DEFAULTS['prior'],
-           prior_strength=DEFAULTS['prior_strength'], progress=True, optimizer=None):
+           prior_strength=DEFAULTS['prior_strength'], progress=True, optimizer=None,
+           callback=None):
     """Render ``classes`` (one or two class indices) and return the picture.
 
     Parameters
@@ -85,7 +86,7 @@ def render(classes, model=DEFAULTS['model'], size=DEFAULTS['size'],
     blur, blur_every : float, int
         Gaussian blur of sigma ``blur`` pixels every ``blur_every`` steps
         (``blur=0``: never).
-    objective : {'logit', 'prob', 'loglik'}
+    objective : {'logit', 'logit-plain', 'prob', 'loglik'}
     seed : int
     init : str
         ``'grey'``, ``'noise'`` or a photo's path.
@@ -99,6 +100,9 @@ def render(classes, model=DEFAULTS['model'], size=DEFAULTS['size'],
         A compiled optimiser to reuse (same size; ``model``, ``objective``
         and ``prior`` are then its own); classes, ``lr``, ``jitter`` and
         ``prior_strength`` are set here.
+    callback : callable, optional
+        Called as ``callback(step, loss, logit)`` after each step (step
+        counts from 0), e.g. to record the target logit's progress.
 
     Returns
     -------
@@ -122,6 +126,8 @@ def render(classes, model=DEFAULTS['model'], size=DEFAULTS['size'],
     logit = float('nan')
     for i in bar:
         loss, logit = optimizer.step()
+        if callback is not None:
+            callback(i, loss, logit)
         if blur and blur_every and (i + 1) % blur_every == 0 and i + 1 < steps:
             smooth(optimizer, blur)
         bar.set_description_str('loss %.2f logit %.2f' % (loss, logit), refresh=False)

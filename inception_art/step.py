@@ -7,7 +7,12 @@ prior strength) is a shared variable, so nothing recompiles.
 import numpy as np
 
 from .adam import Adam
+from .gradient import NormalisedGradient
 from .theano_env import theano, T
+
+
+#: The update rules, by name.
+OPTIMIZERS = {'adam': Adam, 'gd': NormalisedGradient}
 
 
 class ImageOptimizer:
@@ -16,9 +21,10 @@ class ImageOptimizer:
     Parameters
     ----------
     network : inception_art.nets.network.Network
-    objective : inception_art.objectives.ClassObjective
+    objective : inception_art.objectives.ClassObjective or ChannelObjective
+        Reads the logit map, or the feature layer named by its ``layer``.
     lr : float
-        Adam learning rate on the 0..255 pixel scale (5.0 in 2015).
+        Learning rate on the 0..255 pixel scale (Adam: 5.0 in 2015).
     jitter : int
         Largest random shift, in pixels, of the image seen by the network
         at each step (0: none). A shifted view each step keeps the image
@@ -29,10 +35,19 @@ class ImageOptimizer:
         Weight of the prior term.
     seed : int
         Seed of the jitter.
+    optimizer : {'adam', 'gd'}
+        ``'adam'`` (default, as in 2015) or ``'gd'``, plain gradient descent
+        normalised by the mean absolute gradient
+        (:class:`~inception_art.gradient.NormalisedGradient`). Either rule is
+        the attribute ``adam`` (the name the callers use; both have ``lr``
+        and ``reset()``).
     """
 
     def __init__(self, network, objective, lr=5.0, jitter=0, prior=None,
-                 prior_strength=0.0, seed=0):
+                 prior_strength=0.0, seed=0, optimizer='adam'):
+        if optimizer not in OPTIMIZERS:
+            raise ValueError('unknown optimizer %r; choose one of: %s'
+                             % (optimizer, ', '.join(OPTIMIZERS)))
         h, w = network.size
         self.network, self.objective = network, objective
         self.image = theano.shared(np.full((1, 3, h, w), 128, dtype='float32'),
@@ -44,12 +59,15 @@ class ImageOptimizer:
         self.rng = np.random.RandomState(seed)
 
         seen = T.roll(T.roll(self.image, self.shift[0], axis=2), self.shift[1], axis=3)
-        loss, logit = objective.loss(network.logit_map(seen))
+        layer = getattr(objective, 'layer', None)
+        out = (network.logit_map(seen) if layer is None
+               else network.outputs(seen, [layer])[0])
+        loss, logit = objective.loss(out)
         if prior is not None:
             loss = loss + self.prior_strength * prior.term(self.image)
         grad = T.grad(loss, self.image)
-        self.adam = Adam(self.image, lr=lr,
-                         constrain=lambda x: T.clip(x, 0.0, 255.0))
+        self.adam = OPTIMIZERS[optimizer](self.image, lr=lr,
+                                          constrain=lambda x: T.clip(x, 0.0, 255.0))
         self._step = theano.function([], [loss, logit],
                                      updates=self.adam.updates(grad),
                                      name='image_step')
@@ -64,7 +82,7 @@ class ImageOptimizer:
         return np.round(self.image.get_value()[0].transpose(1, 2, 0)).astype('uint8')
 
     def step(self):
-        """One Adam step; returns ``(loss, target_logit)`` as floats."""
+        """One optimiser step; returns ``(loss, target_logit)`` as floats."""
         if self.jitter:
             self.shift.set_value(self.rng.randint(-self.jitter, self.jitter + 1,
                                                   size=2).astype('int32'))

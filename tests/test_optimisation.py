@@ -18,6 +18,8 @@ def numpy_objective(m, a, b, kind):
     logit = (lower[:, a].mean() + upper[:, b].mean()) / 2
     if kind == 'logit':
         return -lower[:, a].mean() - upper[:, b].mean() + m.mean(), logit
+    if kind == 'logit-plain':
+        return -lower[:, a].mean() - upper[:, b].mean(), logit
     logp = m - m.max(axis=1, keepdims=True)
     logp = logp - np.log(np.exp(logp).sum(axis=1, keepdims=True))
     s = np.exp(logp) if kind == 'prob' else logp
@@ -28,14 +30,14 @@ def numpy_objective(m, a, b, kind):
 @pytest.fixture(scope='module')
 def objective_fns():
     fns = {}
-    for kind in ('logit', 'prob', 'loglik'):
+    for kind in ('logit', 'logit-plain', 'prob', 'loglik'):
         obj = ClassObjective(kind)
         m = T.tensor4('m')
         fns[kind] = (obj, theano.function([m], obj.loss(m)))
     return fns
 
 
-@pytest.mark.parametrize('kind', ['logit', 'prob', 'loglik'])
+@pytest.mark.parametrize('kind', ['logit', 'logit-plain', 'prob', 'loglik'])
 @pytest.mark.parametrize('h', [1, 4, 5])
 def test_objective_matches_numpy(objective_fns, kind, h):
     obj, f = objective_fns[kind]

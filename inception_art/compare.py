@@ -1,0 +1,576 @@
+"""The research comparison: ``python -m inception_art.compare``
+
+The 2015 write-up makes four claims that a reproduction should test rather
+than repeat: optimising logits works better than the softmax probability or
+the log-likelihood; the natural-image prior is essential; Adam speeds the
+optimisation up; the pictures lack large-scale structure. This module
+renders a fixed set of classes under a grid of settings, measures every
+picture, and writes ``reports/compare.md`` (claim, measurement, verdict),
+``reports/compare.json`` (every number) and the figures
+(:mod:`inception_art.compare_report`).
+
+The grid
+--------
+The factors are the objective (the 2015 code's ``logit``, ``logit-plain``,
+``prob``, ``loglik``), the prior (none, Gaussian, Student-t) and the
+optimiser (Adam, normalised plain gradient descent). The full factorial is
+4 x 3 x 2 = 24 cells; at 200 steps with the prior costing about 0.12 s a
+step on two cores it would take hours, and most of its cells answer no
+claim. So the grid (:func:`grid`) is the **default configuration** (the
+render defaults: 2015 objective, the default prior, Adam, jitter and blur)
+plus **one factor at a time** changed, plus the **interactions the claims
+need**: every objective and plain gradient descent also without the prior
+(does a claim hold only because of the prior?), and the default and
+no-prior cells without the periodic blur (the 2015 code had no blur; the
+blur is itself a crude prior). 13 cells in all.
+
+Every cell renders the same classes (:data:`inception_art.evaluate.CLASSES`,
+20 by default) from the same grey start with the same jitter seed and the
+same number of steps.
+
+Metrics per picture
+-------------------
+* Under the optimised network (a clean forward pass, no jitter): the target
+  logit and softmax probability, its rank, the mean of the other logits,
+  and the change of both from the grey start picture.
+* Judged top-1 / top-5 by independent networks
+  (:func:`inception_art.evaluate.judge`: EfficientNet-Lite1 and -Lite2),
+  never the optimised one.
+* The mean log-density per 8x8 patch under the committed Student-t and
+  Gaussian priors (patches on a 2-pixel grid).
+* The radially averaged power-spectrum slope and the fraction of power at
+  large scales (:mod:`inception_art.spectrum`), against the same numbers
+  for scikit-image's photographs at the same size.
+* The target logit at every step (for the optimiser curves), the steps and
+  the seconds.
+
+Top-level features: a channel of each of the network's last layers (the
+two feature layers before the logits) is rendered with
+:class:`~inception_art.objectives.ChannelObjective` under the default
+settings; for the layer that feeds the classifier, the channels are those
+with the largest classifier weight into some of the compared classes.
+
+Parallelism: the renders (class x cell, then the channels) are spread over
+``--jobs`` worker processes (``spawn``); each builds the network once and
+compiles each step it needs once (Theano's compile cache is shared on
+disk), then keeps it for the next render. Each worker's BLAS gets
+``cores / jobs`` threads, so the workers do not fight over the cores.
+"""
+import argparse
+import contextlib
+import json
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from . import imagenet, nets, spectrum
+from .cli import run_main
+from .evaluate import CLASSES, JUDGES, judge
+from .images import atomic_path, center_crop, check_writable, load_rgb
+from .objectives import KINDS, ChannelObjective, ClassObjective
+from .prior import (DEFAULT_HELDOUT, DEFAULT_TRAIN, PATCH, PatchPrior, default_path,
+                    patches_at)
+from .render import DEFAULTS, PRIORS, initial_image, load_prior, render
+from .step import OPTIMIZERS, ImageOptimizer
+
+#: The default configuration every cell varies from: the render defaults
+#: (read, not copied, so a re-measured default moves the comparison too)
+#: and Adam. ``lr`` is Adam's learning rate; ``gd_lr`` is the plain
+#: gradient's (its mean per-pixel step), the best of a small sweep: on 4 of
+#: the classes, 100 steps, no prior, the final target logit was 24.5 / 24.6 /
+#: 21.9 / 20.9 / 18.6 at 0.5 / 1 / 2.5 / 5 / 10 (Adam at 5.0: 28.3), and
+#: with the prior 24.3 / 20.8 at 2.5 / 5.
+BASE = dict(objective=DEFAULTS['objective'], prior=DEFAULTS['prior'],
+            optimizer='adam', lr=DEFAULTS['lr'], blur=DEFAULTS['blur'],
+            blur_every=DEFAULTS['blur_every'], jitter=DEFAULTS['jitter'],
+            prior_strength=DEFAULTS['prior_strength'], init=DEFAULTS['init'],
+            gd_lr=1.0)
+#: Photographs the pictures' statistics are held against: the files of
+#: scikit-image's bundled colour photographs that the committed priors
+#: were fitted on, and the two held out from that fit.
+PHOTOS = DEFAULT_HELDOUT + DEFAULT_TRAIN
+#: Patch positions for the log-density metric: every 2nd pixel each way.
+PATCH_STRIDE = 2
+#: Steps per picture: half the render default (200), so that the whole grid
+#: (13 cells x 20 classes, 7 of the cells with the prior at about 0.15-0.3 s
+#: a step on a shared 2-core machine) runs in about 40 minutes.
+STEPS = 100
+#: Channels rendered per last layer.
+CHANNELS = 4
+#: ``--quick``: enough to see every part work, in a minute or two.
+QUICK = dict(classes=2, steps=12, channels=1)
+
+
+def cell_name(settings, base=BASE):
+    """A short name for a cell: what differs from ``base`` (``'default'``)."""
+    parts = []
+    if settings['prior'] != base['prior']:
+        parts.append('no prior' if settings['prior'] == 'none'
+                     else '%s prior' % settings['prior'])
+    if settings['objective'] != base['objective']:
+        parts.append(settings['objective'])
+    if settings['optimizer'] != base['optimizer']:
+        parts.append(settings['optimizer'])
+    if settings['blur'] != base['blur']:
+        parts.append('no blur' if not settings['blur'] else 'blur %g' % settings['blur'])
+    return ', '.join(parts) or 'default'
+
+
+def grid(base=BASE):
+    """The cells: ``[(name, settings)]``, the default first.
+
+    The default; each objective, prior and optimiser level changed alone;
+    every objective and every optimiser without the prior; the default and
+    the no-prior cell without the blur. Duplicates (e.g. when the default
+    prior is ``'none'``) appear once.
+    """
+    none = dict(prior='none')
+    changes = ([{}] + [dict(objective=k) for k in KINDS]
+               + [dict(prior=p) for p in PRIORS] + [dict(optimizer=o) for o in OPTIMIZERS]
+               + [dict(none, objective=k) for k in KINDS]
+               + [dict(none, optimizer=o) for o in OPTIMIZERS]
+               + [dict(blur=0.0), dict(none, blur=0.0)])
+    cells, seen = [], set()
+    for change in changes:
+        settings = dict(base, **change)
+        key = tuple(sorted(settings.items()))
+        if key not in seen:
+            seen.add(key)
+            cells.append((cell_name(settings, base), settings))
+    return cells
+
+
+# --------------------------------------------------------------- metrics --
+
+def patch_log_density(picture, prior, stride=PATCH_STRIDE):
+    """Mean log-density in nats of the 8x8 patches of an (h, w, 3) picture
+    (0..255) under ``prior``, patches on a ``stride``-pixel grid."""
+    h, w = picture.shape[:2]
+    ys, xs = np.mgrid[0:h - PATCH + 1:stride, 0:w - PATCH + 1:stride]
+    return float(prior.log_density(patches_at(picture, ys.ravel(), xs.ravel())).mean())
+
+
+def picture_metrics(picture, priors):
+    """Statistics of one picture that need no network: the spectrum slope,
+    the large-scale power fraction and the patch log-density under each of
+    ``priors`` (``{kind: PatchPrior}``)."""
+    out = dict(slope=spectrum.slope(picture),
+               low_freq=spectrum.low_frequency_fraction(picture))
+    for kind, prior in priors.items():
+        out['logp_' + kind] = patch_log_density(picture, prior)
+    return out
+
+
+def logsumexp(x):
+    """``log(sum(exp(x)))`` without overflow."""
+    top = np.max(x)
+    return float(top + np.log(np.exp(x - top).sum()))
+
+
+def logit_metrics(logits, target, start):
+    """What the optimised network sees: ``logits`` (K,) of the final
+    picture and ``start`` (K,) of the start picture, for class ``target``.
+
+    ``others_lse`` is the log-sum-exp of the other classes' logits: the
+    log-probability of the target is ``logit - log(exp(logit) + exp(others_lse))``,
+    so a probability can rise by the target logit rising (``target_gain``)
+    or by the others' log-sum-exp falling (``others_gain``), which is what
+    the 2015 post said the probability objectives do. The plain mean of the
+    999 other logits hardly moves either way and is kept for reference.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    start = np.asarray(start, dtype=np.float64)
+    others = np.delete(logits, target)
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    return dict(target_logit=float(logits[target]), prob=float(probs[target]),
+                rank=int((logits > logits[target]).sum()) + 1,
+                others_mean=float(others.mean()), others_max=float(others.max()),
+                others_lse=logsumexp(others),
+                target_gain=float(logits[target] - start[target]),
+                others_gain=logsumexp(others) - logsumexp(np.delete(start, target)))
+
+
+# ---------------------------------------------------------------- worker --
+#
+# Each worker process keeps its network, a compiled forward pass and every
+# compiled step it has built, so a cell's step compiles once per process.
+
+_WORKER = {}
+
+
+def _build_network(spec, size):
+    """A registry name, a picklable factory ``f(size)`` or a built Network."""
+    if isinstance(spec, str):
+        return nets.build(spec, size)
+    if callable(spec):
+        return spec(size)
+    return spec
+
+
+def _start_worker(config):
+    from .theano_env import theano, T
+    network = _build_network(config['network'], config['size'])
+    images = T.tensor4('images')
+    forward = theano.function([images], network.logit_map(images).mean(axis=(2, 3)),
+                              name='compare_forward')
+    _WORKER.clear()
+    _WORKER.update(config=config, network=network, forward=forward, steps={},
+                   priors={k: PatchPrior.load(default_path(k)) for k in ('student', 'gaussian')})
+
+
+def _logits(picture):
+    batch = np.asarray(picture, dtype='float32').transpose(2, 0, 1)[None]
+    return _WORKER['forward'](np.ascontiguousarray(batch))[0]
+
+
+def _optimizer(objective, layer, prior, optimizer):
+    key = (objective, layer, prior, optimizer)
+    steps = _WORKER['steps']
+    if key not in steps:
+        goal = ChannelObjective(layer) if layer else ClassObjective(objective)
+        steps[key] = ImageOptimizer(_WORKER['network'], goal, prior=load_prior(prior),
+                                    optimizer=optimizer, seed=_WORKER['config']['seed'])
+    return steps[key]
+
+
+def _work(task):
+    """Render one task (a class in a cell, or a channel) and measure it."""
+    config, s = _WORKER['config'], task['settings']
+    layer = task.get('layer')
+    opt = _optimizer(s['objective'], layer, s['prior'], s['optimizer'])
+    history = np.zeros(config['steps'], dtype='float32')
+
+    def record(i, loss, value):
+        history[i] = value
+
+    started = time.perf_counter()
+    picture, _ = render((task['target'],), size=config['size'], optimizer=opt,
+                        progress=False, steps=config['steps'],
+                        lr=s['gd_lr'] if s['optimizer'] == 'gd' else s['lr'],
+                        jitter=s['jitter'], blur=s['blur'], blur_every=s['blur_every'],
+                        seed=config['seed'], init=s['init'],
+                        prior_strength=s['prior_strength'] if s['prior'] != 'none' else 0.0,
+                        callback=record)
+    seconds = time.perf_counter() - started
+    result = dict(task, picture=picture, history=history, seconds=seconds,
+                  steps=config['steps'])
+    result.update(picture_metrics(picture, _WORKER['priors']))
+    if layer is None:
+        start = _logits(initial_image(s['init'], config['size'], config['seed']))
+        result.update(logit_metrics(_logits(picture), task['target'], start))
+    else:
+        result['value'] = float(history[-1])
+    return result
+
+
+@contextlib.contextmanager
+def _blas_threads(count):
+    """Children spawned inside inherit ``count`` BLAS/OpenMP threads."""
+    names = ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS')
+    saved = {n: os.environ.get(n) for n in names}
+    os.environ.update({n: str(count) for n in names})
+    try:
+        yield
+    finally:
+        for n, v in saved.items():
+            if v is None:
+                os.environ.pop(n, None)
+            else:
+                os.environ[n] = v
+
+
+def _run_tasks(tasks, config, jobs, progress):
+    """Yield each task's result as it finishes, in ``jobs`` processes."""
+    bar = tqdm(total=len(tasks), unit='render', disable=not progress,
+               bar_format='{n_fmt}/{total_fmt} renders |{bar:20}| {desc} '
+                          '[{elapsed}<{remaining}]')
+    try:
+        if jobs == 1:
+            _start_worker(config)
+            results = map(_work, tasks)
+            for result in results:
+                bar.set_description_str(_describe(result), refresh=False)
+                bar.update()
+                yield result
+            return
+        with _blas_threads(max(1, (os.cpu_count() or 1) // jobs)):
+            pool = multiprocessing.get_context('spawn').Pool(
+                jobs, initializer=_start_worker, initargs=(config,))
+        try:
+            for result in pool.imap_unordered(_work, tasks, chunksize=1):
+                bar.set_description_str(_describe(result), refresh=False)
+                bar.update()
+                yield result
+            pool.close()
+        finally:
+            pool.terminate()   # after close(): only waits; on an error: stops the workers
+            pool.join()
+    finally:
+        bar.close()
+
+
+def _describe(result):
+    if result.get('layer'):
+        return '%s channel %d' % (result['layer'], result['target'])
+    return '%s: %s' % (result['cell'], imagenet.short_name(result['target']))
+
+
+# ------------------------------------------------------------ channels --
+
+def choose_channels(network, classes, per_layer=6, layers=None):
+    """Channels of the network's last layers to render as pictures.
+
+    Parameters
+    ----------
+    network : Network
+    classes : sequence of int
+        For the layer that feeds the classifier (a 1x1 convolution), the
+        channel with the largest classifier weight into each of the first
+        of these classes is taken (duplicates skipped), so the picture is
+        a feature that class relies on.
+    per_layer : int
+        Channels per layer.
+    layers : sequence of str, optional
+        Feature layers; default the two before the logit layer.
+
+    Returns
+    -------
+    list of dict
+        ``{'layer', 'channel', 'caption'}``.
+    """
+    names = [n for n, layer in network.features.items() if layer is not network.logits]
+    layers = list(layers or names[-2:])
+    feeding = getattr(network.logits, 'input_layer', None)
+    weights = getattr(network.logits, 'W', None)
+    chosen = []
+    for name in layers:
+        layer = network.features[name]
+        channels = layer.output_shape[1]
+        picked = []
+        if layer is feeding and weights is not None:
+            W = weights.get_value()
+            W = W.reshape(W.shape[0], -1) if W.shape[1] == channels else None
+            for c in classes if W is not None else ():
+                best = int(np.argmax(W[c]))
+                if best not in (p for p, _ in picked):
+                    picked.append((best, 'top weight of %s' % imagenet.short_name(c)))
+                if len(picked) == per_layer:
+                    break
+        for i in range(per_layer - len(picked)):
+            # Evenly spaced, offset so that channel 0 is not always taken.
+            picked.append(((2 * i + 1) * channels // (2 * per_layer), 'evenly spaced'))
+        chosen += [dict(layer=name, channel=c, caption=why) for c, why in picked]
+    return chosen
+
+
+# ------------------------------------------------------------ the runs --
+
+def photographs(size):
+    """scikit-image's photographs (:data:`PHOTOS`), centre-cropped to
+    ``size`` as a judge would view them: ``{name: (h, w, 3) uint8}``."""
+    try:
+        import skimage.data
+    except ImportError:
+        raise ImportError('the comparison needs scikit-image; install the '
+                          'compare extra: make compare (or pip install -e ".[compare]")') from None
+    folder = Path(skimage.data.__file__).parent
+    return {name.rsplit('.', 1)[0]: center_crop(load_rgb(folder / name), size)
+            for name in PHOTOS}
+
+
+def compare(classes=CLASSES, steps=STEPS, jobs=None, seed=DEFAULTS['seed'],
+            network=DEFAULTS['model'], size=DEFAULTS['size'], cells=None, channels=CHANNELS,
+            judges=JUDGES, judge_fn=judge, progress=True):
+    """Run the comparison; return ``(results, pictures)``.
+
+    Parameters
+    ----------
+    classes : sequence of int
+        Class indices, the same in every cell.
+    steps : int
+        Steps of every render.
+    jobs : int, optional
+        Worker processes (default: the number of cores; 1: in this process).
+    seed : int
+        Jitter seed (and noise seed for a ``'noise'`` start).
+    network : str, callable or Network
+        The optimised network: a registry name, a picklable ``f(size)``, or
+        (with ``jobs=1`` only) a built network.
+    size : tuple (h, w)
+    cells : list of (name, settings), optional
+        Default :func:`grid`.
+    channels : int
+        Channels rendered per last layer (0: none).
+    judges : sequence of str
+        Independent networks for ``judge_fn``.
+    judge_fn : callable
+        ``judge_fn(pictures, classes, judges) -> {judge: {'top1', 'top5',
+        'ranks'}}`` (default :func:`inception_art.evaluate.judge`).
+    progress : bool
+
+    Returns
+    -------
+    results : dict
+        Everything the report shows, JSON-ready (see ``compare.json``).
+    pictures : dict
+        ``{(cell, class): picture}``, ``{('channel', i): picture}`` and
+        ``{('photo', name): picture}``.
+    """
+    classes = [int(c) for c in classes]
+    cells = cells or grid()
+    jobs = jobs or os.cpu_count() or 1
+    if not isinstance(network, (str,)) and not callable(network) and jobs != 1:
+        raise ValueError('a built network can only be used with jobs=1')
+    config = dict(network=network, size=tuple(size), steps=int(steps), seed=int(seed))
+    tasks = [dict(cell=name, settings=settings, target=c)
+             for c in classes for name, settings in cells]
+    channel_specs = []
+    if channels:
+        channel_specs = choose_channels(_build_network(network, size), classes, channels)
+        tasks += [dict(cell='channel', settings=BASE, target=spec['channel'],
+                       layer=spec['layer'], index=i)
+                  for i, spec in enumerate(channel_specs)]
+    photos = photographs(size)
+    started = time.time()
+    records, pictures = {}, {}
+    for result in _run_tasks(tasks, config, jobs, progress):
+        picture, history = result.pop('picture'), result.pop('history')
+        result.pop('settings')
+        result['history'] = [round(float(v), 4) for v in history]
+        if result.get('layer'):
+            pictures[('channel', result['index'])] = picture
+            channel_specs[result['index']].update(
+                {k: result[k] for k in ('value', 'seconds', 'slope', 'low_freq',
+                                        'logp_student', 'logp_gaussian')})
+        else:
+            pictures[(result['cell'], result['target'])] = picture
+            records[(result['cell'], result['target'])] = result
+    render_seconds = time.time() - started
+
+    cell_results = {}
+    for name, settings in cells:
+        rows = [records[(name, c)] for c in classes]
+        cell_results[name] = dict(
+            settings=settings,
+            classes={str(c): {k: v for k, v in r.items()
+                              if k not in ('cell', 'target')} for c, r in zip(classes, rows)},
+            judges=judge_fn([pictures[(name, c)] for c in classes], classes, judges))
+    priors = {k: PatchPrior.load(default_path(k)) for k in ('student', 'gaussian')}
+    for name, photo in photos.items():
+        pictures[('photo', name)] = photo
+    results = dict(
+        config=dict(model=network if isinstance(network, str) else getattr(
+                        network, 'name', getattr(network, '__name__', 'custom')),
+                    size=list(size), steps=int(steps), seed=int(seed), jobs=jobs,
+                    classes=classes, labels=[imagenet.LABELS[c] for c in classes],
+                    judges=list(judges), base=BASE, cores=os.cpu_count(),
+                    render_default_steps=DEFAULTS['steps'],
+                    render_seconds=round(render_seconds, 1),
+                    wall_seconds=round(time.time() - started, 1),
+                    date=time.strftime('%Y-%m-%d %H:%M')),
+        cells=cell_results,
+        photos={name: dict(picture_metrics(photo, priors),
+                           heldout=name + '.png' in DEFAULT_HELDOUT)
+                for name, photo in photos.items()},
+        channels=channel_specs)
+    return results, pictures
+
+
+# ------------------------------------------------------------ the cache --
+#
+# The pictures of the last run are kept (not committed) so that the report
+# can be rewritten without rendering again: --report-only.
+
+def save_pictures(pictures, path):
+    """Write ``pictures`` (see :func:`compare`) to an .npz file, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {'|'.join(map(str, key)): np.asarray(p, dtype='uint8')
+              for key, p in pictures.items()}
+    with atomic_path(path) as tmp:
+        with open(tmp, 'wb') as f:
+            np.savez_compressed(f, **arrays)
+
+
+def load_pictures(path):
+    """Read what :func:`save_pictures` wrote."""
+    out = {}
+    with np.load(path) as data:
+        for name in data.files:
+            kind, key = name.split('|', 1)
+            out[(kind, int(key) if key.lstrip('-').isdigit() else key)] = data[name]
+    return out
+
+
+# --------------------------------------------------------------- command --
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog='python -m inception_art.compare',
+                                description=__doc__.splitlines()[0])
+    p.add_argument('--classes', type=int, default=len(CLASSES),
+                   help='how many of the %d fixed classes (default: all)' % len(CLASSES))
+    p.add_argument('--steps', type=int, default=STEPS,
+                   help='steps per render (default: %(default)s)')
+    p.add_argument('--jobs', type=int, default=os.cpu_count() or 1,
+                   help='worker processes (default: the number of cores, %(default)s)')
+    p.add_argument('--seed', type=int, default=DEFAULTS['seed'],
+                   help='jitter seed (default: %(default)s)')
+    p.add_argument('--channels', type=int, default=CHANNELS,
+                   help='channels rendered per last layer, 0 = none (default: %(default)s)')
+    p.add_argument('--model', default=DEFAULTS['model'], choices=nets.NAMES,
+                   help='the optimised network (default: %(default)s)')
+    p.add_argument('--quick', action='store_true',
+                   help='a smoke run: %(classes)d classes, %(steps)d steps, '
+                        '%(channels)d channel per layer' % QUICK)
+    p.add_argument('--out', default='reports',
+                   help='folder of compare.md, compare.json and the figures '
+                        '(default: %(default)s)')
+    p.add_argument('--cache', default='.cache/compare',
+                   help='folder keeping the last run\'s pictures (default: %(default)s)')
+    p.add_argument('--report-only', action='store_true',
+                   help='rewrite the report from OUT/compare.json and the cached '
+                        'pictures, without rendering')
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    from .compare_report import write_report
+    args = parse_args(argv)
+    out, cache = Path(args.out), Path(args.cache) / 'pictures.npz'
+    out.mkdir(parents=True, exist_ok=True)
+    check_writable(out / 'compare.md')
+    if args.report_only:
+        if not (out / 'compare.json').is_file() or not cache.is_file():
+            raise ValueError('--report-only needs %s and %s from an earlier run'
+                             % (out / 'compare.json', cache))
+        results = json.loads((out / 'compare.json').read_text())
+        pictures = load_pictures(cache)
+    else:
+        if args.quick:
+            args.classes, args.steps, args.channels = (
+                min(args.classes, QUICK['classes']), QUICK['steps'],
+                min(args.channels, QUICK['channels']))
+        if not 1 <= args.classes <= len(CLASSES):
+            raise ValueError('--classes must be 1..%d, got %d' % (len(CLASSES), args.classes))
+        if args.steps < 1 or args.jobs < 1 or args.channels < 0:
+            raise ValueError('--steps and --jobs must be >= 1, --channels >= 0')
+        photographs(DEFAULTS['size'])   # a missing scikit-image fails now
+        results, pictures = compare(CLASSES[:args.classes], steps=args.steps,
+                                    jobs=args.jobs, seed=args.seed, network=args.model,
+                                    channels=args.channels)
+        save_pictures(pictures, cache)
+        with atomic_path(out / 'compare.json') as tmp:
+            tmp.write_text(json.dumps(results, indent=1))
+    for path in write_report(results, pictures, out):
+        print(path)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(run_main(main))

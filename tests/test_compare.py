@@ -1,0 +1,255 @@
+"""The research comparison: its measuring parts against references, and a
+tiny grid end to end (a small random network, real priors, real
+photographs, an independent small network as the judge)."""
+import json
+
+import numpy as np
+import pytest
+
+from conftest import TINY_CLASSES, tiny_network
+from inception_art import compare, compare_report, spectrum
+from inception_art.gradient import NormalisedGradient
+from inception_art.nets.network import Network
+from inception_art.objectives import ChannelObjective
+from inception_art.step import ImageOptimizer
+from inception_art.theano_env import T, lasagne, theano
+
+
+# --- the plain-gradient rule -------------------------------------------------
+
+def test_normalised_gradient_matches_numpy_reference():
+    rng = np.random.RandomState(0)
+    target = rng.uniform(0, 255, (3, 4)).astype('float32')
+    x0 = rng.uniform(0, 255, (3, 4)).astype('float32')
+    x = theano.shared(x0.copy())
+    rule = NormalisedGradient(x, lr=7.0, constrain=lambda v: T.clip(v, 0, 255))
+    loss = 0.01 * T.sqr(x - target).sum() + 3 * x[0, 0]   # uneven gradients
+    step = theano.function([], [], updates=rule.updates(T.grad(loss, x)))
+    want = x0.astype('float64')
+    for _ in range(5):
+        g = 0.02 * (want - target)
+        g[0, 0] += 3
+        want = np.clip(want - 7.0 * g / (np.abs(g).mean() + 1e-8), 0, 255)
+        step()
+    np.testing.assert_allclose(x.get_value(), want, rtol=1e-5, atol=1e-3)
+    # The mean per-pixel step is the learning rate (away from the clip).
+    x.set_value(np.full((3, 4), 128, dtype='float32'))
+    before = x.get_value().copy()
+    step()
+    assert np.abs(x.get_value() - before).mean() == pytest.approx(7.0, rel=1e-4)
+    rule.reset()   # no state; Adam's interface
+
+
+def test_optimizer_choice(tiny):
+    from inception_art.objectives import ClassObjective
+    with pytest.raises(ValueError, match='unknown optimizer'):
+        ImageOptimizer(tiny, ClassObjective(), optimizer='sgd')
+
+
+# --- the channel objective ----------------------------------------------------
+
+def test_channel_objective_reads_its_channel():
+    obj = ChannelObjective('any', channel=2)
+    m = T.tensor4('m')
+    f = theano.function([m], obj.loss(m))
+    x = np.random.RandomState(0).normal(0, 1, (1, 5, 3, 4)).astype('float32')
+    for c in (2, 4):
+        obj.set_classes(c)   # the render loop's name; no recompilation
+        loss, value = f(x)
+        assert value == pytest.approx(x[0, c].mean(), rel=1e-5)
+        assert loss == pytest.approx(-x[0, c].mean(), rel=1e-5)
+    with pytest.raises(ValueError):
+        obj.set_classes(1, 3)
+
+
+def layered_tiny(size=(40, 48)):
+    """The tiny network with its two last layers named as features."""
+    net = tiny_network(size)
+    layers = lasagne.layers.get_all_layers(net.logits)
+    features = {'pool': layers[-3], 'conv': layers[-2], 'logits': net.logits}
+    return Network(name='tiny-layered', input=net.input, logits=net.logits,
+                   size=net.size, features=features)
+
+
+@pytest.fixture(scope='module')
+def layered():
+    return layered_tiny()
+
+
+def test_channel_objective_in_the_step_reads_the_named_layer(layered):
+    obj = ChannelObjective('conv', channel=5)
+    opt = ImageOptimizer(layered, obj, lr=2.0)
+    image = np.random.RandomState(1).uniform(0, 255, layered.size + (3,))
+    opt.set_image(image)
+    x = T.tensor4('x')
+    act = theano.function([x], layered.outputs(x, ['conv'])[0])(
+        opt.image.get_value())
+    _, value = opt.step()
+    assert value == pytest.approx(float(act[0, 5].mean()), rel=1e-4, abs=1e-5)
+    for _ in range(10):
+        _, last = opt.step()
+    assert last > value   # the step raises that channel
+
+
+def test_choose_channels(layered):
+    chosen = compare.choose_channels(layered, classes=[3, 7], per_layer=3)
+    assert [c['layer'] for c in chosen] == ['pool'] * 3 + ['conv'] * 3
+    W = layered.logits.W.get_value().reshape(TINY_CLASSES, -1)
+    feeding = [c for c in chosen if c['layer'] == 'conv']
+    assert feeding[0]['channel'] == int(np.argmax(W[3]))
+    assert all(0 <= c['channel'] < 16 for c in feeding)
+
+
+# --- the spectrum -------------------------------------------------------------
+
+def power_law_noise(a, size, seed=0):
+    """Gaussian noise whose power falls as 1 / f^a."""
+    h, w = size
+    f = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :])
+    f[0, 0] = 1
+    field = np.fft.fft2(np.random.RandomState(seed).normal(size=size)) * f ** (-a / 2)
+    return np.real(np.fft.ifft2(field))
+
+
+@pytest.mark.parametrize('a', [0.0, 1.0, 2.0, 3.0])
+@pytest.mark.parametrize('size', [(224, 224), (252, 448)])
+def test_spectrum_slope_recovers_the_exponent(a, size):
+    assert spectrum.slope(power_law_noise(a, size)) == pytest.approx(-a, abs=0.12)
+
+
+def test_large_scale_fraction_and_flat_pictures():
+    fractions = [spectrum.low_frequency_fraction(power_law_noise(a, (128, 128)))
+                 for a in (0, 1, 2, 3)]
+    assert fractions == sorted(fractions) and fractions[0] < 0.05 < 0.85 < fractions[-1]
+    flat = np.full((64, 64, 3), 128.0)
+    assert np.isnan(spectrum.slope(flat)) and np.isnan(spectrum.low_frequency_fraction(flat))
+    # Colour pictures are measured on their luminance.
+    grey = power_law_noise(2, (64, 64))
+    assert spectrum.slope(np.stack([grey] * 3, axis=2)) == pytest.approx(spectrum.slope(grey))
+
+
+# --- analysis -----------------------------------------------------------------
+
+def test_grid_design():
+    cells = compare.grid()
+    names = [n for n, _ in cells]
+    assert names[0] == 'default' and len(set(names)) == len(names) == 13
+    settings = [s for _, s in cells]
+    for factor, levels in (('objective', ('logit', 'logit-plain', 'prob', 'loglik')),
+                           ('prior', ('none', 'gaussian', 'student')),
+                           ('optimizer', ('adam', 'gd'))):
+        assert {s[factor] for s in settings} == set(levels)
+    # Every objective also without the prior.
+    assert {s['objective'] for s in settings if s['prior'] == 'none'} == {
+        'logit', 'logit-plain', 'prob', 'loglik'}
+
+
+def test_bootstrap_and_verdicts():
+    m, lo, hi = compare_report.paired_bootstrap([1, 1, 1, 1, 0], [0, 0, 0, 0, 0])
+    assert m == pytest.approx(0.8) and 0 < lo <= m <= hi <= 1
+    assert compare_report.verdict(lo, hi) == 'supported'
+    assert compare_report.verdict(-0.2, 0.1) == 'not resolved'
+    assert compare_report.verdict(-0.3, -0.1) == 'contradicted'
+    first = np.array([[0, 2, 4, 6, 8, 10, 10, 10]], dtype=float)
+    second = first / 2
+    a, b, threshold = compare_report.steps_to_threshold(first, second)
+    assert threshold[0] == pytest.approx(0.5 * compare_report.smooth(second).max())
+    assert a[0] < b[0]
+
+
+def test_logit_metrics_decomposes_the_probability():
+    start = np.zeros(5)
+    logits = np.array([1.0, 4.0, -2.0, 0.5, 0.0])
+    m = compare.logit_metrics(logits, 1, start)
+    assert m['rank'] == 1 and m['target_gain'] == pytest.approx(4.0)
+    others = np.delete(logits, 1)
+    assert m['others_lse'] == pytest.approx(np.log(np.exp(others).sum()))
+    assert m['others_gain'] == pytest.approx(m['others_lse'] - np.log(4))
+    # log p(target) = target logit - log(exp(target) + exp(others_lse))
+    assert np.log(m['prob']) == pytest.approx(4 - np.logaddexp(4, m['others_lse']))
+
+
+# --- a tiny grid, end to end ----------------------------------------------------
+
+def tiny_judge(pictures, classes, judges):
+    """An independent judge: the tiny architecture with other random weights."""
+    net = tiny_network(seed=1)
+    x = T.tensor4('x')
+    f = theano.function([x], net.logit_map(x).mean(axis=(2, 3)))
+    logits = f(np.stack(pictures).transpose(0, 3, 1, 2).astype('float32'))
+    ranks = [int((row > row[c]).sum()) + 1 for row, c in zip(logits, classes)]
+    return {name: dict(top1=float(np.mean([r == 1 for r in ranks])),
+                       top5=float(np.mean([r <= 5 for r in ranks])), ranks=ranks)
+            for name in judges}
+
+
+@pytest.fixture(scope='module')
+def tiny_run(layered):
+    pytest.importorskip('skimage')
+    return compare.compare(classes=(2, 7), steps=3, jobs=1, network=layered,
+                           size=layered.size, channels=1, judges=('judge-a', 'judge-b'),
+                           judge_fn=tiny_judge, progress=False)
+
+
+def test_tiny_grid_writes_the_report(tiny_run, tmp_path):
+    pytest.importorskip('matplotlib')
+    results, pictures = tiny_run
+    assert list(results['cells']) == [n for n, _ in compare.grid()]
+    row = results['cells']['default']['classes']['7']
+    assert len(row['history']) == 3 and row['steps'] == 3
+    for key in ('target_logit', 'prob', 'rank', 'others_lse', 'target_gain', 'slope',
+                'low_freq', 'logp_student', 'logp_gaussian', 'seconds'):
+        assert np.isfinite(row[key]), key
+    assert set(results['cells']['gd']['judges']) == {'judge-a', 'judge-b'}
+    assert {'chelsea', 'coffee'} <= set(results['photos'])
+    assert results['photos']['chelsea']['heldout'] and not results['photos']['rocket']['heldout']
+    assert [c['layer'] for c in results['channels']] == ['pool', 'conv']
+    assert pictures[('default', 7)].shape == (40, 48, 3)
+
+    # JSON round trip, the picture cache, then the report from them.
+    results = json.loads(json.dumps(results))
+    compare.save_pictures(pictures, tmp_path / 'cache' / 'pictures.npz')
+    pictures = compare.load_pictures(tmp_path / 'cache' / 'pictures.npz')
+    paths = compare_report.write_report(results, pictures, tmp_path)
+    for name in ('compare.md', 'compare_grid.png', 'compare_curves.png',
+                 'compare_judged.png', 'compare_spectra.png', 'compare_objectives.png',
+                 'compare_channels.png'):
+        assert (tmp_path / name) in paths and (tmp_path / name).stat().st_size > 0
+    text = (tmp_path / 'compare.md').read_text()
+    for heading in ('## Verdicts', '| claim of the 2015 post | measured here | verdict |',
+                    '## All cells', '### Photographs, for reference',
+                    '## Objectives: what moves', '## Optimisers', '## Top-level features',
+                    '## Caveats'):
+        assert heading in text
+    for claim in ('Optimising logits works better', 'natural-image prior is essential',
+                  'Adam speeds the optimisation up', 'lack large-scale structure'):
+        assert claim in text
+    assert text.count('| default | logit |') == 1   # one row per cell
+    assert not list(tmp_path.glob('.compare*'))      # no temporary files left
+
+
+def test_worker_processes_give_the_same_pictures(tiny_run):
+    """Two spawned workers (each compiling its own steps) render what the
+    in-process run rendered."""
+    results, pictures = tiny_run
+    cells = compare.grid()[:2]
+    again, pictures2 = compare.compare(classes=(2, 7), steps=3, jobs=2,
+                                       network=layered_tiny, size=(40, 48), cells=cells,
+                                       channels=0, judges=('judge-a',), judge_fn=tiny_judge,
+                                       progress=False)
+    for name, _ in cells:
+        for c in (2, 7):
+            diff = np.abs(pictures2[(name, c)].astype(int) - pictures[(name, c)].astype(int))
+            assert diff.mean() < 0.5, (name, c)
+            assert (again['cells'][name]['classes'][str(c)]['target_logit']
+                    == pytest.approx(results['cells'][name]['classes'][str(c)]['target_logit'],
+                                     abs=0.05))
+
+
+def test_command_errors(tmp_path, capsys):
+    from inception_art.cli import run_main
+    assert run_main(compare.main, ['--classes', '0', '--out', str(tmp_path)]) == 2
+    assert '--classes must be 1..20' in capsys.readouterr().err
+    assert run_main(compare.main, ['--report-only', '--out', str(tmp_path),
+                                   '--cache', str(tmp_path / 'none')]) == 2
+    assert '--report-only needs' in capsys.readouterr().err
