@@ -307,9 +307,11 @@ def _run_tasks(tasks, config, jobs, progress):
                 bar.set_description_str(_describe(result), refresh=False)
                 bar.update()
                 yield result
-            pool.close()
+            pool.close()   # let the workers exit cleanly (their locks released)
+        except BaseException:
+            pool.terminate()
+            raise
         finally:
-            pool.terminate()   # after close(): only waits; on an error: stops the workers
             pool.join()
     finally:
         bar.close()

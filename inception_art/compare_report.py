@@ -26,6 +26,8 @@ BOOTSTRAP_SEED = 0
 #: Moving average of the per-step target logit (the jittered view makes it
 #: noisy) before the steps-to-threshold measurement.
 SMOOTH = 5
+#: Line break inside a markdown table cell (a '|' would end the cell).
+BREAK = '<br>'
 #: Classes shown in the image grid (all cells each); keeps the PNG small.
 GRID_CLASSES = 10
 THUMB = 80
@@ -116,6 +118,10 @@ def steps_to_threshold(first, second):
     return reach(a), reach(b), threshold
 
 
+def prior_label(prior):
+    return 'no prior' if prior == 'none' else '%s prior' % prior
+
+
 def pct(x):
     return '%.0f%%' % (100 * x)
 
@@ -137,14 +143,14 @@ def claim_objectives(r):
             if logit is None or cell is None:
                 continue
             m, lo, hi = paired_bootstrap(r.judged(logit), r.judged(cell))
-            parts.append(('vs %s (%s prior)' % (other, prior), verdict(lo, hi)))
+            parts.append(('vs %s (%s)' % (other, prior_label(prior)), verdict(lo, hi)))
             scores.append('%s %s (logit minus %s: %s)' % (
                 other, pct(r.judged(cell).mean()), other, points(m, lo, hi)))
         if logit is not None:
-            text.append('%s prior: logit %s; %s' % (prior, pct(r.judged(logit).mean()),
-                                                   '; '.join(scores)))
+            text.append('%s: logit %s; %s' % (prior_label(prior), pct(r.judged(logit).mean()),
+                                               '; '.join(scores)))
     return ('Optimising logits works better than the softmax probability or the '
-            'log-likelihood', 'judged top-5 (mean of the judges): ' + ' | '.join(text),
+            'log-likelihood', 'judged top-5 (mean of the judges): ' + BREAK.join(text),
             combine(parts) if parts else 'not measured')
 
 
@@ -215,7 +221,7 @@ def claim_prior(r):
         text.append('%s prior with the blur: %s, %s against none' % (
             other, pct(r.judged(cell).mean()), points(m, lo, hi)))
     return ('The natural-image prior is essential for recognisable pictures',
-            'judged top-5: ' + ' | '.join(text), combine(parts) if parts else 'not measured')
+            'judged top-5: ' + BREAK.join(text), combine(parts) if parts else 'not measured')
 
 
 def claim_student(r):
@@ -251,14 +257,14 @@ def claim_adam(r):
     parts, text = [], []
     for row in rows:
         m, lo, hi = row['bootstrap']
-        parts.append(('%s prior' % row['prior'], verdict(lo, hi)))
-        text.append('%s prior: median %d steps (Adam) against %d (gradient descent) to '
+        parts.append((prior_label(row['prior']), verdict(lo, hi)))
+        text.append('%s: median %d steps (Adam) against %d (gradient descent) to '
                     'half the lower peak logit; gradient descent needs %+.0f steps more '
                     '[%+.0f, %+.0f]; final target logit Adam minus GD %+.1f [%+.1f, %+.1f]; '
                     'judged top-5 %s against %s'
-                    % ((row['prior'], np.median(row['steps_adam']), np.median(row['steps_gd']),
+                    % ((prior_label(row['prior']), np.median(row['steps_adam']), np.median(row['steps_gd']),
                         m, lo, hi) + row['logit'] + tuple(pct(j) for j in row['judged'])))
-    return ('Adam speeds the optimisation up', ' | '.join(text),
+    return ('Adam speeds the optimisation up', BREAK.join(text),
             combine(parts) if parts else 'not measured')
 
 
@@ -380,8 +386,8 @@ def figure_curves(r, path):
             curves = smooth(r.history(row[kind]))
             steps = np.arange(1, curves.shape[1] + 1)
             ax.plot(steps, np.median(curves, axis=0), style, color=colour,
-                    label='%s, %s prior' % ('Adam' if kind == 'adam' else 'gradient descent',
-                                            row['prior']))
+                    label='%s, %s' % ('Adam' if kind == 'adam' else 'gradient descent',
+                                      prior_label(row['prior'])))
             ax.fill_between(steps, *np.percentile(curves, [25, 75], axis=0),
                             color=colour, alpha=0.12 if kind == 'adam' else 0.06)
     ax.set_xlabel('step')
