@@ -2,6 +2,8 @@
 #   make render CLASS=volcano     and     make test
 # Variables (make VAR=value): CLASS, CLASS2, MODEL, SIZE, STEPS, LR, SEED,
 # INIT, OUT, PRIOR, PRIOR_STRENGTH (render); IMAGES (classify);
+# CLASSES, SECONDS, FPS, SIZE, OPT_SIZE, ZOOM, STEPS, KEYFRAME_SECONDS,
+# SUBJECT_SECONDS, MODEL, SEED, PRIOR, PRIOR_STRENGTH, OUT, GIF=1 (video);
 # PY (the Python 3.11 to build .venv).
 
 PY      ?= $(shell command -v python3.11 || command -v python3)
@@ -18,7 +20,19 @@ RENDER_FLAGS = --class "$(CLASS)" $(if $(CLASS2),--class2 "$(CLASS2)") \
 	$(if $(OUT),--out "$(OUT)") $(if $(PRIOR),--prior $(PRIOR)) \
 	$(if $(PRIOR_STRENGTH),--prior-strength $(PRIOR_STRENGTH))
 
-.PHONY: install install-dev render classify prior test bench clean distclean
+CLASSES ?= volcano,jellyfish
+VIDEO_FLAGS = --classes "$(CLASSES)" $(if $(SECONDS),--seconds $(SECONDS)) \
+	$(if $(FPS),--fps $(FPS)) $(if $(SIZE),--size $(SIZE)) \
+	$(if $(OPT_SIZE),--opt-size $(OPT_SIZE)) $(if $(ZOOM),--zoom $(ZOOM)) \
+	$(if $(STEPS),--steps-per-keyframe $(STEPS)) \
+	$(if $(KEYFRAME_SECONDS),--keyframe-seconds $(KEYFRAME_SECONDS)) \
+	$(if $(SUBJECT_SECONDS),--subject-seconds $(SUBJECT_SECONDS)) \
+	$(if $(MODEL),--model $(MODEL)) $(if $(SEED),--seed $(SEED)) \
+	$(if $(PRIOR),--prior $(PRIOR)) \
+	$(if $(PRIOR_STRENGTH),--prior-strength $(PRIOR_STRENGTH)) \
+	$(if $(OUT),--out "$(OUT)") $(if $(filter-out 0,$(GIF)),--gif)
+
+.PHONY: install install-dev render video classify prior test bench clean distclean
 
 # Debian's OpenBLAS is what Theano links its compiled ops against.
 $(VENV)/.system:
@@ -42,6 +56,10 @@ install-dev: $(VENV)/.installed-dev
 
 render: install
 	$(PYTHON) -m inception_art.render $(RENDER_FLAGS)
+
+# A zooming dream: make video CLASSES="volcano,jellyfish" SECONDS=30
+video: install
+	$(PYTHON) -m inception_art.video $(VIDEO_FLAGS)
 
 classify: install
 	$(PYTHON) -m inception_art.classify $(IMAGES)
@@ -83,6 +101,7 @@ bench: install-dev
 	  $(PIP) install --no-deps torch==2.13.0; }
 	$(PYTHON) -m bench.run $(BENCH_FLAGS)
 	$(PYTHON) -m bench.prior_bench --steps vgg16,efficientnet-lite0 --out bench/prior.json
+	$(PYTHON) -m bench.video_bench --out bench/video.json
 
 clean:
 	rm -rf .cache renders .pytest_cache

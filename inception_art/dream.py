@@ -19,7 +19,8 @@ from .step import ImageOptimizer
 from .zoom import Motion, warp
 
 #: Defaults of the keyframe loop (see README, "Video", for the measurements).
-DEFAULTS = dict(model=nets.DEFAULT, opt_size=(252, 448), steps=10, zoom=1.05,
+DEFAULTS = dict(model=nets.DEFAULT, opt_size=(252, 448), steps=10, warmup_steps=100,
+                zoom=1.05,
                 degrees_per_frame=0.01, fps=25.0, keyframe_seconds=3.0,
                 prior='student', prior_strength=RENDER_DEFAULTS['prior_strength'],
                 lr=RENDER_DEFAULTS['lr'], jitter=RENDER_DEFAULTS['jitter'],
@@ -85,6 +86,10 @@ class Dream:
         for this size (EfficientNet-Lite layers are fixed-size).
     steps : int
         Adam steps per keyframe (10 in 2015).
+    warmup_steps : int
+        Adam steps of the first keyframe, which starts from grey: the 2015
+        stream had been dreaming for hours at any moment, a film starts cold.
+        (0: the same as ``steps``.)
     zoom : float
         Magnification per second about the centre (1.05 in 2015).
     degrees_per_frame, fps : float
@@ -110,19 +115,23 @@ class Dream:
     """
 
     def __init__(self, model=DEFAULTS['model'], opt_size=DEFAULTS['opt_size'],
-                 steps=DEFAULTS['steps'], zoom=DEFAULTS['zoom'],
+                 steps=DEFAULTS['steps'], warmup_steps=DEFAULTS['warmup_steps'],
+                 zoom=DEFAULTS['zoom'],
                  degrees_per_frame=DEFAULTS['degrees_per_frame'], fps=DEFAULTS['fps'],
                  keyframe_seconds=DEFAULTS['keyframe_seconds'], prior=DEFAULTS['prior'],
                  prior_strength=DEFAULTS['prior_strength'], lr=DEFAULTS['lr'],
                  jitter=DEFAULTS['jitter'], blur=DEFAULTS['blur'],
                  blur_every=DEFAULTS['blur_every'], seed=DEFAULTS['seed'], network=None):
-        if steps < 1 or not keyframe_seconds > 0 or not fps > 0 or not zoom > 0:
-            raise ValueError('steps must be >= 1; keyframe_seconds, fps and zoom > 0')
+        if (steps < 1 or warmup_steps < 0 or not keyframe_seconds > 0 or not fps > 0
+                or not zoom > 0):
+            raise ValueError('steps must be >= 1, warmup_steps >= 0; keyframe_seconds, '
+                             'fps and zoom > 0')
         if network is None:
             network = nets.build(model, tuple(opt_size))
         self.size = tuple(network.size)
         self.motion = Motion(zoom, degrees_per_frame * fps)
         self.steps, self.keyframe_seconds = int(steps), float(keyframe_seconds)
+        self.warmup_steps = int(warmup_steps)
         self.blur, self.blur_every = blur, blur_every
         self.optimizer = ImageOptimizer(network, ClassObjective('logit'), lr=lr,
                                         jitter=jitter, prior=load_video_prior(prior),
@@ -165,11 +174,13 @@ class Dream:
             Video time since the previous keyframe (default
             ``keyframe_seconds``): the previous keyframe is zoomed forward by
             that much before it is optimised. The first keyframe starts from
-            grey.
+            grey and takes ``max(steps, warmup_steps)`` steps.
         """
         opt = self.optimizer
+        steps = self.steps
         if self.keyframe is None:
             opt.set_image(self._start)
+            steps = max(steps, self.warmup_steps)
         else:
             # Zoom the float image, not the rounded keyframe: repeated
             # rounding would add a little quantisation noise each time.
@@ -180,12 +191,12 @@ class Dream:
                 np.empty_like(current))
             opt.set_image(moved)
         opt.adam.reset()
-        for i in range(self.steps):
+        for i in range(steps):
             _, self.logit = opt.step()
             # Blur as render does, but never after the last step: a keyframe
             # is shown as it left the optimiser.
             if self.blur and self.blur_every and (i + 1) % self.blur_every == 0 \
-                    and i + 1 < self.steps:
+                    and i + 1 < steps:
                 smooth(opt, self.blur)
         self.keyframe = np.ascontiguousarray(opt.get_image())
         return self.keyframe

@@ -160,6 +160,9 @@ def parse_args(argv=None):
                    help='video time between keyframes (default: %(default)s)')
     p.add_argument('--steps-per-keyframe', type=int, default=d['steps'], metavar='N',
                    help='Adam steps per keyframe (default: %(default)s)')
+    p.add_argument('--warmup-steps', type=int, default=d['warmup_steps'], metavar='N',
+                   help='Adam steps of the first keyframe, from grey (default: '
+                        '%(default)s)')
     p.add_argument('--model', default=d['model'], choices=nets.NAMES,
                    help='network (default: %(default)s)')
     p.add_argument('--prior', default=d['prior'], choices=PRIORS,
@@ -219,9 +222,10 @@ def check_args(args):
                        else args.seconds / len(subjects))
     if not (math.isfinite(subject_seconds) and subject_seconds > 0):
         raise ValueError('--subject-seconds must be above 0, got %g' % subject_seconds)
-    if args.steps_per_keyframe < 1 or not args.lr > 0 or not args.prior_strength >= 0:
-        raise ValueError('--steps-per-keyframe must be >= 1, --lr > 0 and '
-                         '--prior-strength >= 0')
+    if (args.steps_per_keyframe < 1 or args.warmup_steps < 0 or not args.lr > 0
+            or not args.prior_strength >= 0):
+        raise ValueError('--steps-per-keyframe must be >= 1, --warmup-steps >= 0, --lr > 0 '
+                         'and --prior-strength >= 0')
     check_model(args.model, opt_size)
     load_video_prior(args.prior)    # a missing prior file fails now
     check_writable(out)
@@ -233,6 +237,7 @@ def main(argv=None):
     args = parse_args(argv)
     s = check_args(args)
     dream = Dream(model=args.model, opt_size=s['opt_size'], steps=args.steps_per_keyframe,
+                  warmup_steps=args.warmup_steps,
                   zoom=args.zoom, degrees_per_frame=args.rotation, fps=args.fps,
                   keyframe_seconds=args.keyframe_seconds, prior=args.prior,
                   prior_strength=args.prior_strength, lr=args.lr, seed=args.seed)

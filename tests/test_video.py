@@ -272,8 +272,8 @@ def test_gif_is_dithered_onto_its_palette_and_read_back(tmp_path):
 
 @pytest.fixture(scope='module')
 def tiny_dream(tiny):
-    return Dream(network=tiny, steps=3, prior='none', keyframe_seconds=2.0, jitter=2,
-                 blur=0.5, blur_every=2)
+    return Dream(network=tiny, steps=3, warmup_steps=5, prior='none', keyframe_seconds=2.0,
+                 jitter=2, blur=0.5, blur_every=2)
 
 
 def test_keyframe_starts_from_previous_zoomed_forward(tiny_dream):
@@ -282,6 +282,7 @@ def test_keyframe_starts_from_previous_zoomed_forward(tiny_dream):
     dream.set_subject(3)
     first = dream.next_keyframe().astype(np.float32)
     assert first.flags.c_contiguous
+    assert dream.optimizer.adam.t.get_value() == 5          # the warm-up
     lr = dream.optimizer.adam.lr.get_value()
     dream.optimizer.adam.lr.set_value(np.float32(1e-4))   # hardly move
     blur, dream.blur = dream.blur, 0
@@ -370,6 +371,7 @@ def test_schedule_cycles():
     (['--classes', 'volcano', '--seconds', '-1'], ['--seconds']),
     (['--classes', 'volcano', '--keyframe-seconds', '0'], ['--keyframe-seconds']),
     (['--classes', 'volcano', '--steps-per-keyframe', '0'], ['--steps-per-keyframe']),
+    (['--classes', 'volcano', '--warmup-steps', '-1'], ['--warmup-steps']),
     (['--classes', 'volcano', '--out', 'no/such/dir/x.mp4'], ['does not exist']),
     (['--classes', 'volcano', '--gif', '--out', 'x.mp4'], ['.gif']),
     (['--classes', 'volcano', '--model', 'vgg16', '--size', '1024x576'], ['vgg16.pkl']),
@@ -424,7 +426,8 @@ sys.path.insert(0, %r)
 from conftest import tiny_network
 from inception_art import video
 from inception_art.dream import Dream
-dream = Dream(network=tiny_network(), steps=2, prior='none', keyframe_seconds=1.0)
+dream = Dream(network=tiny_network(), steps=2, warmup_steps=0, prior='none',
+              keyframe_seconds=1.0)
 path, frames, interrupted = video.make_video(
     dream, video.Schedule([(1,)], 100), sys.argv[1], seconds=100, fps=25, size=(80, 96))
 sys.exit(130 if interrupted else 0)
