@@ -6,10 +6,13 @@ forward, the newer one zoomed back, cross-faded), and publishes it to the
 :class:`~inception_art.live.hub.FrameHub`.
 
 Timing: frame ``k`` belongs to the slot ``[t0 + k/fps, t0 + (k+1)/fps)``.
-The clock starts it at the slot's start and counts a *deadline miss* when
-it is published after the slot's end. After a hiccup it catches up by
-making the late frames back to back; more than a second behind (the
-machine was suspended, say) it gives up on those and starts afresh.
+The clock makes frames a little ahead (``buffer`` frames, 80 ms by
+default), publishes each at its slot's start, and counts a *deadline
+miss* when one is published after its slot's end. Rendering ahead absorbs
+the moments when other work on a 2-core machine delays the 10-15 ms a
+frame takes. After a hiccup the clock catches up by publishing the late
+frames back to back; more than a second behind (the machine was
+suspended, say) it gives up on those and starts afresh.
 
 Each keyframe stands for ``keyframe_seconds`` of video. When the clock
 reaches the end of a segment and the next keyframe has not arrived, it
@@ -52,6 +55,9 @@ class FrameClock(threading.Thread):
         Video time between two keyframes.
     lookahead : int
         Keyframes the optimiser may work ahead of the one being faded in.
+    buffer : int
+        Frames made ahead of their slot (each one adds 1/fps of latency
+        and absorbs that much delay in making a frame).
     on_subject : callable, optional
         Called with the subject dict whenever the video starts fading into
         a keyframe of a new subject (from this thread: keep it quick).
@@ -60,12 +66,13 @@ class FrameClock(threading.Thread):
     """
 
     def __init__(self, worker, hub, interpolator, fps=25.0, keyframe_seconds=2.0,
-                 lookahead=1, on_subject=None, waiting_text='warming up...'):
+                 lookahead=1, buffer=2, on_subject=None, waiting_text='warming up...'):
         super().__init__(name='frame-clock', daemon=True)
         self.worker, self.hub, self.interp = worker, hub, interpolator
         self.fps, self.keyframe_seconds = float(fps), float(keyframe_seconds)
         self.frames_per_key = max(1, round(self.keyframe_seconds * self.fps))
         self.lookahead = int(lookahead)
+        self.buffer = max(1, int(buffer))
         self.on_subject = on_subject
         self.stop_event = threading.Event()
         self.pending = collections.deque()
@@ -138,23 +145,33 @@ class FrameClock(threading.Thread):
 
     # -- the loop ----------------------------------------------------------
 
+    def _render(self):
+        try:
+            frame = self.next_frame()
+        except Exception:
+            # Never let one bad frame end the video: show the last one.
+            log.exception('frame %d failed; repeating the last frame', self.frames)
+            frame = self.last_frame if self.last_frame is not None else self.waiting_frame
+        self.last_frame = frame
+        return frame
+
     def run(self):
         self.worker.grant(2 + self.lookahead)
         period = 1.0 / self.fps
         t0 = time.monotonic()
-        k = 0
+        k = 0                           # the next frame to publish
+        ahead = collections.deque()     # frames made, waiting for their slot
         while not self.stop_event.is_set():
+            # Keep `buffer` frames made ahead of their slot, so that a
+            # rendering delayed by other work on the machine still makes it
+            # in time; then wait for the next slot and publish.
+            if len(ahead) < self.buffer:
+                ahead.append(self._render())
+                continue
             wait = t0 + k * period - time.monotonic()
             if wait > 0 and self.stop_event.wait(wait):
                 break
-            try:
-                frame = self.next_frame()
-            except Exception:
-                # Never let one bad frame end the video: show the last one.
-                log.exception('frame %d failed; repeating the last frame', self.frames)
-                frame = self.last_frame if self.last_frame is not None else self.waiting_frame
-            self.last_frame = frame
-            self.hub.publish(frame)
+            self.hub.publish(ahead.popleft())
             now = time.monotonic()
             self.frames += 1
             self.last_publish = now

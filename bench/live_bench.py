@@ -1,0 +1,165 @@
+"""The live mode under its real load: 60 s at 1024x576 with the embedded
+network optimising.
+
+    python -m bench.live_bench [--seconds 60] [--out bench/live.json]
+                               [--opt-size WxH] [--steps N] [--keyframe-seconds S]
+
+Runs :class:`inception_art.live.LiveApp` with the live defaults (the real
+Lite0 optimiser in its own process, the 25 fps frame clock, the web
+server) and one page viewer reading the MJPEG stream, so the JPEG encoding
+is part of the load. After the network is compiled and the first keyframes
+are on screen, it records over ``--seconds``:
+
+* the sustained output rate (frames published / seconds);
+* frame-deadline misses (a frame published after its 40 ms slot ended),
+  and underflows (a frame repeated because no keyframe was ready);
+* the keyframe period on screen (mean and longest gap between two new
+  keyframes) and the optimiser's seconds per keyframe;
+* CPU use of the main process and of the optimiser process, in cores,
+  and the machine's load average (other work on the machine shows there).
+
+Targets (issue 5): 25.0 fps, fewer than 1 missed deadline a minute, a new
+keyframe at least every 3 s.
+"""
+import argparse
+import json
+import os
+import resource
+import threading
+import time
+from pathlib import Path
+
+from inception_art.live import DEFAULTS, LiveApp
+from inception_art.render import parse_size
+
+TARGETS = {'fps': 25.0, 'deadline_misses_per_minute': 1.0, 'keyframe_period_max_s': 3.0}
+
+
+def child_cpu_seconds(pid):
+    """User + system CPU seconds of process ``pid`` (from /proc)."""
+    try:
+        fields = Path('/proc/%d/stat' % pid).read_text().rsplit(')', 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    ticks = os.sysconf('SC_CLK_TCK')
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def self_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def viewer(app, stop, counter):
+    """A page viewer: reads the MJPEG stream as fast as it comes."""
+    import http.client
+    conn = http.client.HTTPConnection('127.0.0.1', app.server.server_address[1], timeout=30)
+    conn.request('GET', '/video.mjpg')
+    response = conn.getresponse()      # kept: it closes its stream when collected
+    stream = response.fp
+    while not stop.is_set():
+        line = stream.readline()
+        if line.lower().startswith(b'content-length:'):
+            stream.readline()
+            stream.read(int(line.split(b':')[1]))
+            counter[0] += 1
+    conn.close()
+
+
+def measure(seconds, **config):
+    app = LiveApp(port=0, **config).start()
+    stop, frames_seen = threading.Event(), [0]
+    try:
+        reader = threading.Thread(target=viewer, args=(app, stop, frames_seen), daemon=True)
+        reader.start()
+        t_start = time.monotonic()
+        while app.clock.keyframes_shown < 3:
+            if app.fatal_reason or time.monotonic() - t_start > 900:
+                raise RuntimeError('the live mode did not start: %s' % app.fatal_reason)
+            time.sleep(0.2)
+        startup = time.monotonic() - t_start
+        clock, worker = app.clock, app.worker
+        pid = worker.process.pid
+        before = dict(frames=clock.frames, misses=clock.deadline_misses,
+                      underflows=clock.underflows, seen=frames_seen[0],
+                      keys=clock.keyframes_shown, resyncs=clock.resyncs,
+                      cpu_main=self_cpu_seconds(), cpu_worker=child_cpu_seconds(pid),
+                      starts=len(clock.segment_starts))
+        load_before = os.getloadavg()
+        t0 = time.monotonic()
+        starts = []
+        seen_starts = set(clock.segment_starts)
+        while time.monotonic() - t0 < seconds:
+            time.sleep(0.5)
+            for s in list(clock.segment_starts):
+                if s not in seen_starts and s >= t0:
+                    seen_starts.add(s)
+                    starts.append(s)
+        elapsed = time.monotonic() - t0
+        frames = clock.frames - before['frames']
+        misses = clock.deadline_misses - before['misses']
+        cpu_worker = child_cpu_seconds(pid)
+        gaps = [b - a for a, b in zip(starts, starts[1:])]
+        result = {
+            'seconds': round(elapsed, 1),
+            'startup_s': round(startup, 1),
+            'fps': round(frames / elapsed, 3),
+            'frames': frames,
+            'deadline_misses': misses,
+            'deadline_misses_per_minute': round(misses * 60 / elapsed, 2),
+            'worst_lateness_ms': app.clock.status()['worst_lateness_ms'],
+            'underflows': clock.underflows - before['underflows'],
+            'resyncs': clock.resyncs - before['resyncs'],
+            'keyframes': clock.keyframes_shown - before['keys'],
+            'keyframe_period_mean_s': round(sum(gaps) / len(gaps), 3) if gaps else None,
+            'keyframe_period_max_s': round(max(gaps), 3) if gaps else None,
+            'keyframe_compute_s': app.clock.status()['keyframe_compute_s'],
+            'interpolate_ms': app.clock.status()['interpolate_ms'],
+            'viewer_fps': round((frames_seen[0] - before['seen']) / elapsed, 2),
+            'cpu_cores_main': round((self_cpu_seconds() - before['cpu_main']) / elapsed, 2),
+            'cpu_cores_optimiser': (round((cpu_worker - before['cpu_worker']) / elapsed, 2)
+                                    if cpu_worker is not None else None),
+            'load_average_before': [round(x, 2) for x in load_before],
+            'load_average_after': [round(x, 2) for x in os.getloadavg()],
+            'watchdog_restarts': app.watchdog.restarts,
+        }
+        result['targets_met'] = {
+            'fps': result['fps'] >= TARGETS['fps'] - 0.05,
+            'deadline_misses': result['deadline_misses_per_minute']
+            < TARGETS['deadline_misses_per_minute'],
+            'keyframe_period': result['keyframe_period_max_s'] is not None
+            and result['keyframe_period_max_s'] <= TARGETS['keyframe_period_max_s'],
+        }
+        return result
+    finally:
+        stop.set()
+        app.stop()
+
+
+def main(argv=None):
+    d = DEFAULTS
+    p = argparse.ArgumentParser(prog='python -m bench.live_bench',
+                                description=__doc__.splitlines()[0])
+    p.add_argument('--seconds', type=float, default=60.0)
+    p.add_argument('--out', default='bench/live.json')
+    p.add_argument('--opt-size', default='%dx%d' % d['opt_size'][::-1])
+    p.add_argument('--steps', type=int, default=d['steps'])
+    p.add_argument('--keyframe-seconds', type=float, default=d['keyframe_seconds'])
+    p.add_argument('--nice', type=int, default=d['nice'])
+    args = p.parse_args(argv)
+    config = dict(size=(576, 1024), opt_size=parse_size(args.opt_size), steps=args.steps,
+                  keyframe_seconds=args.keyframe_seconds, nice=args.nice, subject='volcano')
+    result = measure(args.seconds, **config)
+    report = {'machine': '%d cores (os.cpu_count)' % os.cpu_count(),
+              'config': {'size': '1024x576', 'opt_size': args.opt_size, 'steps': args.steps,
+                         'keyframe_seconds': args.keyframe_seconds, 'fps': d['fps'],
+                         'model': d['model'], 'prior': d['prior'], 'nice': args.nice,
+                         'lookahead': d['lookahead'], 'page_viewers': 1},
+              'targets': TARGETS, 'result': result}
+    Path(args.out).write_text(json.dumps(report, indent=2) + '\n')
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
