@@ -4,6 +4,8 @@
 # INIT, OUT, PRIOR, PRIOR_STRENGTH (render); IMAGES (classify);
 # CLASSES, SECONDS, FPS, SIZE, OPT_SIZE, ZOOM, STEPS, KEYFRAME_SECONDS,
 # SUBJECT_SECONDS, MODEL, SEED, PRIOR, PRIOR_STRENGTH, OUT, GIF=1 (video);
+# PORT, HOST, HOLD, SUBJECT, MODEL, LIVE_SIZE, OPT_SIZE, STEPS,
+# KEYFRAME_SECONDS, TWITCH=1, LIVE_FLAGS (live);
 # PY (the Python 3.11 to build .venv).
 
 PY      ?= $(shell command -v python3.11 || command -v python3)
@@ -32,7 +34,15 @@ VIDEO_FLAGS = --classes "$(CLASSES)" $(if $(SECONDS),--seconds $(SECONDS)) \
 	$(if $(PRIOR_STRENGTH),--prior-strength $(PRIOR_STRENGTH)) \
 	$(if $(OUT),--out "$(OUT)") $(if $(filter-out 0,$(GIF)),--gif)
 
-.PHONY: install install-dev render video classify prior test bench clean distclean
+# The live mode; Twitch settings come from the environment (README, "Live").
+LIVE_ARGS = $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST)) \
+	$(if $(HOLD),--hold $(HOLD)) $(if $(SUBJECT),--subject "$(SUBJECT)") \
+	$(if $(MODEL),--model $(MODEL)) $(if $(LIVE_SIZE),--size $(LIVE_SIZE)) \
+	$(if $(OPT_SIZE),--opt-size $(OPT_SIZE)) $(if $(STEPS),--steps $(STEPS)) \
+	$(if $(KEYFRAME_SECONDS),--keyframe-seconds $(KEYFRAME_SECONDS)) \
+	$(if $(filter-out 0,$(TWITCH)),--twitch) $(LIVE_FLAGS)
+
+.PHONY: install install-dev render video live classify prior test bench clean distclean
 
 # Debian's OpenBLAS is what Theano links its compiled ops against.
 $(VENV)/.system:
@@ -47,7 +57,21 @@ $(VENV)/.installed: $(VENV)/.system setup.py
 	$(PIP) install -e .
 	@touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed
+# What only the tests use, from Debian: Chromium (driven by playwright,
+# which must never download a browser of its own), nginx with the RTMP
+# module and ngircd, as real local servers for the live mode's tests.
+TEST_DEBS = chromium nginx libnginx-mod-rtmp ngircd
+$(VENV)/.system-test: $(VENV)/.system
+	@missing=$$(for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing (Debian, for the tests)"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $$missing; \
+	fi
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed $(VENV)/.system-test
 	$(PIP) install -e '.[test,judges]'
 	@touch $@
 
@@ -60,6 +84,10 @@ render: install
 # A zooming dream: make video CLASSES="volcano,jellyfish" SECONDS=30
 video: install
 	$(PYTHON) -m inception_art.video $(VIDEO_FLAGS)
+
+# The chat-steered dream on http://127.0.0.1:8080/: make live [TWITCH=1]
+live: install
+	$(PYTHON) -m inception_art.live $(LIVE_ARGS)
 
 classify: install
 	$(PYTHON) -m inception_art.classify $(IMAGES)
@@ -102,6 +130,7 @@ bench: install-dev
 	$(PYTHON) -m bench.run $(BENCH_FLAGS)
 	$(PYTHON) -m bench.prior_bench --steps vgg16,efficientnet-lite0 --out bench/prior.json
 	$(PYTHON) -m bench.video_bench --out bench/video.json
+	$(PYTHON) -m bench.live_bench --out bench/live.json
 
 clean:
 	rm -rf .cache renders .pytest_cache
