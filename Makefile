@@ -2,8 +2,9 @@
 #   make render CLASS=volcano     and     make test
 # Variables (make VAR=value): CLASS, CLASS2, MODEL, SIZE, STEPS, LR, SEED,
 # INIT, OUT, PRIOR, PRIOR_STRENGTH (render); IMAGES (classify);
-# CLASSES, SECONDS, FPS, SIZE, OPT_SIZE, ZOOM, STEPS, KEYFRAME_SECONDS,
-# SUBJECT_SECONDS, MODEL, SEED, PRIOR, PRIOR_STRENGTH, OUT, GIF=1 (video);
+# CLASSES, SECONDS, FPS, SIZE, OPT_SIZE, ZOOM, ROTATION, STEPS, WARMUP_STEPS,
+# KEYFRAME_SECONDS, SUBJECT_SECONDS, MODEL, SEED, PRIOR, PRIOR_STRENGTH, LR,
+# OUT, GIF=1 (video);
 # PORT, HOST, HOLD, SUBJECT, MODEL, LIVE_SIZE, OPT_SIZE, STEPS,
 # KEYFRAME_SECONDS, TWITCH=1, LIVE_FLAGS (live);
 # PY (the Python 3.11 to build .venv).
@@ -27,6 +28,8 @@ VIDEO_FLAGS = --classes "$(CLASSES)" $(if $(SECONDS),--seconds $(SECONDS)) \
 	$(if $(FPS),--fps $(FPS)) $(if $(SIZE),--size $(SIZE)) \
 	$(if $(OPT_SIZE),--opt-size $(OPT_SIZE)) $(if $(ZOOM),--zoom $(ZOOM)) \
 	$(if $(STEPS),--steps-per-keyframe $(STEPS)) \
+	$(if $(WARMUP_STEPS),--warmup-steps $(WARMUP_STEPS)) \
+	$(if $(ROTATION),--rotation $(ROTATION)) $(if $(LR),--lr $(LR)) \
 	$(if $(KEYFRAME_SECONDS),--keyframe-seconds $(KEYFRAME_SECONDS)) \
 	$(if $(SUBJECT_SECONDS),--subject-seconds $(SUBJECT_SECONDS)) \
 	$(if $(MODEL),--model $(MODEL)) $(if $(SEED),--seed $(SEED)) \
