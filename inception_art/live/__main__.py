@@ -41,7 +41,14 @@ def parse_args(argv=None):
     p.add_argument('--opt-size', default='%dx%d' % d['opt_size'][::-1], metavar='WxH',
                    help='size of the optimised keyframes (default: %(default)s)')
     p.add_argument('--steps', type=int, default=d['steps'],
-                   help='Adam steps per keyframe (default: %(default)s)')
+                   help='Adam steps per keyframe, at most (default: %(default)s)')
+    p.add_argument('--min-steps', type=int, default=d['min_steps'],
+                   help='fewest Adam steps per keyframe when the machine is busy '
+                        '(default: %(default)s)')
+    p.add_argument('--budget', type=float, default=d['budget'],
+                   help='share of --keyframe-seconds one keyframe may take; fewer steps '
+                        'are made when they would take longer, 0 = always --steps '
+                        '(default: %(default)s)')
     p.add_argument('--keyframe-seconds', type=float, default=d['keyframe_seconds'],
                    help='video seconds between keyframes (default: %(default)s)')
     p.add_argument('--fps', type=float, default=d['fps'],
@@ -52,6 +59,9 @@ def parse_args(argv=None):
     p.add_argument('--source', default=d['source'], choices=('dream', 'stand-in'),
                    help='dream: the network (default); stand-in: synthetic keyframes '
                         'without a network, to try the page or a Twitch set-up quickly')
+    p.add_argument('--nice', type=int, default=d['nice'],
+                   help='how much to lower the optimiser\'s CPU priority, so the video '
+                        'always gets its share (default: %(default)s)')
     p.add_argument('--stall-timeout', type=float, default=d['stall_timeout'],
                    help='seconds without a keyframe before the watchdog restarts the '
                         'optimiser (default: %(default)s)')
@@ -81,8 +91,10 @@ def main(argv=None):
     app = LiveApp(host=args.host, port=args.port, hold=args.hold, subject=args.subject,
                   model=args.model, size=parse_size(args.size),
                   opt_size=parse_size(args.opt_size), steps=args.steps,
+                  min_steps=args.min_steps, budget=args.budget,
                   keyframe_seconds=args.keyframe_seconds, fps=args.fps, zoom=args.zoom,
                   seed=args.seed, source=args.source, stall_timeout=args.stall_timeout,
+                  nice=args.nice,
                   twitch=args.twitch or args.twitch_chat_only,
                   twitch_stream=not args.twitch_chat_only, rtmp_url=args.rtmp_url,
                   irc_server=args.irc_server,

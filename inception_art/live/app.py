@@ -41,9 +41,10 @@ log = logging.getLogger(__name__)
 START_SUBJECTS = ('volcano', 'jellyfish', 'coral reef', 'peacock', 'daisy', 'monarch',
                   'goldfish', 'bubble', 'cliff', 'valley')
 
-#: The configuration and its defaults. ``opt_size``, ``steps`` and
-#: ``keyframe_seconds`` are chosen so that a 2-core machine keeps 25 fps
-#: with a new keyframe every 2.5 s (README, "Live").
+#: The configuration and its defaults. ``opt_size``, ``steps``, ``budget``
+#: and ``keyframe_seconds`` are chosen so that a 2-core machine keeps 25 fps
+#: with a new keyframe every 2.5 s, even while other work slows the
+#: optimiser down (README, "Live").
 DEFAULTS = dict(
     host='127.0.0.1', port=8080,          # where the page is served
     hold=60.0,                            # seconds a subject stays at least
@@ -52,8 +53,11 @@ DEFAULTS = dict(
     model=nets.DEFAULT,
     size=(576, 1024),                     # output frames (h, w)
     opt_size=(180, 320),                  # optimised keyframes (h, w)
-    steps=4,                              # Adam steps per keyframe
+    steps=8,                              # Adam steps per keyframe, at most
     keyframe_seconds=2.5,                 # video seconds between keyframes
+    budget=0.7,                           # share of keyframe_seconds a keyframe
+                                          # may take (fewer steps when busy; 0: off)
+    min_steps=1,                          # fewest Adam steps per keyframe
     fps=25.0,
     zoom=1.05,                            # magnification per second
     degrees_per_frame=0.01,               # rotation per output frame
@@ -99,9 +103,11 @@ class LiveApp:
         c = dict(DEFAULTS, **config)
         self.config = c
         if c['hold'] < 0 or c['fps'] <= 0 or c['keyframe_seconds'] <= 0 or c['zoom'] <= 0 \
-                or c['steps'] < 1 or c['lookahead'] < 1:
+                or c['steps'] < 1 or c['lookahead'] < 1 or not 0 <= c['budget'] <= 1 \
+                or not 1 <= c['min_steps'] <= c['steps']:
             raise ValueError('--hold must be >= 0; --fps, --keyframe-seconds, --zoom > 0; '
-                             '--steps and --lookahead >= 1')
+                             '--steps, --min-steps and --lookahead >= 1, --min-steps at '
+                             'most --steps; --budget 0 to 1')
         if c['source'] not in ('dream', 'stand-in'):
             raise ValueError('unknown source %r: use dream or stand-in' % c['source'])
         rng = random.Random(c['seed'])
@@ -122,7 +128,9 @@ class LiveApp:
                            prior_strength=c['prior_strength'])
         options.update(c['source_options'] or {})
         self.worker = KeyframeWorker(c['source'], options, start, nice=c['nice'],
-                                     stall_timeout=c['stall_timeout'])
+                                     stall_timeout=c['stall_timeout'],
+                                     budget=c['budget'] * c['keyframe_seconds'] or None,
+                                     min_steps=c['min_steps'])
         motion = Motion(c['zoom'], c['degrees_per_frame'] * c['fps'])
         self.interpolator = Interpolator(motion, tuple(options['opt_size']), tuple(c['size']))
         self.clock = FrameClock(self.worker, self.hub, self.interpolator, fps=c['fps'],
@@ -295,7 +303,7 @@ class LiveApp:
             'model': c['model'] if c['source'] == 'dream' else None,
             'size': '%dx%d' % (w, h),
             'opt_size': '%dx%d' % tuple(c['opt_size'])[::-1],
-            'steps': c['steps'],
+            'steps_max': c['steps'],
             'uptime_s': round(time.monotonic() - self.started, 1) if self.started else 0.0,
             'twitch': None if self.twitch is None else {
                 'rtmp': self.rtmp.status() if self.rtmp else None,

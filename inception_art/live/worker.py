@@ -47,9 +47,47 @@ def make_source(source, options):
     raise ValueError('unknown keyframe source %r' % (source,))
 
 
-def _child(source, options, start_image, subject, nice, commands, results, busy_since):
+class StepPacer:
+    """Adam steps per keyframe that fit a time budget.
+
+    A keyframe must be ready before the video reaches it. How long a step
+    takes depends on what else runs on the machine, so the number of steps
+    follows the measured time per step (a moving average): as many as fit
+    in ``budget`` seconds, between ``min_steps`` and ``max_steps``. On an
+    idle machine that is ``max_steps``; on a busy one fewer, and the dream
+    converges over more keyframes instead of stalling the video.
+
+    Parameters
+    ----------
+    max_steps, min_steps : int
+    budget : float or None
+        Seconds a keyframe may take; None: always ``max_steps``.
+    """
+
+    def __init__(self, max_steps, min_steps=1, budget=None):
+        self.max_steps, self.min_steps = int(max_steps), max(1, int(min_steps))
+        self.budget = budget
+        self.per_step = None
+        self.steps = self.max_steps
+
+    def update(self, seconds, steps):
+        """Account for a keyframe of ``steps`` steps that took ``seconds``;
+        returns the steps for the next one."""
+        if not self.budget:
+            return self.steps
+        per_step = seconds / max(1, steps)
+        self.per_step = per_step if self.per_step is None \
+            else 0.6 * self.per_step + 0.4 * per_step
+        self.steps = int(max(self.min_steps, min(self.max_steps,
+                                                 self.budget // self.per_step)))
+        return self.steps
+
+
+def _child(source, options, start_image, subject, nice, pace, commands, results,
+           busy_since):
     """The child process: build the source, then one keyframe per credit.
 
+    ``pace`` is ``(min_steps, budget)`` for :class:`StepPacer`.
     ``busy_since`` (shared) holds the wall-clock time the current keyframe
     was started, or 0 while the child waits for a credit.
     """
@@ -66,6 +104,7 @@ def _child(source, options, start_image, subject, nice, commands, results, busy_
             if hasattr(dream, 'optimizer'):
                 dream.optimizer.set_image(start_image)
         results.put(('ready', time.time() - t0))
+        pacer = StepPacer(getattr(dream, 'steps', 1), *pace)
         credits = 0
         while True:
             busy_since.value = 0.0
@@ -85,8 +124,12 @@ def _child(source, options, start_image, subject, nice, commands, results, busy_
                 continue            # read every waiting command before working
             busy_since.value = time.time()
             t = time.perf_counter()
+            steps = getattr(dream, 'steps', 1)
             key = dream.next_keyframe()
-            results.put(('keyframe', key, subject, time.perf_counter() - t))
+            seconds = time.perf_counter() - t
+            results.put(('keyframe', key, subject, seconds, steps))
+            if hasattr(dream, 'steps'):
+                dream.steps = pacer.update(seconds, steps)
             credits -= 1
     except KeyboardInterrupt:
         pass
@@ -96,13 +139,14 @@ def _child(source, options, start_image, subject, nice, commands, results, busy_
 
 class Keyframe:
     """A keyframe from the child: the image, the subject it was made for,
-    its number, the seconds the child spent on it and when it arrived."""
+    its number, the seconds and Adam steps the child spent on it and when
+    it arrived."""
 
-    __slots__ = ('image', 'subject', 'number', 'seconds', 'arrived')
+    __slots__ = ('image', 'subject', 'number', 'seconds', 'steps', 'arrived')
 
-    def __init__(self, image, subject, number, seconds, arrived):
+    def __init__(self, image, subject, number, seconds, steps, arrived):
         self.image, self.subject, self.number = image, subject, number
-        self.seconds, self.arrived = seconds, arrived
+        self.seconds, self.steps, self.arrived = seconds, steps, arrived
 
 
 class KeyframeWorker:
@@ -122,6 +166,11 @@ class KeyframeWorker:
         Seconds a keyframe may take before the child counts as stuck.
     startup_timeout : float
         Seconds a fresh child may take to build and compile.
+    budget : float, optional
+        Seconds a keyframe may take: the child then makes as many Adam steps
+        as fit, up to the source's ``steps`` (see :class:`StepPacer`).
+    min_steps : int
+        Fewest steps per keyframe when pacing.
 
     Use :meth:`start`, then :meth:`grant` credits and :meth:`poll` for
     keyframes; :meth:`stop` at the end. Not thread-safe: one thread (the
@@ -130,10 +179,12 @@ class KeyframeWorker:
     """
 
     def __init__(self, source, options, subject, nice=10, stall_timeout=60.0,
-                 startup_timeout=STARTUP_TIMEOUT):
+                 startup_timeout=STARTUP_TIMEOUT, budget=None, min_steps=1):
         self.source, self.options = source, dict(options)
         self.subject = dict(subject)
         self.nice = int(nice)
+        self.pace = (int(min_steps), budget)
+        self.last_steps = None
         self.stall_timeout, self.startup_timeout = float(stall_timeout), float(startup_timeout)
         self.ctx = multiprocessing.get_context('spawn')
         self.lock = threading.RLock()
@@ -167,7 +218,7 @@ class KeyframeWorker:
             self.process = self.ctx.Process(
                 target=_child, name='inception_art-optimiser', daemon=True,
                 args=(self.source, self.options, self.last_image, self.subject,
-                      self.nice, self.commands, self.results, self.busy_since))
+                      self.nice, self.pace, self.commands, self.results, self.busy_since))
             self.process.start()
             if self.owed:
                 self.commands.put(('credit', self.owed))
@@ -256,11 +307,12 @@ class KeyframeWorker:
                 if not self.ever_ready:
                     self.fatal = message[1]
                 return None
-            _, image, subject, seconds = message
+            _, image, subject, seconds, steps = message
             self.owed = max(0, self.owed - 1)
             self.received += 1
             self.last_image = image
-            return Keyframe(image, subject, self.received, seconds, time.monotonic())
+            self.last_steps = steps
+            return Keyframe(image, subject, self.received, seconds, steps, time.monotonic())
 
     def problem(self, now=None):
         """Why the child needs a restart, or None while it is healthy."""
@@ -278,7 +330,7 @@ class KeyframeWorker:
 
     def status(self):
         with self.lock:
-            return {'ready': self.ready, 'restarts': self.restarts,
+            return {'ready': self.ready, 'restarts': self.restarts, 'steps': self.last_steps,
                     'compile_s': None if self.compile_seconds is None
                     else round(self.compile_seconds, 2),
                     'pid': self.process.pid if self.process is not None else None,
