@@ -182,7 +182,6 @@ def main(argv=None):
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.out) as tmp:
         tmp.write_text(json.dumps(results, indent=1))
-    os.chmod(args.out, 0o644)
 
 
 if __name__ == '__main__':

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .images import check_writable
+from .images import check_writable, give_default_mode
 
 
 class EncoderError(OSError):
@@ -295,9 +295,7 @@ class VideoFile:
             self.pipe.close()
             if self.pipe.frames == 0:
                 raise EncoderError('no frames were written; %s not created' % self.path)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(self.tmp, 0o666 & ~umask)   # mkstemp makes it private
+            give_default_mode(self.tmp)
             os.replace(self.tmp, self.path)
         finally:
             self._remove_temporaries()

@@ -56,6 +56,27 @@ def check_writable(path):
     return folder
 
 
+def _umask():
+    """The process umask, read without changing it (``os.umask`` can only
+    be read by setting it, which races with other threads)."""
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('Umask:'):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def give_default_mode(path):
+    """Give a file made by ``tempfile.mkstemp`` (always 0600) the mode a
+    plain ``open()`` would have given it, before it is renamed into place."""
+    os.chmod(path, 0o666 & ~_umask())
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; rename it onto ``path`` on
@@ -68,6 +89,7 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield Path(tmp)
+        give_default_mode(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -92,7 +92,6 @@ import argparse
 import hashlib
 import json
 import math
-import os
 import sys
 import zlib
 from pathlib import Path
@@ -334,9 +333,6 @@ class PatchPrior:
         with atomic_path(path) as tmp:
             with open(tmp, 'wb') as f:
                 np.savez_compressed(f, **arrays)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private
         return Path(path)
 
     @classmethod

@@ -1,6 +1,8 @@
 """The command-line tools as a user runs them: real Lite0 weights, real
 photographs (scikit-image's), one-line errors for bad input."""
 import json
+import os
+import stat
 import subprocess
 import sys
 
@@ -95,6 +97,20 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ['pic.png']
     with pytest.raises(ImageFileError, match='does not exist'):
         save_png(np.zeros((4, 4, 3), np.uint8), tmp_path / 'missing' / 'x.png')
+
+
+def test_atomic_write_has_the_usual_file_mode(tmp_path):
+    """mkstemp makes private 0600 files; a written picture must get the
+    mode any new file gets under the umask, like a plain open() would."""
+    old = os.umask(0o027)
+    try:
+        save_png(np.zeros((4, 4, 3), np.uint8), tmp_path / 'pic.png')
+        with open(tmp_path / 'plain', 'w'):
+            pass
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / 'pic.png').stat().st_mode) == 0o640
+    assert ((tmp_path / 'pic.png').stat().st_mode == (tmp_path / 'plain').stat().st_mode)
 
 
 @pytest.mark.full_network
