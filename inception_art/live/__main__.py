@@ -49,6 +49,9 @@ def parse_args(argv=None):
                    help='share of --keyframe-seconds one keyframe may take; fewer steps '
                         'are made when they would take longer, 0 = always --steps '
                         '(default: %(default)s)')
+    p.add_argument('--warmup-steps', type=int, default=d['warmup_steps'],
+                   help='Adam steps of the first keyframe, which starts from grey '
+                        '(default: %(default)s)')
     p.add_argument('--keyframe-seconds', type=float, default=d['keyframe_seconds'],
                    help='video seconds between keyframes (default: %(default)s)')
     p.add_argument('--fps', type=float, default=d['fps'],
@@ -92,6 +95,7 @@ def main(argv=None):
                   model=args.model, size=parse_size(args.size),
                   opt_size=parse_size(args.opt_size), steps=args.steps,
                   min_steps=args.min_steps, budget=args.budget,
+                  warmup_steps=args.warmup_steps,
                   keyframe_seconds=args.keyframe_seconds, fps=args.fps, zoom=args.zoom,
                   seed=args.seed, source=args.source, stall_timeout=args.stall_timeout,
                   nice=args.nice,

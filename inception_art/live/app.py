@@ -58,6 +58,7 @@ DEFAULTS = dict(
     budget=0.7,                           # share of keyframe_seconds a keyframe
                                           # may take (fewer steps when busy; 0: off)
     min_steps=1,                          # fewest Adam steps per keyframe
+    warmup_steps=30,                      # steps of the first keyframe (from grey)
     fps=25.0,
     zoom=1.05,                            # magnification per second
     degrees_per_frame=0.01,               # rotation per output frame
@@ -108,6 +109,12 @@ class LiveApp:
             raise ValueError('--hold must be >= 0; --fps, --keyframe-seconds, --zoom > 0; '
                              '--steps, --min-steps and --lookahead >= 1, --min-steps at '
                              'most --steps; --budget 0 to 1')
+        if c['warmup_steps'] < 0:
+            raise ValueError('--warmup-steps must be >= 0')
+        (h, w), (oh, ow) = c['size'], c['opt_size']
+        if abs(w / h - ow / oh) > 0.02 * w / h:
+            raise ValueError('--opt-size %dx%d and --size %dx%d must have the same aspect '
+                             'ratio' % (ow, oh, w, h))
         if c['source'] not in ('dream', 'stand-in'):
             raise ValueError('unknown source %r: use dream or stand-in' % c['source'])
         rng = random.Random(c['seed'])
@@ -125,7 +132,8 @@ class LiveApp:
                        keyframe_seconds=c['keyframe_seconds'], seed=c['seed'])
         if c['source'] == 'dream':
             options.update(model=c['model'], prior=c['prior'],
-                           prior_strength=c['prior_strength'])
+                           prior_strength=c['prior_strength'],
+                           warmup_steps=c['warmup_steps'])
         options.update(c['source_options'] or {})
         self.worker = KeyframeWorker(c['source'], options, start, nice=c['nice'],
                                      stall_timeout=c['stall_timeout'],

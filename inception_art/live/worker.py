@@ -125,6 +125,8 @@ def _child(source, options, start_image, subject, nice, pace, commands, results,
             busy_since.value = time.time()
             t = time.perf_counter()
             steps = getattr(dream, 'steps', 1)
+            if dream.keyframe is None:       # the first one starts from grey
+                steps = max(steps, getattr(dream, 'warmup_steps', 0))
             key = dream.next_keyframe()
             seconds = time.perf_counter() - t
             results.put(('keyframe', key, subject, seconds, steps))
