@@ -53,6 +53,13 @@ def open_page(browser, url, name):
     return page
 
 
+def assert_video_moves(page):
+    """The picture on ``page`` changes within a few seconds."""
+    shot = page.locator('#video').screenshot()
+    wait_for(lambda: page.locator('#video').screenshot() != shot, 10,
+             message='the picture to change')
+
+
 def say(page, text):
     page.fill('#text', text)
     page.click('#send')
@@ -66,9 +73,7 @@ def test_video_plays_and_changes(live, browser):
     page = open_page(browser, live.server.url, 'ann')
     try:
         assert page.evaluate('document.getElementById("video").naturalWidth') == 512
-        first = page.locator('#video').screenshot()
-        wait_for(lambda: page.locator('#video').screenshot() != first, 10,
-                 message='the picture to change')
+        assert_video_moves(page)
         wait_for(lambda: 'fps' in page.text_content('#status'), 10)
         assert page.text_content('#subject') == 'daisy'
     finally:
@@ -123,8 +128,7 @@ def test_hostile_text_is_shown_as_text_and_runs_nothing(live, browser):
         assert victim.evaluate('document.querySelectorAll("img, iframe, svg, script").length') \
             == 2           # the video and the page's own script
         # The video still plays.
-        shot = victim.locator('#video').screenshot()
-        wait_for(lambda: victim.locator('#video').screenshot() != shot, 10)
+        assert_video_moves(victim)
     finally:
         victim.close()
         attacker.close()
@@ -137,8 +141,7 @@ def test_a_viewer_leaving_mid_stream_harms_nobody(live, browser):
     leaves.close()
     wait_for(lambda: get_json(live.server.url)['viewers'] == 1, 15)
     try:
-        shot = stays.locator('#video').screenshot()
-        wait_for(lambda: stays.locator('#video').screenshot() != shot, 10)
+        assert_video_moves(stays)
         say(stays, 'goldfish')
         wait_for(lambda: any('queued goldfish' in t for t in log_texts(stays)), 10)
     finally:
@@ -167,8 +170,7 @@ def test_real_network_typing_volcano_changes_the_subject_within_one_keyframe(bro
         wait_for(ready, 600, interval=0.5, message='the network to start')
         page = open_page(browser, url, 'tester')
         assert page.text_content('#subject') == 'daisy'
-        shot = page.locator('#video').screenshot()
-        wait_for(lambda: page.locator('#video').screenshot() != shot, 10)
+        assert_video_moves(page)
         status = get_json(url)
         keyframe_seconds = status['keyframe_seconds']
         shown, t0 = status['keyframes'], time.monotonic()

@@ -44,6 +44,7 @@ Ports = {port}
 MotdPhrase = test
 PidFile = {folder}/ngircd.pid
 [Limits]
+MaxConnectionsIP = 0
 MaxNickLength = 30
 PingTimeout = 120
 [Options]
@@ -51,6 +52,22 @@ PAM = no
 Ident = no
 DNS = no
 """
+
+
+def read_lines(sock):
+    """Yield the lines (CR LF removed) a socket receives, until it closes."""
+    buffer = b''
+    while True:
+        try:
+            data = sock.recv(65536)
+        except OSError:
+            return
+        if not data:
+            return
+        buffer += data
+        while b'\r\n' in buffer:
+            line, buffer = buffer.split(b'\r\n', 1)
+            yield line.decode('utf-8', 'replace')
 
 
 class NgIRCd:
@@ -93,30 +110,19 @@ class Viewer:
         self.send('USER %s 0 * :%s' % (nick, nick))
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
-        wait_for(lambda: self.find('001'), 10, message='the viewer to register')
+        wait_for(lambda: self.find('001'), 20, message='the viewer to register')
         self.send('JOIN #' + CHANNEL)
-        wait_for(lambda: self.find('366'), 10, message='the viewer to join')
+        wait_for(lambda: self.find('366'), 20, message='the viewer to join')
 
     def send(self, line):
         self.sock.sendall(line.encode() + b'\r\n')
 
     def _read(self):
-        buffer = b''
-        while True:
-            try:
-                data = self.sock.recv(65536)
-            except OSError:
-                return
-            if not data:
-                return
-            buffer += data
-            while b'\r\n' in buffer:
-                line, buffer = buffer.split(b'\r\n', 1)
-                text = line.decode('utf-8', 'replace')
-                if text.startswith('PING'):
-                    self.send('PONG' + text[4:])
-                with self.lock:
-                    self.lines.append((time.monotonic(), text))
+        for text in read_lines(self.sock):
+            if text.startswith('PING'):
+                self.send('PONG' + text[4:])
+            with self.lock:
+                self.lines.append((time.monotonic(), text))
 
     def find(self, command, text=''):
         with self.lock:
@@ -270,35 +276,26 @@ class FakeTwitchIRC:
             threading.Thread(target=self._serve, args=(sock, lines), daemon=True).start()
 
     def _serve(self, sock, lines):
-        buffer, password, nick = b'', None, None
-        while True:
-            try:
-                data = sock.recv(4096)
-            except OSError:
-                return
-            if not data:
-                return
-            buffer += data
-            while b'\r\n' in buffer:
-                raw, buffer = buffer.split(b'\r\n', 1)
-                line = raw.decode()
-                lines.append(line)
-                m = parse_line(line)
-                if m.command == 'CAP' and m.params[:1] == ['REQ']:
-                    self._send(sock, ':tmi.twitch.tv CAP * ACK :' + m.params[-1])
-                elif m.command == 'PASS':
-                    password = m.params[0]
-                elif m.command == 'NICK':
-                    nick = m.params[0]
-                    if password != self.accept_token and not nick.startswith('justinfan'):
-                        self._send(sock, ':tmi.twitch.tv NOTICE * :Login authentication failed')
-                        continue
-                    for code, text in (('001', 'Welcome, GLHF!'), ('002', 'Your host is tmi.twitch.tv'),
-                                       ('372', 'You are in a maze of twisty passages.'),
-                                       ('376', '>')):
-                        self._send(sock, ':tmi.twitch.tv %s %s :%s' % (code, nick, text))
-                elif m.command == 'JOIN':
-                    self._send(sock, ':{0}!{0}@{0}.tmi.twitch.tv JOIN {1}'.format(nick, m.params[0]))
+        password, nick = None, None
+        for line in read_lines(sock):
+            lines.append(line)
+            m = parse_line(line)
+            if m.command == 'CAP' and m.params[:1] == ['REQ']:
+                self._send(sock, ':tmi.twitch.tv CAP * ACK :' + m.params[-1])
+            elif m.command == 'PASS':
+                password = m.params[0]
+            elif m.command == 'NICK':
+                nick = m.params[0]
+                if password != self.accept_token and not nick.startswith('justinfan'):
+                    self._send(sock, ':tmi.twitch.tv NOTICE * :Login authentication failed')
+                    continue
+                for code, text in (('001', 'Welcome, GLHF!'),
+                                   ('002', 'Your host is tmi.twitch.tv'),
+                                   ('372', 'You are in a maze of twisty passages.'),
+                                   ('376', '>')):
+                    self._send(sock, ':tmi.twitch.tv %s %s :%s' % (code, nick, text))
+            elif m.command == 'JOIN':
+                self._send(sock, ':{0}!{0}@{0}.tmi.twitch.tv JOIN {1}'.format(nick, m.params[0]))
 
     @staticmethod
     def _send(sock, line):
