@@ -229,6 +229,10 @@ class IRCChat(threading.Thread):
             except (OSError, ssl.SSLError) as e:
                 reason = '%s' % (type(e).__name__,)
                 self.last_error = 'connection failed (%s)' % reason
+            except Exception as e:      # a bug must not end the chat for good
+                log.exception('IRC: session failed')
+                reason = type(e).__name__
+                self.last_error = 'internal error (%s)' % reason
             finally:
                 self._close()
             if self.stop_event.is_set():
