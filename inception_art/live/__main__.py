@@ -52,6 +52,9 @@ def parse_args(argv=None):
     p.add_argument('--warmup-steps', type=int, default=d['warmup_steps'],
                    help='Adam steps of the first keyframe, which starts from grey '
                         '(default: %(default)s)')
+    p.add_argument('--blur-every', type=int, default=d['blur_every'],
+                   help='blur the keyframe every N Adam steps, 0 = never (default: '
+                        '%(default)s)')
     p.add_argument('--keyframe-seconds', type=float, default=d['keyframe_seconds'],
                    help='video seconds between keyframes (default: %(default)s)')
     p.add_argument('--fps', type=float, default=d['fps'],
@@ -95,7 +98,7 @@ def main(argv=None):
                   model=args.model, size=parse_size(args.size),
                   opt_size=parse_size(args.opt_size), steps=args.steps,
                   min_steps=args.min_steps, budget=args.budget,
-                  warmup_steps=args.warmup_steps,
+                  warmup_steps=args.warmup_steps, blur_every=args.blur_every,
                   keyframe_seconds=args.keyframe_seconds, fps=args.fps, zoom=args.zoom,
                   seed=args.seed, source=args.source, stall_timeout=args.stall_timeout,
                   nice=args.nice,

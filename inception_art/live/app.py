@@ -55,10 +55,11 @@ DEFAULTS = dict(
     opt_size=(180, 320),                  # optimised keyframes (h, w)
     steps=8,                              # Adam steps per keyframe, at most
     keyframe_seconds=2.5,                 # video seconds between keyframes
-    budget=0.7,                           # share of keyframe_seconds a keyframe
+    budget=0.6,                           # share of keyframe_seconds a keyframe
                                           # may take (fewer steps when busy; 0: off)
     min_steps=1,                          # fewest Adam steps per keyframe
     warmup_steps=30,                      # steps of the first keyframe (from grey)
+    blur_every=2,                         # the render's blur, every N steps
     fps=25.0,
     zoom=1.05,                            # magnification per second
     degrees_per_frame=0.01,               # rotation per output frame
@@ -109,8 +110,8 @@ class LiveApp:
             raise ValueError('--hold must be >= 0; --fps, --keyframe-seconds, --zoom > 0; '
                              '--steps, --min-steps and --lookahead >= 1, --min-steps at '
                              'most --steps; --budget 0 to 1')
-        if c['warmup_steps'] < 0:
-            raise ValueError('--warmup-steps must be >= 0')
+        if c['warmup_steps'] < 0 or c['blur_every'] < 0:
+            raise ValueError('--warmup-steps and --blur-every must be >= 0')
         (h, w), (oh, ow) = c['size'], c['opt_size']
         if abs(w / h - ow / oh) > 0.02 * w / h:
             raise ValueError('--opt-size %dx%d and --size %dx%d must have the same aspect '
@@ -133,7 +134,7 @@ class LiveApp:
         if c['source'] == 'dream':
             options.update(model=c['model'], prior=c['prior'],
                            prior_strength=c['prior_strength'],
-                           warmup_steps=c['warmup_steps'])
+                           warmup_steps=c['warmup_steps'], blur_every=c['blur_every'])
         options.update(c['source_options'] or {})
         self.worker = KeyframeWorker(c['source'], options, start, nice=c['nice'],
                                      stall_timeout=c['stall_timeout'],

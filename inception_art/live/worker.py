@@ -52,8 +52,8 @@ class StepPacer:
 
     A keyframe must be ready before the video reaches it. How long a step
     takes depends on what else runs on the machine, so the number of steps
-    follows the measured time per step (a moving average): as many as fit
-    in ``budget`` seconds, between ``min_steps`` and ``max_steps``. On an
+    follows the measured time per step (rising at once with a slower step,
+    falling slowly): as many as fit in ``budget`` seconds, between ``min_steps`` and ``max_steps``. On an
     idle machine that is ``max_steps``; on a busy one fewer, and the dream
     converges over more keyframes instead of stalling the video.
 
@@ -76,8 +76,10 @@ class StepPacer:
         if not self.budget:
             return self.steps
         per_step = seconds / max(1, steps)
+        # Up at once, down slowly: a keyframe that misses the video costs a
+        # visible pause, one step too few costs nothing anyone sees.
         self.per_step = per_step if self.per_step is None \
-            else 0.6 * self.per_step + 0.4 * per_step
+            else max(per_step, 0.7 * self.per_step + 0.3 * per_step)
         self.steps = int(max(self.min_steps, min(self.max_steps,
                                                  self.budget // self.per_step)))
         return self.steps
