@@ -149,3 +149,16 @@ def test_twitch_settings_from_environment():
     assert 'live_123_abc' in twitch.secrets(s) and 'tok' in twitch.secrets(s)
     with pytest.raises(ValueError, match='TWITCH_STREAM_KEY'):
         twitch.from_environment({})
+
+
+def test_step_pacer_fits_the_budget_and_recovers_slowly():
+    from inception_art.live.worker import StepPacer
+    pacer = StepPacer(max_steps=8, min_steps=1, budget=1.5)
+    assert pacer.steps == 8
+    assert pacer.update(seconds=4.0, steps=8) == 3         # 0.5 s a step
+    assert pacer.update(seconds=3.0, steps=3) == 1         # slower: down at once
+    assert pacer.update(seconds=0.1, steps=1) == 2         # faster: up slowly
+    for _ in range(20):
+        steps = pacer.update(seconds=0.1 * pacer.steps, steps=pacer.steps)
+    assert steps == 8                                      # capped at max_steps
+    assert StepPacer(max_steps=8).update(100.0, 8) == 8    # no budget: fixed
