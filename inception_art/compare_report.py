@@ -176,16 +176,19 @@ def claim_suppression(r):
             continue
         t = paired_bootstrap(gains['logit'][0], gains[kind][0])
         o = paired_bootstrap(gains[kind][1], gains['logit'][1])
-        # The claim has two halves: the target rises less, the others fall more.
-        less, lower = verdict(t[1], t[2]), verdict(-o[2], -o[1])
-        if less == lower:
+        down = paired_bootstrap(-gains[kind][1], np.zeros(len(r.classes)))
+        # The claim has two halves: the wanted class is strengthened less
+        # than by the logits, and the others are pushed down (they fall).
+        less, pushed = verdict(t[1], t[2]), verdict(down[1], down[2])
+        if less == pushed:
             word = less
         else:
-            word = 'partly (target rises less: %s; others fall more: %s)' % (less, lower)
+            word = 'partly (target strengthened less: %s; others pushed down: %s)' % (
+                less, pushed)
         parts.append((kind, word))
-        text.append('%s: target %+.1f, others %+.1f (target: logit minus %s %+.1f '
-                    '[%+.1f, %+.1f]; others: %s minus logit %+.1f [%+.1f, %+.1f])'
-                    % ((kind, gains[kind][0].mean(), gains[kind][1].mean(), kind) + t
+        text.append('%s: target %+.1f, others %+.1f [%+.1f, %+.1f] (target: logit minus %s '
+                    '%+.1f [%+.1f, %+.1f]; others: %s minus logit %+.1f [%+.1f, %+.1f])'
+                    % ((kind, gains[kind][0].mean(), -down[0], -down[2], -down[1], kind) + t
                        + (kind,) + o))
     head = 'logit: target %+.1f, others %+.1f' % (gains['logit'][0].mean(),
                                                  gains['logit'][1].mean())
@@ -195,9 +198,31 @@ def claim_suppression(r):
     return ('Probability and log-likelihood make the network suppress the other classes '
             'instead of strengthening the wanted one',
             'change from the grey start under the optimised network (%s prior) of the '
-            'target logit and of the others\' log-sum-exp: %s; %s'
-            % (r.base['prior'], head, '; '.join(text)),
+            'target logit and of the others\' log-sum-exp: %s%s%s'
+            % (r.base['prior'], head, BREAK, BREAK.join(text)),
             combine(parts))
+
+
+def claim_mean_term(r):
+    """The 2015 objective's mean-of-all-logits term "keeps all other classes
+    low": the 2015 objective against the same without that term."""
+    gains = objective_gains(r, r.base['prior'])
+    if 'logit' not in gains or 'logit-plain' not in gains:
+        return None
+    o = paired_bootstrap(gains['logit-plain'][1], gains['logit'][1])
+    j = paired_bootstrap(r.judged(r.find(objective='logit')),
+                         r.judged(r.find(objective='logit-plain')))
+    others = lambda kind: r.metric(r.find(objective=kind), 'others_mean').mean()
+    return ('The mean-of-all-logits term (the 2015 objective against the target logit '
+            'alone) keeps the other classes low',
+            'others\' log-sum-exp change: with the term %+.1f, without %+.1f; without minus '
+            'with %+.2f [%+.2f, %+.2f]. Mean of the other logits %+.2f with, %+.2f without. '
+            'Judged top-5 %s with, %s without, %s'
+            % ((gains['logit'][1].mean(), gains['logit-plain'][1].mean()) + o
+               + (others('logit'), others('logit-plain'),
+                  pct(r.judged(r.find(objective='logit')).mean()),
+                  pct(r.judged(r.find(objective='logit-plain')).mean()), points(*j))),
+            verdict(o[1], o[2]))
 
 
 def claim_prior(r):
@@ -211,15 +236,23 @@ def claim_prior(r):
             continue
         m, lo, hi = paired_bootstrap(r.judged(with_), r.judged(without))
         parts.append((label, verdict(lo, hi)))
-        text.append('%s: %s prior %s, none %s, %s' % (
-            label, prior, pct(r.judged(with_).mean()), pct(r.judged(without).mean()),
-            points(m, lo, hi)))
+        logp = 'logp_' + prior if prior in ('student', 'gaussian') else 'logp_student'
+        text.append('%s: %s prior %s, none %s, %s (patch log-density %.0f against %.0f '
+                    'nats)' % (label, prior, pct(r.judged(with_).mean()),
+                               pct(r.judged(without).mean()), points(m, lo, hi),
+                               r.metric(with_, logp).mean(), r.metric(without, logp).mean()))
     other = 'gaussian' if prior == 'student' else 'student'
     cell = r.find(prior=other)
     if cell is not None and r.find(prior='none'):
         m, lo, hi = paired_bootstrap(r.judged(cell), r.judged(r.find(prior='none')))
         text.append('%s prior with the blur: %s, %s against none' % (
             other, pct(r.judged(cell).mean()), points(m, lo, hi)))
+    blurred, sharp = r.find(), r.find(blur=0.0)
+    if sharp is not None and blurred != sharp:
+        # Not a claim of the post, but what the prior's effect is set against.
+        text.append('for comparison, the blur (%s prior): %s with, %s without, %s' % (
+            r.base['prior'], pct(r.judged(blurred).mean()), pct(r.judged(sharp).mean()),
+            points(*paired_bootstrap(r.judged(blurred), r.judged(sharp)))))
     return ('The natural-image prior is essential for recognisable pictures',
             'judged top-5: ' + BREAK.join(text), combine(parts) if parts else 'not measured')
 
@@ -295,7 +328,8 @@ def claim_structure(r):
 
 def claims(r):
     """``[(claim, measured, verdict)]`` for the report's first table."""
-    rows = [claim_objectives(r), claim_suppression(r), claim_prior(r), claim_student(r),
+    rows = [claim_objectives(r), claim_suppression(r), claim_mean_term(r), claim_prior(r),
+            claim_student(r),
             claim_adam(r), claim_structure(r)]
     return [row for row in rows if row is not None]
 
@@ -559,8 +593,9 @@ def markdown(r, figures):
 Generated by `make compare` (`python -m inception_art.compare`) on %(date)s:
 %(model)s at %(w)dx%(h)d, %(n)d classes, %(steps)d steps per picture, seed %(seed)d,
 %(ncells)d cells, %(jobs)d worker processes on %(cores)s cores, %(minutes).0f minutes.
-Regenerate with `make compare` (variables `CLASSES`, `STEPS`, `JOBS`); the pictures of the
-last run are cached, so `python -m inception_art.compare --report-only` rewrites this file.
+Regenerate with `make compare` (variables `COMPARE_CLASSES`, `COMPARE_STEPS`, `JOBS`); the
+pictures of the last run are cached, so `python -m inception_art.compare --report-only`
+rewrites this file and `--channels-only` renders the channel pictures again.
 
 ## Verdicts
 
@@ -635,10 +670,12 @@ The first %(gridn)d classes (rows) in every cell (columns):
 
 ## Top-level features
 
-Channels of the network's last feature layers, each rendered by maximising its mean
-activation (`ChannelObjective`) under the default settings. For the layer that feeds the
-classifier, the channels are those with the largest classifier weight into one of the
-compared classes (the arrow names it); the others are evenly spaced.
+Channels of the network's last feature layers (%(channel_layers)s), each rendered by
+maximising its mean activation (`ChannelObjective`) under the default settings, from the
+grey start. The layer that feeds the classifier (EfficientNet's `head`) is left out: it
+ends in ReLU6, so from a grey picture most of its channels are 0 everywhere and get no
+gradient, and the rest saturate at 6; the last two MBConv blocks end in linear projections.
+%(channel_choice)s
 
 ![channels](%(channels)s)
 
@@ -646,16 +683,20 @@ compared classes (the arrow names it); the others are evenly spaced.
 
 ## Caveats
 
-- %(steps)d steps per picture, where `make render` takes %(render_steps)s: the grid would
-  otherwise not run in about 40 minutes on two cores. The README's measurements found
-  recognisability still rising between 100 and 200 steps, so every rate here is lower than
-  the defaults' rate.
+- %(steps)d steps per picture, where `make render` takes %(render_steps)s, so that the grid
+  runs in under an hour on two cores. The README's measurements found recognisability
+  still rising between 100 and 200 steps, so the rates here are likely below those of
+  full-length renders.
 - %(n)d classes, one seed, one start picture: a difference of 10-15 points in a rate is
   within noise; the intervals above say which differences are not.
 - The optimised network is EfficientNet-Lite0 at %(w)dx%(h)d, not the 2015 VGG-16 at
   840x472; the judges are EfficientNet-Lite1 and -Lite2, of the same family as the optimised
   network, so they may share its blind spots and be easier to fool than a different family.
-- The prior strength (%(strength)g) and the learning rate were chosen for the default
+- The prior is used at the render default strength, %(strength)g (the 2015 stream's; the
+  2015 still images used 1000); the patch log-densities in the prior row of the verdicts
+  show how far it moves the pictures towards photographs at that strength. A stronger
+  prior may matter more.
+- The prior strength and the learning rate were chosen for the default
   objective and optimiser and are not retuned per cell; `prob` has much smaller gradients than
   the logits, so against the same prior it is weaker (that is part of what the write-up said).
 - The per-step target logit behind the optimiser curves is measured on the jittered view.
@@ -671,7 +712,13 @@ compared classes (the arrow names it); the others are evenly spaced.
            band='%g..%g' % spectrum.BAND, low=spectrum.LOW_CYCLES, classes=classes,
            cells=cell_table(r), photos=photo_table(r), objectives=objective_table(r),
            optimisers=optimiser_table(r), gridn=min(GRID_CLASSES, len(c['classes'])),
-           channel_list=channel_list(r) or 'No channels were rendered', **figures)
+           channel_list=channel_list(r) or 'No channels were rendered',
+           channel_choice='Where a caption has an arrow, the channel is the one with the '
+           'largest classifier weight into that class; the others are evenly spaced.'
+           if any('top weight' in s['caption'] for s in r.raw['channels'])
+           else 'The channels are evenly spaced over each layer.',
+           channel_layers=', '.join('`%s`' % l for l in dict.fromkeys(
+               s['layer'] for s in r.raw['channels'])) or 'none', **figures)
 
 
 def write_report(results, pictures, out):

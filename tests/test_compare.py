@@ -66,7 +66,8 @@ def layered_tiny(size=(40, 48)):
     """The tiny network with its two last layers named as features."""
     net = tiny_network(size)
     layers = lasagne.layers.get_all_layers(net.logits)
-    features = {'pool': layers[-3], 'conv': layers[-2], 'logits': net.logits}
+    features = {'sum': layers[-4], 'pool': layers[-3], 'conv': layers[-2],
+                'logits': net.logits}
     return Network(name='tiny-layered', input=net.input, logits=net.logits,
                    size=net.size, features=features)
 
@@ -92,7 +93,12 @@ def test_channel_objective_in_the_step_reads_the_named_layer(layered):
 
 
 def test_choose_channels(layered):
-    chosen = compare.choose_channels(layered, classes=[3, 7], per_layer=3)
+    # By default the layer feeding the classifier is skipped (see the docstring).
+    default = compare.choose_channels(layered, classes=[3, 7], per_layer=2)
+    assert [c['layer'] for c in default] == ['sum'] * 2 + ['pool'] * 2
+    assert [c['channel'] for c in default[:2]] == [2, 6]   # evenly spaced of 8
+    chosen = compare.choose_channels(layered, classes=[3, 7], per_layer=3,
+                                     layers=['pool', 'conv'])
     assert [c['layer'] for c in chosen] == ['pool'] * 3 + ['conv'] * 3
     W = layered.logits.W.get_value().reshape(TINY_CLASSES, -1)
     feeding = [c for c in chosen if c['layer'] == 'conv']
@@ -203,7 +209,7 @@ def test_tiny_grid_writes_the_report(tiny_run, tmp_path):
     assert set(results['cells']['gd']['judges']) == {'judge-a', 'judge-b'}
     assert {'chelsea', 'coffee'} <= set(results['photos'])
     assert results['photos']['chelsea']['heldout'] and not results['photos']['rocket']['heldout']
-    assert [c['layer'] for c in results['channels']] == ['pool', 'conv']
+    assert [c['layer'] for c in results['channels']] == ['sum', 'pool']
     assert pictures[('default', 7)].shape == (40, 48, 3)
 
     # JSON round trip, the picture cache, then the report from them.
@@ -244,6 +250,14 @@ def test_worker_processes_give_the_same_pictures(tiny_run):
             assert (again['cells'][name]['classes'][str(c)]['target_logit']
                     == pytest.approx(results['cells'][name]['classes'][str(c)]['target_logit'],
                                      abs=0.05))
+
+
+def test_channels_alone(layered):
+    results, pictures = compare.compare(classes=(2,), steps=2, jobs=1, network=layered,
+                                        size=layered.size, cells=[], channels=1,
+                                        judge_fn=tiny_judge, progress=False)
+    assert results['cells'] == {} and len(results['channels']) == 2
+    assert sorted(k for k in pictures if k[0] == 'channel') == [('channel', 0), ('channel', 1)]
 
 
 def test_command_errors(tmp_path, capsys):
