@@ -104,7 +104,7 @@ test: install-dev
 	$(PYTHON) -m pytest -q tests
 
 # The research comparison against the 2015 post: writes reports/compare.md,
-# reports/compare.json and the figures (about 40 minutes on 2 cores).
+# reports/compare.json and the figures (about 45 minutes on 2 cores).
 # Variables: COMPARE_CLASSES (how many of the 20 classes), COMPARE_STEPS,
 # JOBS (worker processes; default the number of cores), COMPARE_FLAGS
 # (e.g. --quick, --report-only; see python -m inception_art.compare --help).
