@@ -74,8 +74,9 @@ $(VENV)/.system-test: $(VENV)/.system
 	fi
 	@touch $@
 
+# The compare extra (matplotlib) too: tests/test_compare.py draws the report.
 $(VENV)/.installed-dev: $(VENV)/.installed $(VENV)/.system-test
-	$(PIP) install -e '.[test,judges]'
+	$(PIP) install -e '.[test,judges,compare]'
 	@touch $@
 
 install: $(VENV)/.installed
@@ -113,11 +114,7 @@ COMPARE_ARGS = $(if $(COMPARE_CLASSES),--classes $(COMPARE_CLASSES)) \
 	$(COMPARE_FLAGS)
 .PHONY: compare
 
-$(VENV)/.installed-compare: $(VENV)/.installed-dev
-	$(PIP) install -e '.[compare]'
-	@touch $@
-
-compare: install-dev $(VENV)/.installed-compare
+compare: install-dev
 	$(PYTHON) -m inception_art.compare $(COMPARE_ARGS)
 
 # PyTorch is a benchmark-only extra (the reference step), never in setup.py.

@@ -198,7 +198,6 @@ def tiny_run(layered):
 
 
 def test_tiny_grid_writes_the_report(tiny_run, tmp_path):
-    pytest.importorskip('matplotlib')
     results, pictures = tiny_run
     assert list(results['cells']) == [n for n, _ in compare.grid()]
     row = results['cells']['default']['classes']['7']
