@@ -276,6 +276,9 @@ class VideoFile:
         except BaseException:
             self._remove_temporaries()
             raise
+        #: True once the file is in place at ``path``.
+        self.finished = False
+        #: True when a Ctrl-C cut the video short (the file holds what came before).
         self.interrupted = False
 
     @property
@@ -290,15 +293,28 @@ class VideoFile:
         self.pipe.write(frame)
 
     def close(self):
-        """Finish the file and rename it into place; returns its path."""
+        """Finish the file and rename it into place; returns its path.
+
+        A Ctrl-C while ffmpeg finishes the file still lets it finish (see
+        :meth:`FFmpegPipe.close`); the file is renamed into place, marked
+        :attr:`interrupted`, and the interrupt re-raised after that.
+        """
+        interrupt = None
         try:
-            self.pipe.close()
+            try:
+                self.pipe.close()
+            except KeyboardInterrupt as e:      # ffmpeg has finished all the same
+                interrupt = e
             if self.pipe.frames == 0:
                 raise EncoderError('no frames were written; %s not created' % self.path)
             give_default_mode(self.tmp)
             os.replace(self.tmp, self.path)
+            self.finished = True
         finally:
             self._remove_temporaries()
+        if interrupt is not None:
+            self.interrupted = True
+            raise interrupt
         return self.path
 
     def discard(self):

@@ -97,8 +97,8 @@ def make_video(dream, schedule, out, seconds, fps, size, gif=False, progress=Tru
         with video:
             _frames(dream, schedule, interp, video, total, fps, segments, bar)
     except KeyboardInterrupt:
-        if not video.frames:
-            raise               # nothing to keep: an ordinary interrupt
+        if not video.finished:
+            raise               # no file was kept: an ordinary interrupt
     finally:
         bar.close()
     return video.path, video.frames, video.interrupted

@@ -221,6 +221,29 @@ def test_interrupt_inside_writer_keeps_playable_file(tmp_path):
     assert not list(tmp_path.glob('.cut*'))
 
 
+def test_interrupt_while_ffmpeg_finishes_still_keeps_the_file(tmp_path, monkeypatch):
+    """A Ctrl-C that lands while close() waits for ffmpeg: ffmpeg finishes,
+    the file is renamed into place, and the interrupt is then re-raised."""
+    out = tmp_path / 'late.mp4'
+    out.write_bytes(b'old')
+    v = VideoFile(out, (72, 128), 25)
+    for f in ramp_frames(9):
+        v.write(f)
+    real_wait, calls = v.pipe.process.wait, []
+
+    def wait(timeout=None):
+        calls.append(timeout)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real_wait(timeout)
+    monkeypatch.setattr(v.pipe.process, 'wait', wait)
+    with pytest.raises(KeyboardInterrupt):
+        v.close()
+    assert v.interrupted and v.finished
+    assert probe(out)['frames'] == 9
+    assert not list(tmp_path.glob('.late*'))
+
+
 def test_error_or_empty_film_leaves_old_file(tmp_path):
     out = tmp_path / 'keep.mp4'
     out.write_bytes(b'old')
