@@ -62,7 +62,10 @@ $(VENV)/.installed: $(VENV)/.system setup.py
 
 # What only the tests use, from Debian: Chromium (driven by playwright,
 # which must never download a browser of its own), nginx with the RTMP
-# module and ngircd, as real local servers for the live mode's tests.
+# module and ngircd, as real local servers for the live mode's tests. Only
+# `make test` installs them. The tests start their own instances, so the
+# system services that apt may start for a newly installed nginx or ngircd
+# (ports 80 and 6667) are stopped and disabled again.
 TEST_DEBS = chromium nginx libnginx-mod-rtmp ngircd
 $(VENV)/.system-test: $(VENV)/.system
 	@missing=$$(for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -70,12 +73,15 @@ $(VENV)/.system-test: $(VENV)/.system
 	  echo "installing $$missing (Debian, for the tests)"; \
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    --no-install-recommends $$missing; \
+	    --no-install-recommends $$missing && \
+	  for s in nginx ngircd; do case " $$missing " in *" $$s "*) \
+	    $(SUDO) systemctl disable --now $$s >/dev/null 2>&1 || true;; esac; done; \
 	fi
 	@touch $@
 
-# The compare extra (matplotlib) too: tests/test_compare.py draws the report.
-$(VENV)/.installed-dev: $(VENV)/.installed $(VENV)/.system-test
+# The Python extras for tests, judges and the comparison (tests/test_compare.py
+# draws the report with matplotlib).
+$(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) install -e '.[test,judges,compare]'
 	@touch $@
 
@@ -101,7 +107,7 @@ classify: install
 prior: install-dev
 	$(PYTHON) -m inception_art.prior fit-default
 
-test: install-dev
+test: install-dev $(VENV)/.system-test
 	$(PYTHON) -m pytest -q tests
 
 # The research comparison against the 2015 post: writes reports/compare.md,
