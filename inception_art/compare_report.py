@@ -337,7 +337,11 @@ def claims(r):
 # --------------------------------------------------------------- figures --
 
 def _pyplot():
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:   # a user error: one line, not a traceback
+        raise ValueError("the comparison report needs matplotlib (figures), not installed; "
+                         "run make compare (or pip install -e '.[judges,compare]')") from None
     matplotlib.use('Agg')   # files only, never a window
     import matplotlib.pyplot as plt
     return plt

