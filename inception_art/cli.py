@@ -1,4 +1,8 @@
-"""What every command-line entry point shares: one-line errors, not tracebacks."""
+"""What every command-line entry point shares: one-line errors, not tracebacks,
+and the parsing of sizes.
+
+No Theano here: the live mode's frame-clock process imports this module.
+"""
 import sys
 
 #: Errors that carry a message meant for the user. Anything else is a bug
@@ -21,3 +25,14 @@ def run_main(main, argv=None):
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
         print('error: %s' % message, file=sys.stderr)
         return 2
+
+
+def parse_size(text):
+    """``'WxH'`` -> (h, w), with a clear error for anything else."""
+    try:
+        w, h = (int(v) for v in text.lower().split('x'))
+    except ValueError:
+        raise ValueError('size %r is not WIDTHxHEIGHT, e.g. 320x240' % text) from None
+    if not (16 <= w <= 4096 and 16 <= h <= 4096):
+        raise ValueError('size %s is out of range: each side must be 16..4096' % text)
+    return h, w

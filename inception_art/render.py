@@ -13,7 +13,7 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from . import imagenet, nets
-from .cli import run_main
+from .cli import parse_size, run_main
 from .images import check_writable, load_rgb, resize, save_png
 from .objectives import KINDS, ClassObjective
 from .step import ImageOptimizer
@@ -31,17 +31,6 @@ def load_prior(kind):
         return None
     from .prior import PatchPrior, default_path
     return PatchPrior.load(default_path(kind))
-
-
-def parse_size(text):
-    """``'WxH'`` -> (h, w), with a clear error for anything else."""
-    try:
-        w, h = (int(v) for v in text.lower().split('x'))
-    except ValueError:
-        raise ValueError('size %r is not WIDTHxHEIGHT, e.g. 320x240' % text) from None
-    if not (16 <= w <= 4096 and 16 <= h <= 4096):
-        raise ValueError('size %s is out of range: each side must be 16..4096' % text)
-    return h, w
 
 
 def initial_image(init, size, seed):

@@ -13,8 +13,7 @@ import signal
 import sys
 
 from .. import nets
-from ..cli import run_main
-from ..render import parse_size
+from ..cli import parse_size, run_main
 from .app import DEFAULTS, LiveApp
 from .twitch import ENV
 
@@ -108,9 +107,9 @@ def main(argv=None):
                   bitrate_kbps=args.bitrate, reply_interval=args.reply_interval)
     # SIGTERM ends the program as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: app.stop())
-    app.start()
-    print('inception_art live: open %s (Ctrl-C to stop)' % app.server.url, flush=True)
     try:
+        app.start()
+        print('inception_art live: open %s (Ctrl-C to stop)' % app.server.url, flush=True)
         while app.wait(1.0) is None and not app.done.is_set():
             pass
     finally:
