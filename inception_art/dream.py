@@ -12,7 +12,9 @@ file or terminal I/O, so the video writer and the live stream both drive it.
 """
 import numpy as np
 
-from . import imagenet, nets
+from . import nets
+# In imagenet (no Theano there, for the live mode); still importable from here.
+from .imagenet import parse_subject, subject_text
 from .objectives import ClassObjective
 from .render import DEFAULTS as RENDER_DEFAULTS, smooth
 from .step import ImageOptimizer
@@ -35,42 +37,6 @@ def load_video_prior(kind):
         return None
     from .prior import VIDEO_SCALES, PatchPrior, default_path
     return PatchPrior.load(default_path(kind), scales=VIDEO_SCALES)
-
-
-def parse_subject(subject):
-    """The classes a subject names: ``(A,)`` or ``(A, B)``.
-
-    Parameters
-    ----------
-    subject : str, int or sequence of int
-        ``'volcano'``, ``'volcano+jellyfish'`` (A below, B above), ``980``
-        or ``(980, 107)``. Each side of a string is looked up strictly by
-        :func:`inception_art.imagenet.resolve` (chat text should go through
-        :func:`inception_art.imagenet.parse_request` first).
-
-    Raises
-    ------
-    ValueError
-        An unknown or ambiguous class (with the closest matches), or not one
-        or two classes.
-    """
-    if isinstance(subject, str):
-        sides = subject.split('+')
-        if len(sides) > 2 or not all(side.strip() for side in sides):
-            raise ValueError('subject %r: name one class, or two joined by "+"' % subject)
-        classes = [imagenet.resolve(side.strip()) for side in sides]
-    elif isinstance(subject, (int, np.integer)):
-        classes = [imagenet.resolve(int(subject))]
-    else:
-        classes = [imagenet.resolve(int(c)) for c in subject]
-    if not 1 <= len(classes) <= 2:
-        raise ValueError('a subject is one or two classes, got %d' % len(classes))
-    return tuple(classes)
-
-
-def subject_text(classes):
-    """The subject as shown on the video: ``'volcano + jellyfish'``."""
-    return ' + '.join(imagenet.short_name(c) for c in classes)
 
 
 class Dream:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 __all__ = ['NUM_CLASSES', 'LABELS', 'WNIDS', 'MAX_REQUEST_CHARS', 'STOP_WORDS',
            'UnknownClassError', 'short_name', 'resolve', 'suggest',
-           'word_index', 'parse_request']
+           'word_index', 'parse_request', 'parse_subject', 'subject_text']
 
 NUM_CLASSES = 1000
 
@@ -308,3 +308,39 @@ def parse_request(text):
         return None
     classes = [_parse_side(side) for side in sides]
     return None if None in classes else classes
+
+
+def parse_subject(subject):
+    """The classes a subject names: ``(A,)`` or ``(A, B)``.
+
+    Parameters
+    ----------
+    subject : str, int or sequence of int
+        ``'volcano'``, ``'volcano+jellyfish'`` (A below, B above), ``980``
+        or ``(980, 107)``. Each side of a string is looked up strictly by
+        :func:`resolve` (chat text should go through :func:`parse_request`
+        first).
+
+    Raises
+    ------
+    ValueError
+        An unknown or ambiguous class (with the closest matches), or not one
+        or two classes.
+    """
+    if isinstance(subject, str):
+        sides = subject.split('+')
+        if len(sides) > 2 or not all(side.strip() for side in sides):
+            raise ValueError('subject %r: name one class, or two joined by "+"' % subject)
+        classes = [resolve(side.strip()) for side in sides]
+    elif isinstance(subject, numbers.Integral):      # numpy integers too
+        classes = [resolve(int(subject))]
+    else:
+        classes = [resolve(int(c)) for c in subject]
+    if not 1 <= len(classes) <= 2:
+        raise ValueError('a subject is one or two classes, got %d' % len(classes))
+    return tuple(classes)
+
+
+def subject_text(classes):
+    """A subject as shown: ``'volcano + jellyfish'``."""
+    return ' + '.join(short_name(c) for c in classes)

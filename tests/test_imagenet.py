@@ -5,7 +5,8 @@ import pytest
 
 from inception_art import imagenet
 from inception_art.imagenet import (LABELS, WNIDS, UnknownClassError, parse_request,
-                                    resolve, short_name, suggest, word_index)
+                                    parse_subject, resolve, short_name, subject_text,
+                                    suggest, word_index)
 
 
 def error_message(name):
@@ -172,3 +173,27 @@ def test_parse_request_never_raises_on_random_input():
             resolve(text)
         except UnknownClassError as error:
             assert '\n' not in str(error)
+
+
+# --- subjects (strict, for --subject and --class) ---------------------------
+
+def test_parse_subject_and_subject_text():
+    numpy = pytest.importorskip('numpy')
+    assert parse_subject('volcano') == (980,)
+    assert parse_subject(' volcano + jellyfish ') == (980, 107)
+    assert parse_subject(980) == parse_subject(numpy.int64(980)) == (980,)
+    assert parse_subject([1, 2]) == (1, 2)
+    assert subject_text((980, 107)) == 'volcano + jellyfish'
+    with pytest.raises(ValueError, match=r'^subject \'a\+b\+c\': name one class, or two '
+                       r'joined by "\+"$'):
+        parse_subject('a+b+c')
+    with pytest.raises(ValueError, match='one or two classes, got 3'):
+        parse_subject([1, 2, 3])
+    with pytest.raises(UnknownClassError):
+        parse_subject('no such thing at all')
+
+
+def test_dream_and_live_share_the_subject_helpers():
+    from inception_art.live import app, chat, standin
+    assert app.parse_subject is parse_subject
+    assert app.subject_text is chat.subject_text is standin.subject_text is subject_text

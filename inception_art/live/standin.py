@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from .. import imagenet
+from ..imagenet import subject_text
 from ..zoom import Motion, warp
 
 
@@ -48,7 +49,7 @@ class StandInDream:
 
     @property
     def subject_text(self):
-        return ' + '.join(imagenet.short_name(c) for c in self.subject)
+        return subject_text(self.subject)
 
     def set_subject(self, subject):
         """Take ``subject``: a sequence of one or two class indices."""
