@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from inception_art.live.chat import (MAX_MESSAGE_CHARS, RequestQueue, TokenBucket,
+from inception_art.live.chat import (MAX_MESSAGE_CHARS, RateLimits, RequestQueue, TokenBucket,
                                      clean_name, clean_text)
 from inception_art.live.events import EventBus, encode
 from inception_art.live.irc import MAX_LINE_BYTES, one_line, parse_line, parse_server
@@ -91,6 +91,18 @@ def test_token_bucket():
     assert [bucket.take() for _ in range(3)] == [True, True, False]
     clock.now += 0.5
     assert bucket.take() and not bucket.take()
+
+
+def test_rate_limits_one_bucket_per_key_and_bounded():
+    clock = FakeClock()
+    limits = RateLimits(rate=1, burst=2, max_keys=2, clock=clock)
+    assert [limits.allow('a') for _ in range(3)] == [True, True, False]
+    assert limits.allow('b') and limits.allow('b') and not limits.allow('b')
+    clock.now += 1.0
+    assert limits.allow('a') and not limits.allow('a')
+    limits.allow('c')                      # forgets 'b', the least recently used
+    assert set(limits.buckets) == {'a', 'c'}
+    assert all(RateLimits(None, 1).allow('a') for _ in range(1000))
 
 
 def test_events_are_inert_json():

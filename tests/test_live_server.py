@@ -39,7 +39,9 @@ def stand_in_app(**overrides):
 
 @pytest.fixture(scope='module')
 def live():
-    app = stand_in_app().start()
+    # No rate limit: these tests post thousands of messages from 127.0.0.1
+    # (test_chat_posts_are_rate_limited_per_address sets one).
+    app = stand_in_app(chat_rate=None).start()
     wait_for(lambda: app.clock.keyframes_shown >= 1, 60, message='the first keyframes')
     yield app
     app.stop()
@@ -49,9 +51,10 @@ def connect(app):
     return http.client.HTTPConnection('127.0.0.1', app.server.server_address[1], timeout=20)
 
 
-def post_chat(conn, payload, content_type='application/json'):
+def post_chat(conn, payload, content_type='application/json', headers=()):
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    conn.request('POST', '/chat', body=body, headers={'Content-Type': content_type})
+    conn.request('POST', '/chat', body=body,
+                 headers=dict({'Content-Type': content_type}, **dict(headers)))
     response = conn.getresponse()
     return response.status, response.read()
 
@@ -133,8 +136,65 @@ def test_bad_requests(live):
     assert post_chat(conn, b'[1, 2]')[0] == 400
     assert post_chat(conn, {'text': 'x' * 10000})[0] == 413
     conn = connect(live)                       # 413 closes the connection
+    # JSON only: a form (which any site can make a browser post) is refused.
     assert post_chat(conn, b'name=carl&text=jellyfish',
-                     'application/x-www-form-urlencoded')[0] == 200
+                     'application/x-www-form-urlencoded')[0] == 415
+    assert post_chat(conn, {'text': 'jellyfish'}, 'text/plain')[0] == 415
+    assert post_chat(conn, {'text': 'jellyfish'}, 'application/json; charset=utf-8')[0] == 200
+    # A page elsewhere cannot post; the server's own page can.
+    port = live.server.server_address[1]
+    host = [('Host', '127.0.0.1:%d' % port)]
+    for origin in ('http://evil.example', 'null', 'http://127.0.0.1:%d' % (port + 1),
+                   'https://127.0.0.1:%d:x' % port):
+        assert post_chat(conn, {'text': 'jellyfish'},
+                         headers=host + [('Origin', origin)])[0] == 403, origin
+    assert post_chat(conn, {'text': 'jellyfish'},
+                     headers=host + [('Origin', 'http://127.0.0.1:%d' % port)])[0] == 200
+
+
+def test_chat_posts_are_rate_limited_per_address(live):
+    from inception_art.live.chat import RateLimits
+    clock = [0.0]
+    limits, live.chat_limits = live.chat_limits, RateLimits(1.0, 3, clock=lambda: clock[0])
+    try:
+        conn = connect(live)
+        statuses = [post_chat(conn, {'name': 'n%d' % i, 'text': 'hello'})[0]
+                    for i in range(5)]
+        assert statuses == [200, 200, 200, 429, 429]      # names do not matter
+        clock[0] = 1.0
+        assert post_chat(conn, {'text': 'hello'})[0] == 200
+        assert post_chat(conn, {'text': 'hello'})[0] == 429
+    finally:
+        live.chat_limits = limits
+
+
+def test_one_waiting_request_per_address_whatever_the_name():
+    app = stand_in_app(hold=1000)              # never started: nothing picks
+    app.requests.changed()
+    app.chat('web', 'ann', 'volcano', address='10.0.0.1')
+    app.chat('web', 'bob', 'jellyfish', address='10.0.0.1')
+    assert app.requests.snapshot()['waiting'] == ['jellyfish']
+    app.chat('web', 'ann', 'daisy', address='10.0.0.2')
+    app.chat('irc', 'ann', 'volcano')
+    app.chat('irc', 'bob', 'coral reef')
+    assert app.requests.snapshot()['waiting'] == ['jellyfish', 'daisy', 'volcano',
+                                                  'coral reef']
+
+
+def test_twitch_settings_are_checked_before_anything_starts():
+    env = {'TWITCH_STREAM_KEY': 'live_123', 'TWITCH_CHANNEL': 'somebody'}
+    with pytest.raises(ValueError, match='even width and height, got 511x288'):
+        stand_in_app(twitch=True, size=(288, 511), opt_size=(90, 160), environ=env)
+    # Chat only: no video goes out, so any size does.
+    stand_in_app(twitch=True, twitch_stream=False, size=(288, 511), opt_size=(90, 160),
+                 environ=env)
+    with pytest.raises(ValueError, match='IRC server'):
+        stand_in_app(twitch=True, irc_server='http://irc.example', environ=env)
+    with pytest.raises(ValueError, match='IRC channel name'):
+        stand_in_app(twitch=True, environ=dict(env, TWITCH_CHANNEL='so me/body'))
+    with pytest.raises(ValueError, match='bot account name'):
+        stand_in_app(twitch=True, environ=dict(env, TWITCH_OAUTH='oauth:x',
+                                               TWITCH_NICK='bad nick'))
 
 
 def test_clients_that_disconnect_mid_stream_do_no_harm(live):
@@ -318,3 +378,15 @@ def test_command_line_errors(live):
     assert result.returncode == 2 and 'choose another --port' in result.stderr
     result = run_cli('--twitch', '--source', 'stand-in', '--port', '0')
     assert result.returncode == 2 and 'TWITCH_STREAM_KEY' in result.stderr
+
+
+def test_the_live_command_does_not_import_theano():
+    # The frame clock runs in the parent process: Theano (and its compile
+    # lock and memory) belongs in the optimiser's child process only.
+    code = ('import sys, inception_art.live.__main__, inception_art.cli, '
+            'inception_art.imagenet; print(sorted(m for m in sys.modules '
+            'if m.split(".")[0] == "theano"))')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '[]'

@@ -21,15 +21,16 @@ import random
 import threading
 import time
 
-from .. import imagenet, nets
+from .. import nets
+from ..imagenet import parse_subject, subject_text
 from ..interpolate import Interpolator
 from ..zoom import Motion
 from . import twitch
-from .chat import RequestQueue, clean_name, clean_text, subject_text
+from .chat import RateLimits, RequestQueue, clean_name, clean_text
 from .clock import FrameClock
 from .events import EventBus
 from .hub import FrameHub
-from .irc import IRCChat
+from .irc import IRCChat, check_settings as check_irc_settings
 from .rtmp import RTMPOutput
 from .server import LiveServer
 from .watchdog import Watchdog
@@ -76,18 +77,12 @@ DEFAULTS = dict(
     irc_server=twitch.IRC_SERVER,
     bitrate_kbps=3000,
     reply_interval=3.0,                   # seconds between two bot replies on IRC
+    chat_rate=1.0, chat_burst=10,         # web chat posts per client address: at
+                                          # most chat_rate a second on average,
+                                          # chat_burst at once (None: no limit)
     rtmp_backoff=(1.0, 60.0), irc_backoff=(1.0, 60.0),
     environ=None,                         # where the Twitch settings are read
 )
-
-
-def parse_subject(text):
-    """A ``--subject`` value (``'volcano'``, ``'volcano+jellyfish'``, ``980``)
-    -> tuple of class indices, with the strict lookup of ``--class``."""
-    sides = str(text).split('+')
-    if len(sides) > 2 or not all(s.strip() for s in sides):
-        raise ValueError('subject %r: name one class, or two joined by "+"' % text)
-    return tuple(imagenet.resolve(s.strip()) for s in sides)
 
 
 class LiveApp:
@@ -118,16 +113,21 @@ class LiveApp:
                              'ratio' % (ow, oh, w, h))
         if c['source'] not in ('dream', 'stand-in'):
             raise ValueError('unknown source %r: use dream or stand-in' % c['source'])
+        if c['chat_rate'] is not None and (c['chat_rate'] <= 0 or c['chat_burst'] < 1):
+            raise ValueError('chat_rate must be > 0 (or None) and chat_burst >= 1')
         rng = random.Random(c['seed'])
         classes = parse_subject(c['subject'] or rng.choice(START_SUBJECTS))
         self.twitch = (twitch.from_environment(c['environ'], stream=c['twitch_stream'])
                        if c['twitch'] else None)
         self.secrets = twitch.secrets(self.twitch) if self.twitch else []
+        if self.twitch is not None:
+            self._check_twitch()
         self.subject_ids = itertools.count(1)
         start = self._subject(classes, user=None)
         self.hub = FrameHub(jpeg_quality=c['jpeg_quality'])
         self.events = EventBus()
         self.requests = RequestQueue(hold=c['hold'], seed=c['seed'])
+        self.chat_limits = RateLimits(c['chat_rate'], c['chat_burst'])
         options = dict(opt_size=tuple(c['opt_size']), steps=c['steps'], zoom=c['zoom'],
                        degrees_per_frame=c['degrees_per_frame'], fps=c['fps'],
                        keyframe_seconds=c['keyframe_seconds'], seed=c['seed'])
@@ -156,6 +156,18 @@ class LiveApp:
         self.fatal_reason = None
         self.stopping = False
         self.director = threading.Thread(target=self._direct, name='director', daemon=True)
+
+    def _check_twitch(self):
+        # Everything the RTMP and IRC parts would refuse, checked before
+        # anything starts.
+        c, t = self.config, self.twitch
+        if c['twitch_stream']:
+            h, w = c['size']
+            if h % 2 or w % 2:
+                raise ValueError('--twitch streams yuv420p video: --size needs an even '
+                                 'width and height, got %dx%d' % (w, h))
+        if t.channel:
+            check_irc_settings(t.channel, c['irc_server'], t.nick, t.token)
 
     def _subject(self, classes, user):
         return {'id': next(self.subject_ids), 'classes': list(classes),
@@ -261,17 +273,20 @@ class LiveApp:
 
     # -- chat --------------------------------------------------------------
 
-    def chat(self, source, name, text, client=None):
+    def chat(self, source, name, text, client=None, address=None):
         """One chat message from the page (``'web'``) or IRC (``'irc'``).
 
-        Returns the bot's reply text, or None for an empty message. Never
-        raises on any input.
+        ``address`` is the web client's IP address: one request per address
+        waits at most (a name is free text, so anybody could pose as many
+        viewers); without it, one per name. Returns the bot's reply text, or
+        None for an empty message. Never raises on any input.
         """
         name, text = clean_name(name), clean_text(text)
         if not text:
             return None
         self.events.publish({'type': 'chat', 'user': name, 'text': text, 'source': source})
-        reply = self.requests.offer(name, text, key=(source, name))
+        key = (source, 'address', str(address)) if address else (source, name)
+        reply = self.requests.offer(name, text, key=key)
         if reply is None:
             return None
         if source == 'irc':

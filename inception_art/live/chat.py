@@ -21,6 +21,7 @@ import time
 import unicodedata
 
 from .. import imagenet
+from ..imagenet import subject_text
 
 #: Longest message kept (characters); the rest is cut off.
 MAX_MESSAGE_CHARS = 300
@@ -74,11 +75,6 @@ def clean_name(name, default='viewer'):
     return name or default
 
 
-def subject_text(classes):
-    """A request as shown: ``'volcano + jellyfish'``."""
-    return ' + '.join(imagenet.short_name(c) for c in classes)
-
-
 Request = collections.namedtuple('Request', 'user classes text time')
 Request.__doc__ = """A viewer's request: who asked, the class indices, how
 they are shown (``'volcano + jellyfish'``) and when (monotonic seconds)."""
@@ -117,6 +113,41 @@ class TokenBucket:
                 self.tokens -= 1
                 return True
             return False
+
+
+class RateLimits:
+    """One :class:`TokenBucket` per key (a client address): whether a key
+    may act now.
+
+    Parameters
+    ----------
+    rate, burst : float
+        As for :class:`TokenBucket`, for each key; ``rate`` None: no limit.
+    max_keys : int
+        Buckets kept at most; the least recently used goes first beyond
+        (a forgotten key starts again with a full bucket).
+    clock : callable
+        Monotonic time in seconds.
+    """
+
+    def __init__(self, rate, burst, max_keys=10000, clock=time.monotonic):
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self.max_keys = int(max_keys)
+        self.buckets = collections.OrderedDict()
+        self.lock = threading.Lock()
+
+    def allow(self, key):
+        """Spend one of ``key``'s tokens if it has one; returns whether it had."""
+        if self.rate is None:
+            return True
+        with self.lock:
+            bucket = self.buckets.pop(key, None)
+            if bucket is None:
+                bucket = TokenBucket(self.rate, self.burst, self.clock)
+            self.buckets[key] = bucket
+            while len(self.buckets) > self.max_keys:
+                self.buckets.popitem(last=False)
+        return bucket.take()
 
 
 class RequestQueue:

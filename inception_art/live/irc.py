@@ -116,6 +116,18 @@ def parse_server(url):
     return parts.hostname, parts.port or (6697 if tls else 6667), tls
 
 
+def check_settings(channel, server, nick=None, token=None):
+    """Raise ValueError (one line) for settings :class:`IRCChat` refuses;
+    returns ``(host, port, tls)`` of ``server``."""
+    if not _CHANNEL_RE.fullmatch(channel or ''):
+        raise ValueError('IRC channel name must be letters, digits or _ (Twitch: your '
+                         'account name)')
+    if token and (not nick or not _NICK_RE.fullmatch(nick)):
+        raise ValueError('a bot account name (nick) of letters, digits or _ is '
+                         'needed with a token')
+    return parse_server(server)
+
+
 class IRCChat(threading.Thread):
     """A chat bot on one IRC channel.
 
@@ -153,16 +165,10 @@ class IRCChat(threading.Thread):
                  backoff=(1.0, 60.0), idle_ping=300.0, connect_timeout=10.0,
                  tls_context=None):
         super().__init__(name='irc', daemon=True)
-        if not _CHANNEL_RE.fullmatch(channel or ''):
-            raise ValueError('IRC channel name must be letters, digits or _ (Twitch: your '
-                             'account name)')
-        self.host, self.port, self.tls = parse_server(server)
+        self.host, self.port, self.tls = check_settings(channel, server, nick, token)
         self.channel = '#' + channel.lstrip('#').lower()
         self.token = token
         if token:
-            if not nick or not _NICK_RE.fullmatch(nick):
-                raise ValueError('a bot account name (nick) of letters, digits or _ is '
-                                 'needed with a token')
             self.nick = nick.lower()
             self.password = token if token.startswith('oauth:') else 'oauth:' + token
         else:

@@ -7,6 +7,14 @@ Routes
 ``GET /frame.jpg``    the newest frame as one JPEG
 ``GET /events``       Server-Sent Events: chat lines, bot replies, subject
 ``POST /chat``        a chat message: JSON ``{"client", "name", "text"}``
+
+A chat post must be ``Content-Type: application/json`` (else 415), and one
+that carries an ``Origin`` must come from this server's own page (Origin
+matching Host, else 403): a page elsewhere cannot post in a viewer's name
+(HTML forms cannot send JSON; cross-site JSON needs a preflight, which is
+refused). Each client address may post ``chat_rate`` messages a second
+on average (the live app's setting; 429 beyond), and has one waiting
+request at most, whatever names it types.
 ``GET /status``       JSON: fps, keyframe period, underflows, viewers, subject
 
 Standard-library threads, one per connection: a handful of viewers on a
@@ -206,13 +214,24 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except (ConnectionError, TimeoutError, OSError):
             self.close_connection = True
             return
-        message = _parse_chat_body(body, self.headers.get('Content-Type', ''))
+        if not _same_origin(self.headers.get('Origin'), self.headers.get('Host')):
+            self._json(403, {'ok': False, 'error': 'post from this server\'s page only'})
+            return
+        media_type = (self.headers.get('Content-Type') or '').split(';')[0].strip().lower()
+        if media_type != 'application/json':
+            self._json(415, {'ok': False, 'error': 'send Content-Type: application/json'})
+            return
+        address = self.client_address[0]
+        if not self.live.chat_limits.allow(address):
+            self._json(429, {'ok': False, 'error': 'too many messages: wait a little'})
+            return
+        message = _parse_chat_body(body)
         if message is None:
             self._json(400, {'ok': False, 'error': 'send JSON {"name": ..., "text": ...}'})
             return
         try:
             reply = self.live.chat('web', message.get('name'), message.get('text'),
-                                   client=message.get('client'))
+                                   client=message.get('client'), address=address)
         except Exception:
             # A message that breaks something is a bug to log, never a reason
             # to drop the connection of everyone else.
@@ -222,15 +241,28 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._json(200, {'ok': True, 'reply': reply})
 
 
-def _parse_chat_body(body, content_type):
-    """``{'name', 'text', 'client'}`` from a JSON or form body, or None."""
+def _same_origin(origin, host):
+    """Whether a request with these ``Origin`` and ``Host`` headers may post:
+    no Origin (not a browser's cross-site request), or the same host and
+    port as Host (``'null'``, other schemes or hosts: no)."""
+    if origin is None:
+        return True
+    try:
+        parts = urllib.parse.urlsplit(origin.strip())
+        parts.port                   # a bad port raises ValueError
+    except ValueError:
+        return False
+    return (parts.scheme in ('http', 'https') and bool(host)
+            and parts.netloc.lower() == host.strip().lower())
+
+
+def _parse_chat_body(body):
+    """``{'name', 'text', 'client'}`` from a JSON body, or None."""
     text = body.decode('utf-8', 'replace')
     try:
         fields = json.loads(text)
     except (ValueError, RecursionError):
-        if 'application/x-www-form-urlencoded' not in content_type:
-            return None
-        fields = {k: v[0] for k, v in urllib.parse.parse_qs(text).items()}
+        return None
     if not isinstance(fields, dict):
         return None
     out = {}
@@ -246,8 +278,9 @@ class LiveServer(http.server.ThreadingHTTPServer):
     Parameters
     ----------
     live : LiveApp
-        Provides ``hub``, ``events``, ``status()``, ``status_subject()`` and
-        ``chat(source, name, text, client=)``.
+        Provides ``hub``, ``events``, ``status()``, ``status_subject()``,
+        ``chat(source, name, text, client=, address=)`` and ``chat_limits``
+        (:class:`~inception_art.live.chat.RateLimits`, keyed by client address).
     host, port : str, int
         Where to listen (port 0: any free port; see :attr:`url`).
     max_streams : int
