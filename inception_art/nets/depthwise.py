@@ -1001,6 +1001,36 @@ class _CodeOp(theano.gof.Op):
         return self._c_template % names
 
 
+class _ForwardOp:
+    """What the two forward ops share: inputs ``x``, ``w`` and an optional
+    bias ``b``, output ``y = act(conv(x, w) + b)``. A subclass's ``_grads``
+    gives the input and weight gradients; ``y`` is passed when the
+    activation is ReLU6, whose gradient the backward ops apply themselves."""
+
+    def _grads(self, x, w, y, gy, gz):
+        raise NotImplementedError
+
+    def L_op(self, inputs, outputs, output_grads):
+        x, w = inputs[:2]
+        y, = outputs
+        gy, = output_grads
+        relu6 = self.act == 'relu6'
+        gz = gy * relu6_mask(y) if relu6 else gy  # the pre-activation's
+        gx, gw = self._grads(x, w, y if relu6 else None, gy, gz)
+        grads = [T.patternbroadcast(gx, x.broadcastable),
+                 T.patternbroadcast(gw, w.broadcastable)]
+        if len(inputs) > 2:
+            grads.append(gz.sum(axis=(0, 2, 3)))
+        return grads
+
+    def c_code(self, node, name, inp, out, sub):
+        names = dict(x=inp[0], w=inp[1], y=out[0])
+        if len(inp) > 2:
+            names['b'] = inp[2]
+        _optional(names, 'b', 'has_b')
+        return self._c(sub, names, 'y', 'x')
+
+
 class _DepthwiseOp(_CodeOp):
     """The depthwise ops' parameters: stride, padding, activation and (a
     shape hint, used by the forward op) the kernel size.
@@ -1033,7 +1063,7 @@ class _DepthwiseOp(_CodeOp):
         return h + t + b, w + l + r
 
 
-class DepthwiseCorrelate(_DepthwiseOp):
+class DepthwiseCorrelate(_ForwardOp, _DepthwiseOp):
     """Depthwise cross-correlation, one kernel per channel, with zero
     padding, bias and activation.
 
@@ -1112,28 +1142,12 @@ class DepthwiseCorrelate(_DepthwiseOp):
         h, w = self._padded(h, w)
         return [(n, c, _out_size(h, kh, s), _out_size(w, kw, s))]
 
-    def L_op(self, inputs, outputs, output_grads):
-        x, w = inputs[:2]
-        y, = outputs
-        gy, = output_grads
-        relu6 = self.act == 'relu6'
-        gz = gy * relu6_mask(y) if relu6 else gy  # the pre-activation's
+    def _grads(self, x, w, y, gy, gz):
         gx = DepthwiseCorrelateGradInput(self.stride, self.pad, self.act)(
-            gy, w, x.shape[2:], *([y] if relu6 else []))
+            gy, w, x.shape[2:], *([] if y is None else [y]))
         gw = DepthwiseCorrelateGradWeights(self.stride, self.pad)(
             x, gz, self.kernel or w.shape[2:])
-        grads = [T.patternbroadcast(gx, x.broadcastable),
-                 T.patternbroadcast(gw, w.broadcastable)]
-        if len(inputs) > 2:
-            grads.append(gz.sum(axis=(0, 2, 3)))
-        return grads
-
-    def c_code(self, node, name, inp, out, sub):
-        names = dict(x=inp[0], w=inp[1], y=out[0])
-        if len(inp) > 2:
-            names['b'] = inp[2]
-        _optional(names, 'b', 'has_b')
-        return self._c(sub, names, 'y', 'x')
+        return gx, gw
 
 
 class DepthwiseCorrelateGradInput(_DepthwiseOp):
@@ -1349,7 +1363,7 @@ class _PointwiseOp(_CodeOp):
         return _C_VERSION + blas_headers.blas_header_version()
 
 
-class PointwiseConv(_PointwiseOp):
+class PointwiseConv(_ForwardOp, _PointwiseOp):
     """A 1x1 convolution with bias and activation: ``y = act(w x + b)``.
 
     Parameters
@@ -1397,27 +1411,10 @@ class PointwiseConv(_PointwiseOp):
         (n, _, h, w), (co, _, _, _) = shapes[:2]
         return [(n, co, h, w)]
 
-    def L_op(self, inputs, outputs, output_grads):
-        x, w = inputs[:2]
-        y, = outputs
-        gy, = output_grads
-        relu6 = self.act == 'relu6'
-        gz = gy * relu6_mask(y) if relu6 else gy
-        gx = PointwiseConvGradInput(self.act)(gy, w, *([y] if relu6 else []))
+    def _grads(self, x, w, y, gy, gz):
+        gx = PointwiseConvGradInput(self.act)(gy, w, *([] if y is None else [y]))
         gw = T.tensordot(gz, x, axes=[[0, 2, 3], [0, 2, 3]])
-        grads = [T.patternbroadcast(gx, x.broadcastable),
-                 T.patternbroadcast(gw.dimshuffle(0, 1, 'x', 'x'),
-                                    w.broadcastable)]
-        if len(inputs) > 2:
-            grads.append(gz.sum(axis=(0, 2, 3)))
-        return grads
-
-    def c_code(self, node, name, inp, out, sub):
-        names = dict(x=inp[0], w=inp[1], y=out[0])
-        if len(inp) > 2:
-            names['b'] = inp[2]
-        _optional(names, 'b', 'has_b')
-        return self._c(sub, names, 'y', 'x')
+        return gx, gw.dimshuffle(0, 1, 'x', 'x')
 
 
 class PointwiseConvGradInput(_PointwiseOp):
