@@ -239,18 +239,24 @@ def _fused_data(case, shape, seed, dtype='float32'):
     return x, w, b, gy
 
 
-@pytest.mark.parametrize('case', FUSED_CASES)
-@pytest.mark.parametrize('shape', [(1, C, 11, 13), (2, C, 10, 9)])
-def test_fused_op_matches_theano_padding_conv_bias_clip(fused_compiled, case,
-                                                        shape):
-    x, w, b, gy = _fused_data(case, shape, seed=5)
-    got = fused_compiled[case](x, w, b, gy)
+def assert_matches_reference(got):
+    """``got`` is the op's (y, gx, gw[, gb]) followed by the reference
+    graph's; each pair must agree in shape, dtype and value."""
     n = len(got) // 2
     for name, a, ref in zip(('y', 'gx', 'gw', 'gb'), got[:n], got[n:]):
         assert a.shape == ref.shape and a.dtype == np.float32, name
         np.testing.assert_allclose(a, ref, rtol=1e-5,
                                    atol=1e-5 * max(1, np.abs(ref).max()),
                                    err_msg=name)
+
+
+@pytest.mark.parametrize('case', FUSED_CASES)
+@pytest.mark.parametrize('shape', [(1, C, 11, 13), (2, C, 10, 9)])
+def test_fused_op_matches_theano_padding_conv_bias_clip(fused_compiled, case,
+                                                        shape):
+    x, w, b, gy = _fused_data(case, shape, seed=5)
+    got = fused_compiled[case](x, w, b, gy)
+    assert_matches_reference(got)
     if case[2] == 'relu6':
         y = got[0]
         assert y.min() == 0 and y.max() == 6   # the clamp did something
@@ -391,12 +397,7 @@ def _pw_data(shape, out, seed, dtype='float32'):
 def test_pointwise_matches_conv2d_bias_clip(pointwise_compiled, act, shape):
     x, w, b, gy = _pw_data(shape, 12, seed=10)
     got = pointwise_compiled[act](x, w, b, gy)
-    n = len(got) // 2
-    for name, a, ref in zip(('y', 'gx', 'gw', 'gb'), got[:n], got[n:]):
-        assert a.shape == ref.shape and a.dtype == np.float32, name
-        np.testing.assert_allclose(a, ref, rtol=1e-5,
-                                   atol=1e-5 * max(1, np.abs(ref).max()),
-                                   err_msg=name)
+    assert_matches_reference(got)
     # and the numpy perform
     y = got[0]
     np.testing.assert_allclose(y, _perform(PointwiseConv(act), x, w, b),
