@@ -16,10 +16,13 @@ from . import nets
 # In imagenet (no Theano there, for the live mode); still importable from here.
 from .imagenet import parse_subject, subject_text
 from .objectives import ClassObjective
-from .render import DEFAULTS as RENDER_DEFAULTS, smooth
+from .recipes import RECIPES
 from .step import ImageOptimizer
 from .zoom import Motion, warp
 
+#: The keyframes keep the first stills recipe until the video moves to the
+#: new core (issue 12).
+RENDER_DEFAULTS = RECIPES['classic']
 #: Defaults of the keyframe loop (see README, "Video", for the measurements).
 DEFAULTS = dict(model=nets.DEFAULT, opt_size=(252, 448), steps=10, warmup_steps=100,
                 zoom=1.05,
@@ -150,19 +153,18 @@ class Dream:
         else:
             # Zoom the float image, not the rounded keyframe: repeated
             # rounding would add a little quantisation noise each time.
-            current = np.ascontiguousarray(opt.image.get_value(borrow=True)[0]
-                                           .transpose(1, 2, 0))
+            current = np.ascontiguousarray(opt.get_float_image())
             moved = warp(current, self.motion.matrix(
                 self.keyframe_seconds if seconds is None else seconds, self.size),
                 np.empty_like(current))
             opt.set_image(moved)
-        opt.adam.reset()
+        opt.rule.reset()
         for i in range(steps):
             _, self.logit = opt.step()
             # Blur as render does, but never after the last step: a keyframe
             # is shown as it left the optimiser.
             if self.blur and self.blur_every and (i + 1) % self.blur_every == 0 \
                     and i + 1 < steps:
-                smooth(opt, self.blur)
+                opt.blur(self.blur)
         self.keyframe = np.ascontiguousarray(opt.get_image())
         return self.keyframe

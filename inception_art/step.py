@@ -1,90 +1,140 @@
-"""The compiled optimisation step: network + objective (+ prior) -> Adam.
+"""The compiled optimisation step, assembled from its parts.
 
-One Theano function, built once per network and image size. Everything
-that changes at run time (target classes, learning rate, jitter shift,
-prior strength) is a shared variable, so nothing recompiles.
+One Theano function, built once per canvas size:
+
+    parameters --param--> image --transforms--> view --network views--> maps
+                            |                                             |
+                            +--prior term--+           objective <--------+
+                                           v               v
+                                     loss = objective + strength * prior
+                                           |
+                          gradient --update rule--> new parameters
+
+* parameterisation (:mod:`~inception_art.param`): pixels or a
+  decorrelated-colour Fourier image;
+* transforms (:mod:`~inception_art.transforms`): a roll jitter and a random
+  shift, scale and rotation;
+* network views (:mod:`~inception_art.views`): the canvas pooled by factors;
+* objective (:mod:`~inception_art.objectives`) and prior
+  (:mod:`~inception_art.prior`), which always acts on the image itself;
+* update rule (:mod:`~inception_art.updates`).
+
+Everything that changes at run time (target classes, learning rate,
+transform draws, prior strength) is a shared variable, so nothing
+recompiles.
 """
 import numpy as np
+from scipy import ndimage
 
-from .adam import Adam
-from .gradient import NormalisedGradient
+from . import param as parameterisations
 from .theano_env import theano, T
-
-
-#: The update rules, by name.
-OPTIMIZERS = {'adam': Adam, 'gd': NormalisedGradient}
+from .transforms import Jitter, RandomAffine
+from .updates import RULES
+from .views import NetworkViews, mean_loss
 
 
 class ImageOptimizer:
-    """Gradient ascent on an image for an objective of a network's logits.
+    """Gradient ascent on an image for an objective of a network's output.
 
     Parameters
     ----------
-    network : inception_art.nets.network.Network
-    objective : inception_art.objectives.ClassObjective or ChannelObjective
+    network : Network or NetworkViews
+        A network built for the canvas size (one full-size view), or the
+        pooled views of a canvas.
+    objective : ClassObjective or ChannelObjective
         Reads the logit map, or the feature layer named by its ``layer``.
     lr : float
-        Learning rate on the 0..255 pixel scale (Adam: 5.0 in 2015).
+        Learning rate, in the parameters' units (pixels: the 0..255 scale,
+        5.0 in 2015; Fourier: about the RMS change of the image before its
+        sigmoid).
     jitter : int
-        Largest random shift, in pixels, of the image seen by the network
-        at each step (0: none). A shifted view each step keeps the image
-        from fitting the network's exact pixel grid.
-    prior : object with ``term(image)``, optional
-        A natural-image prior; its symbolic term is added to the loss.
+        Largest roll of the view at each step, in pixels (0: none).
+    prior : PatchPrior, optional
+        A natural-image prior; its term, on the image, joins the loss.
     prior_strength : float
         Weight of the prior term.
     seed : int
-        Seed of the jitter.
-    optimizer : {'adam', 'gd'}
-        ``'adam'`` (default, as in 2015) or ``'gd'``, plain gradient descent
-        normalised by the mean absolute gradient
-        (:class:`~inception_art.gradient.NormalisedGradient`). Either rule is
-        the attribute ``adam`` (the name the callers use; both have ``lr``
-        and ``reset()``).
+        Seed of the transforms' draws.
+    optimizer : {'adam', 'adam2015', 'gd'}
+        The update rule (:data:`inception_art.updates.RULES`).
+    param : {'pixels', 'fourier'} or a parameterisation object
+        How the image is represented (:mod:`inception_art.param`).
+    affine : dict, optional
+        Keyword arguments of :class:`~inception_art.transforms.RandomAffine`
+        (``shift``, ``scale``, ``degrees``): a random view each step.
     """
 
     def __init__(self, network, objective, lr=5.0, jitter=0, prior=None,
-                 prior_strength=0.0, seed=0, optimizer='adam'):
-        if optimizer not in OPTIMIZERS:
-            raise ValueError('unknown optimizer %r; choose one of: %s'
-                             % (optimizer, ', '.join(OPTIMIZERS)))
-        h, w = network.size
-        self.network, self.objective = network, objective
-        self.image = theano.shared(np.full((1, 3, h, w), 128, dtype='float32'),
-                                   name='image')
-        self.shift = theano.shared(np.zeros(2, dtype='int32'), name='shift')
+                 prior_strength=0.0, seed=0, optimizer='adam', param='pixels',
+                 affine=None):
+        if optimizer not in RULES:
+            raise ValueError('unknown update rule %r; choose one of: %s'
+                             % (optimizer, ', '.join(RULES)))
+        views = network if isinstance(network, NetworkViews) else NetworkViews.of(network)
+        self.views, self.objective = views, objective
+        self.size = views.size
+        self.picture = (param if not isinstance(param, str)
+                        else parameterisations.build(param, self.size))
         self.prior_strength = theano.shared(np.float32(prior_strength),
                                             name='prior_strength')
-        self.jitter = int(jitter)
         self.rng = np.random.RandomState(seed)
+        self.jitter = Jitter(jitter)
+        self.transforms = [self.jitter]
+        if affine:
+            self.transforms.append(RandomAffine(self.size, **affine))
 
-        seen = T.roll(T.roll(self.image, self.shift[0], axis=2), self.shift[1], axis=3)
-        layer = getattr(objective, 'layer', None)
-        out = (network.logit_map(seen) if layer is None
-               else network.outputs(seen, [layer])[0])
-        loss, logit = objective.loss(out)
+        image = self.picture.image
+        seen = image
+        for transform in self.transforms:
+            seen = transform(seen)
+        loss, logit = mean_loss(objective, views.outputs(seen, getattr(objective, 'layer', None)))
         if prior is not None:
-            loss = loss + self.prior_strength * prior.term(self.image)
-        grad = T.grad(loss, self.image)
-        self.adam = OPTIMIZERS[optimizer](self.image, lr=lr,
-                                          constrain=lambda x: T.clip(x, 0.0, 255.0))
-        self._step = theano.function([], [loss, logit],
-                                     updates=self.adam.updates(grad),
+            loss = loss + self.prior_strength * prior.term(image, size=self.size)
+        grad = T.grad(loss, self.picture.param)
+        self.rule = RULES[optimizer](self.picture.param, lr=lr,
+                                     constrain=self.picture.constrain)
+        self._step = theano.function([], [loss, logit], updates=self.rule.updates(grad),
                                      name='image_step')
 
+    @property
+    def network(self):
+        """The network of the first view."""
+        return next(iter(self.views.networks.values()))
+
+    def restart(self, image, lr=None, prior_strength=None, seed=None):
+        """Start again from ``image`` ((h, w, 3), 0..255): the update rule
+        forgets its state; ``lr``, ``prior_strength`` and the transforms'
+        ``seed`` change when given."""
+        if lr is not None:
+            self.rule.lr.set_value(np.float32(lr))
+        if prior_strength is not None:
+            self.prior_strength.set_value(np.float32(prior_strength))
+        if seed is not None:
+            self.rng.seed(seed)
+        self.rule.reset()
+        self.set_image(image)
+
     def set_image(self, image):
-        """Start from ``image``: an (h, w, 3) array on the 0..255 scale."""
-        self.image.set_value(np.ascontiguousarray(
-            np.asarray(image, dtype='float32').transpose(2, 0, 1)[None]))
+        """Make the image ``image``: an (h, w, 3) array on the 0..255 scale."""
+        self.picture.set_image(image)
+
+    def get_float_image(self):
+        """The current image, (h, w, 3) float32 on the 0..255 scale."""
+        return self.picture.get_image()
 
     def get_image(self):
         """The current image as an (h, w, 3) uint8 array."""
-        return np.round(self.image.get_value()[0].transpose(1, 2, 0)).astype('uint8')
+        return np.round(np.clip(self.get_float_image(), 0, 255)).astype('uint8')
+
+    def blur(self, sigma):
+        """Blur the image spatially by a Gaussian of ``sigma`` pixels: a cheap
+        way to damp the high frequencies that fool one network and nobody
+        else (the update rule's state is kept)."""
+        self.set_image(ndimage.gaussian_filter(self.get_float_image(), (sigma, sigma, 0)))
 
     def step(self):
-        """One optimiser step; returns ``(loss, target_logit)`` as floats."""
-        if self.jitter:
-            self.shift.set_value(self.rng.randint(-self.jitter, self.jitter + 1,
-                                                  size=2).astype('int32'))
+        """One step; returns ``(loss, target_logit)`` as floats."""
+        for transform in self.transforms:
+            transform.randomise(self.rng)
         loss, logit = self._step()
         return float(loss), float(logit)

@@ -84,7 +84,7 @@ def test_channel_objective_in_the_step_reads_the_named_layer(layered):
     opt.set_image(image)
     x = T.tensor4('x')
     act = theano.function([x], layered.outputs(x, ['conv'])[0])(
-        opt.image.get_value())
+        opt.get_float_image().transpose(2, 0, 1)[None])
     _, value = opt.step()
     assert value == pytest.approx(float(act[0, 5].mean()), rel=1e-4, abs=1e-5)
     for _ in range(10):

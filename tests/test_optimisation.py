@@ -3,7 +3,7 @@ finite differences (on a tiny network with every layer kind)."""
 import numpy as np
 import pytest
 
-from inception_art.adam import Adam
+from inception_art.updates import Adam
 from inception_art.objectives import ClassObjective
 from inception_art.step import ImageOptimizer
 from inception_art.theano_env import theano, T
@@ -143,11 +143,11 @@ def test_gradient_matches_finite_differences(tiny):
 def test_step_raises_target_logit_and_clips(tiny_optimizer):
     opt = tiny_optimizer
     opt.set_image(np.full(opt.network.size + (3,), 128.0))
-    opt.adam.reset()
+    opt.rule.reset()
     first_loss, first = opt.step()
     for _ in range(20):
         loss, last = opt.step()
     assert last > first + 0.2 and loss < first_loss
-    value = opt.image.get_value()
+    value = opt.get_float_image()
     assert value.min() >= 0 and value.max() <= 255
     assert opt.get_image().dtype == np.uint8

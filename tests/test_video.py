@@ -305,19 +305,19 @@ def test_keyframe_starts_from_previous_zoomed_forward(tiny_dream):
     dream.set_subject(3)
     first = dream.next_keyframe().astype(np.float32)
     assert first.flags.c_contiguous
-    assert dream.optimizer.adam.t.get_value() == 5          # the warm-up
-    lr = dream.optimizer.adam.lr.get_value()
-    dream.optimizer.adam.lr.set_value(np.float32(1e-4))   # hardly move
+    assert dream.optimizer.rule.t.get_value() == 5          # the warm-up
+    lr = dream.optimizer.rule.lr.get_value()
+    dream.optimizer.rule.lr.set_value(np.float32(1e-4))   # hardly move
     blur, dream.blur = dream.blur, 0
     try:
         second = dream.next_keyframe()
     finally:
-        dream.optimizer.adam.lr.set_value(lr)
+        dream.optimizer.rule.lr.set_value(lr)
         dream.blur = blur
     expected = warp(first, dream.motion.matrix(2.0, dream.size), np.empty_like(first))
     assert np.abs(second - expected).max() <= 1.0
     # Adam starts afresh at every keyframe.
-    assert dream.optimizer.adam.t.get_value() == dream.steps
+    assert dream.optimizer.rule.t.get_value() == dream.steps
 
 
 def test_subject_changes_without_recompiling(tiny_dream):

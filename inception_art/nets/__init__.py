@@ -19,6 +19,18 @@ class UnknownModelError(ValueError):
     """A model name that is not in :data:`NAMES`."""
 
 
+def min_size(name):
+    """The smallest input side of network ``name``."""
+    if name not in NAMES:
+        raise UnknownModelError('unknown model %r; choose one of: %s'
+                                % (name, ', '.join(NAMES)))
+    if name.startswith('vgg'):
+        from .vgg import MIN_SIZE
+    else:
+        from .efficientnet_lite import MIN_SIZE
+    return MIN_SIZE
+
+
 def build(name=DEFAULT, size=None, **kwargs):
     """Build the network ``name`` for input ``size`` (h, w).
 

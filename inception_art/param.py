@@ -1,0 +1,190 @@
+"""How the optimised image is represented: its parameterisation.
+
+The optimiser moves *parameters*; the network and the prior see the
+*image* that the parameters make. Two parameterisations:
+
+* :class:`PixelImage` (2015): the parameters are the pixels, on the 0..255
+  scale, clipped to [0, 255] after every step.
+* :class:`FourierImage`: the parameters are the Fourier coefficients of three
+  decorrelated colour channels, scaled so that a step moves every spatial
+  frequency as much as photographs vary at it; a fixed colour matrix turns
+  them into RGB and a sigmoid into 0..255. Both come from photographs: the
+  colour matrix is the square root of the colour covariance of our fitted
+  patch prior, and the spectrum falls as ``1 / f^alpha`` with the
+  photographs' measured ``alpha`` (``prior/photographs.json``). The prior
+  then serves twice: as a preconditioner here and as a penalty in the loss.
+
+Why a preconditioner helps: with pixels, every pixel moves independently,
+and the network's gradient is mostly fine texture. In the Fourier basis,
+an update rule that moves each parameter by about the same amount (Adam)
+moves large-scale structure much more than pixel-level detail, which is
+how photographs vary, so large shapes form and colours decorrelate as in
+photographs.
+
+Both classes offer the same small interface: ``param`` (the shared
+variable the update rule moves), ``image`` (the symbolic (1, 3, h, w) image
+on the 0..255 scale), ``constrain`` (applied after each update),
+``set_image`` and ``get_image``.
+"""
+import numpy as np
+
+from .theano_env import T, theano
+
+KINDS = ('pixels', 'fourier')
+
+
+class PixelImage:
+    """The pixels themselves, clipped to [0, 255] after every step.
+
+    Parameters
+    ----------
+    size : tuple (h, w)
+    """
+
+    kind = 'pixels'
+
+    def __init__(self, size):
+        self.size = tuple(size)
+        h, w = self.size
+        self.param = theano.shared(np.full((1, 3, h, w), 128, dtype='float32'),
+                                   name='image')
+        self.image = self.param
+
+    @staticmethod
+    def constrain(value):
+        return T.clip(value, 0.0, 255.0)
+
+    def set_image(self, image):
+        """Start from ``image``, an (h, w, 3) array on the 0..255 scale."""
+        self.param.set_value(np.ascontiguousarray(
+            np.asarray(image, dtype='float32').transpose(2, 0, 1)[None]))
+
+    def get_image(self):
+        """The current image, (h, w, 3) float32 on the 0..255 scale."""
+        return self.param.get_value()[0].transpose(1, 2, 0)
+
+
+def colour_matrix(prior):
+    """The 3x3 matrix that maps decorrelated colour channels to RGB.
+
+    It is the symmetric square root of the colour covariance of ``prior``'s
+    patch Gaussian (the 3x3 covariance of one pixel's R, G and B, averaged
+    over the 64 pixel positions of a patch), divided by its largest column
+    norm, so that no channel's step is larger than a unit step.
+    """
+    inverse = prior.whiten.T @ prior.whiten          # (C + ridge I)^-1
+    cov = np.linalg.inv(inverse).reshape(3, 64, 3, 64)
+    colour = np.einsum('apbp->ab', cov) / 64
+    values, vectors = np.linalg.eigh(colour)
+    root = vectors @ np.diag(np.sqrt(np.maximum(values, 0))) @ vectors.T
+    return root / np.linalg.norm(root, axis=0).max()
+
+
+def spectrum_scale(size, alpha):
+    """Per-coefficient scale of an (h, w//2 + 1) real-FFT spectrum:
+    ``1 / max(f, 1/max(h, w))^alpha`` for the radial frequency ``f`` in
+    cycles per pixel, normalised to a root-mean-square of 1 over the full
+    spectrum, so that a step of ``lr`` on every coefficient changes the
+    image by about ``lr`` (RMS) whatever the size and ``alpha``."""
+    h, w = size
+    f = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.rfftfreq(w)[None, :])
+    scale = 1.0 / np.maximum(f, 1.0 / max(h, w)) ** alpha
+    # Columns 1..w/2-1 stand for two coefficients each (their conjugates).
+    weight = np.full(scale.shape[1], 2.0)
+    weight[0] = 1.0
+    if w % 2 == 0:
+        weight[-1] = 1.0
+    rms = np.sqrt((scale ** 2 * weight).sum() / (h * w))
+    return scale / rms
+
+
+def _logit(p):
+    return np.log(p) - np.log1p(-p)
+
+
+class FourierImage:
+    """A decorrelated-colour, frequency-scaled image (see the module docstring).
+
+    Parameters
+    ----------
+    size : tuple (h, w)
+    colour : (3, 3) array
+        Decorrelated channels to RGB (:func:`colour_matrix`).
+    alpha : float
+        Amplitude-spectrum slope: the coefficients are scaled by
+        ``1 / f^alpha`` (:func:`spectrum_scale`).
+
+    Notes
+    -----
+    ``image = 255 sigmoid(colour @ irfft2(scale * spectrum))`` per pixel,
+    with the orthonormal inverse real FFT (Theano's ``irfft``, whose gradient
+    is the forward FFT). The sigmoid keeps every pixel inside (0, 255)
+    without clipping. :meth:`set_image` inverts all of it exactly, so a photo
+    start, an octave's enlargement or a zoomed keyframe carry over.
+    """
+
+    kind = 'fourier'
+    #: A set image is clipped to this many grey levels inside (0, 255):
+    #: the sigmoid never reaches its ends.
+    MARGIN = 0.5
+
+    def __init__(self, size, colour, alpha):
+        from theano.tensor import fft
+        self.size = tuple(size)
+        h, w = self.size
+        self.colour = np.asarray(colour, dtype=np.float64)
+        self.alpha = float(alpha)
+        self.scale = spectrum_scale(self.size, self.alpha)
+        self.param = theano.shared(np.zeros((3, h, w // 2 + 1, 2), dtype='float32'),
+                                   name='spectrum')
+        scaled = self.param * T.constant(self.scale[None, :, :, None].astype('float32'))
+        channels = fft.irfft(scaled, norm='ortho', is_odd=bool(w % 2))     # (3, h, w)
+        rgb = T.tensordot(T.constant(self.colour.astype('float32')), channels, axes=1)
+        self.image = (255.0 * T.nnet.sigmoid(rgb)).dimshuffle('x', 0, 1, 2)
+
+    @staticmethod
+    def constrain(value):
+        return value
+
+    def set_image(self, image):
+        """Set the parameters that make ``image``, an (h, w, 3) array on the
+        0..255 scale (pixels within ``MARGIN`` of 0 or 255 are moved in)."""
+        h, w = self.size
+        image = np.asarray(image, dtype=np.float64)
+        if image.shape != (h, w, 3):
+            raise ValueError('image of shape %s for a %dx%d parameterisation'
+                             % (image.shape, w, h))
+        p = np.clip(image, self.MARGIN, 255 - self.MARGIN) / 255
+        channels = np.linalg.solve(self.colour, _logit(p).reshape(-1, 3).T)
+        spectrum = np.fft.rfft2(channels.reshape(3, h, w), norm='ortho') / self.scale
+        self.param.set_value(np.stack([spectrum.real, spectrum.imag], -1).astype('float32'))
+
+    def get_image(self):
+        """The current image, (h, w, 3) float32 on the 0..255 scale."""
+        h, w = self.size
+        value = self.param.get_value().astype(np.float64)
+        spectrum = (value[..., 0] + 1j * value[..., 1]) * self.scale
+        channels = np.fft.irfft2(spectrum, s=(h, w), norm='ortho')
+        rgb = np.tensordot(self.colour, channels, axes=1).transpose(1, 2, 0)
+        return (255 / (1 + np.exp(-rgb))).astype('float32')
+
+
+def build(kind, size, prior=None, alpha=None):
+    """A parameterisation by name: ``'pixels'`` or ``'fourier'``.
+
+    ``'fourier'`` takes its colour matrix from ``prior`` (the committed
+    Student-t prior when None) and its slope ``alpha`` from the photographs'
+    measurements when None.
+    """
+    if kind == 'pixels':
+        return PixelImage(size)
+    if kind != 'fourier':
+        raise ValueError('unknown parameterisation %r; choose one of: %s'
+                         % (kind, ', '.join(KINDS)))
+    if prior is None:
+        from .prior import PatchPrior, default_path
+        prior = PatchPrior.load(default_path('student'))
+    if alpha is None:
+        from .look import reference
+        alpha = reference()['amplitude_slope']
+    return FourierImage(size, colour_matrix(prior), alpha)

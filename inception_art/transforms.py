@@ -1,0 +1,125 @@
+"""Random transforms of the image, inside the compiled step.
+
+At every step the network sees a slightly different view of the image, so
+the image cannot fit the network's exact pixel grid: what survives is
+structure that reads as the class at any small shift, scale and angle,
+which is also what a person sees.
+
+* :class:`Jitter`: a random whole-pixel shift (a roll: what leaves one edge
+  comes in at the other), the transform of the first versions of this
+  project.
+* :class:`RandomAffine`: a random shift, scale and rotation about the
+  centre, by bilinear resampling; where the view looks past the image's
+  edge it sees grey (128), as a grey padding would show.
+
+Each transform is a function of a symbolic image (N, 3, h, w) that keeps its
+size; its random state is a shared variable that :meth:`randomise` sets
+from a numpy ``RandomState`` before each step, so nothing recompiles.
+"""
+import math
+
+import numpy as np
+
+from .theano_env import T, theano
+
+
+class Jitter:
+    """Roll the image by up to ``pixels`` in each direction.
+
+    Parameters
+    ----------
+    pixels : int
+        Largest shift (0: none).
+    """
+
+    def __init__(self, pixels):
+        self.pixels = int(pixels)
+        self.shift = theano.shared(np.zeros(2, dtype='int32'), name='shift')
+
+    def __call__(self, image):
+        return T.roll(T.roll(image, self.shift[0], axis=2), self.shift[1], axis=3)
+
+    def randomise(self, rng):
+        if self.pixels:
+            self.shift.set_value(rng.randint(-self.pixels, self.pixels + 1,
+                                             size=2).astype('int32'))
+
+
+def affine_matrix(size, scale=1.0, degrees=0.0, shift=(0.0, 0.0)):
+    """The (2, 3) matrix that maps an output pixel ``(x, y, 1)`` to the input
+    position it samples, for a view scaled by ``scale`` and rotated by
+    ``degrees`` about the image centre, then shifted by ``shift`` = (dy, dx)
+    pixels. ``scale`` > 1 enlarges the content (the view sees less)."""
+    h, w = size
+    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
+    a = math.radians(degrees)
+    c, s = math.cos(a) / scale, math.sin(a) / scale
+    # input = R(-a) / scale * (output - centre - shift) + centre
+    m = np.array([[c, s], [-s, c]])
+    offset = np.array([cx, cy]) - m @ np.array([cx + shift[1], cy + shift[0]])
+    return np.hstack([m, offset[:, None]]).astype('float32')
+
+
+class RandomAffine:
+    """A random shift, scale and rotation by bilinear resampling.
+
+    Parameters
+    ----------
+    size : tuple (h, w)
+        The image size (the view keeps it).
+    shift : float
+        Largest shift in pixels, each direction.
+    scale : tuple (low, high)
+        Range of the scale factor (uniform).
+    degrees : float
+        Largest rotation, either way.
+    fill : float
+        What the view sees beyond the image's edges (0..255 scale).
+
+    Notes
+    -----
+    Bilinear weights of the four neighbours of each sampled position,
+    gathered from the image flattened to (h*w, 3); a neighbour outside the
+    image contributes ``fill`` instead. The gradient scatters back through
+    the same gather (Theano's ``AdvancedIncSubtensor1``).
+    """
+
+    def __init__(self, size, shift=0.0, scale=(1.0, 1.0), degrees=0.0, fill=128.0):
+        self.size = tuple(size)
+        self.max_shift, self.scale_range = float(shift), tuple(float(s) for s in scale)
+        self.degrees, self.fill = float(degrees), float(fill)
+        self.matrix = theano.shared(affine_matrix(self.size), name='affine')
+
+    @property
+    def active(self):
+        """False when every drawn view would be the identity."""
+        return bool(self.max_shift or self.degrees or self.scale_range != (1.0, 1.0))
+
+    def __call__(self, image):
+        h, w = self.size
+        ys, xs = np.mgrid[:h, :w].astype('float32')
+        xs, ys = T.constant(xs.ravel()), T.constant(ys.ravel())
+        m = self.matrix
+        x = m[0, 0] * xs + m[0, 1] * ys + m[0, 2]
+        y = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
+        x0, y0 = T.floor(x), T.floor(y)
+        fx, fy = x - x0, y - y0
+        flat = image[0].reshape((3, h * w)).T                     # (h*w, 3)
+        total, weights = 0, 0
+        for dy, dx, weight in ((0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx),
+                               (1, 0, fy * (1 - fx)), (1, 1, fy * fx)):
+            yy, xx = y0 + dy, x0 + dx
+            inside = (xx >= 0) * (xx <= w - 1) * (yy >= 0) * (yy <= h - 1)
+            index = T.cast(T.clip(yy, 0, h - 1) * w + T.clip(xx, 0, w - 1), 'int64')
+            weight = weight * inside
+            total = total + flat[index] * weight.dimshuffle(0, 'x')
+            weights = weights + weight
+        total = total + (1 - weights).dimshuffle(0, 'x') * np.float32(self.fill)
+        return total.T.reshape((1, 3, h, w))
+
+    def randomise(self, rng):
+        low, high = self.scale_range
+        self.matrix.set_value(affine_matrix(
+            self.size, scale=rng.uniform(low, high),
+            degrees=rng.uniform(-self.degrees, self.degrees),
+            shift=rng.uniform(-self.max_shift, self.max_shift, size=2)))
