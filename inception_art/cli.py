@@ -3,6 +3,7 @@ and the parsing of sizes.
 
 No Theano here: the live mode's frame-clock process imports this module.
 """
+import argparse
 import sys
 
 #: Errors that carry a message meant for the user. Anything else is a bug
@@ -25,6 +26,14 @@ def run_main(main, argv=None):
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
         print('error: %s' % message, file=sys.stderr)
         return 2
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with its errors raised as one-line user errors (exit 2
+    through :func:`run_main`) instead of a usage block."""
+
+    def error(self, message):
+        raise ValueError('%s (see --help)' % message)
 
 
 def parse_size(text):

@@ -6,13 +6,14 @@ keyword argument overrides any one. ``python -m inception_art.render
 --recipe NAME`` picks a recipe; the default recipe is ``'default'``.
 
 * ``default``: the best measured (README, "Choosing the defaults"): a
-  Fourier, decorrelated-colour image with random shifts, scales and
-  rotations, seen by the network pooled, optimised by textbook Adam.
+  512x512 Fourier, decorrelated-colour image; at every step a random shift,
+  scale and rotation of it, seen by the network average-pooled by 2 and by
+  4; the 2015 Adam, 256 steps.
 * ``2015``: the 2015 stills exactly (``../shared/ORIGINAL.md``, Stills):
   start from a photograph, whose size is the canvas; network views pooled by
   3 and 4; the 2015 Adam at lr 5; the Student-t prior at the stills' scales
-  1..95; 100 steps; no jitter, no blur. The strength 1000 belonged to
-  VGG-16's logits; for another network it is rescaled (:func:`strength_2015`).
+  1..95; 100 steps; no jitter, no blur; strength 1000. That strength was
+  set against VGG-16's logits (see :data:`STRENGTH_2015_VGG`).
 * ``2015-stream``: the stream's settings: an 840x472 canvas seen at pool 1,
   the 2015 Adam, 10 steps, the prior at strength 10 at the stream's scales.
 * ``classic``: this project's first defaults (pixels, Adam, jitter 16, a
@@ -42,7 +43,7 @@ SETTINGS = (
     Setting('model', 'efficientnet-lite0', 'network that dreams'),
     Setting('size', (512, 512), 'canvas (h, w); None: the start photograph\'s size'),
     Setting('steps', 256, 'update steps in all (shared by the octaves)'),
-    Setting('rule', 'adam', 'update rule: adam, adam2015 (the 2015 code\'s) or gd'),
+    Setting('rule', 'adam2015', 'update rule: adam, adam2015 (the 2015 code\'s) or gd'),
     Setting('lr', 0.05, 'learning rate, in the parameters\' units'),
     Setting('param', 'fourier', 'image parameterisation: pixels or fourier'),
     Setting('views', (2, 4), 'network views: the canvas average-pooled by these factors'),
@@ -64,7 +65,12 @@ SETTINGS = (
 )
 DEFAULTS = {s.name: s.default for s in SETTINGS}
 
-#: The Student-t prior strength of the 2015 stills, on VGG-16's logits.
+#: The Student-t prior strength of the 2015 stills, set against VGG-16's
+#: logits. Keeping the same balance on another network means scaling it by
+#: the ratio of the two networks' objective gradients with respect to the
+#: pixels at the start photograph; VGG-16's cannot be measured without its
+#: weights (none here), so every network uses 1000 (README, "The 2015
+#: recipes", has the measured balance on Lite0).
 STRENGTH_2015_VGG = 1000.0
 
 RECIPES = {

@@ -13,7 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import imagenet, nets, recipes, views as network_views
-from .cli import parse_size, run_main
+from .cli import ArgumentParser, parse_size, run_main
 from .images import check_writable, load_rgb, resize, save_png
 from .objectives import KINDS, ClassObjective
 from .param import KINDS as PARAMS
@@ -74,6 +74,8 @@ def check(s):
         if s[name] not in allowed:
             raise ValueError('unknown %s %r; choose one of: %s'
                              % (name.replace('_', '-'), s[name], ', '.join(allowed)))
+    if not s['views']:
+        raise ValueError('--views needs at least one pooling factor, e.g. --views 2,4')
     if s['steps'] < 1 or s['lr'] <= 0:
         raise ValueError('--steps must be >= 1 and --lr > 0')
     if min(s['jitter'], s['shift'], s['degrees'], s['blur'], s['prior_strength']) < 0:
@@ -164,12 +166,13 @@ def render(classes, recipe='default', progress=True, optimizer=None, callback=No
     counts = [s['steps'] // len(sizes)] * len(sizes)
     counts[-1] += s['steps'] - sum(counts)
     image = initial_image(s['init'], sizes[0], s['seed'])
+    # Every step compiles before the bar starts: its ETA counts steps only.
+    steps = [optimizer] if optimizer else [renderer.optimizer(s, size) for size in sizes]
     bar = tqdm(total=s['steps'], unit='step', disable=not progress,
                bar_format='step {n_fmt}/{total_fmt} |{bar:20}| {desc} '
                           '[{elapsed}<{remaining}]')
     logit, done = float('nan'), 0
-    for size, count in zip(sizes, counts):
-        opt = optimizer or renderer.optimizer(s, size)
+    for size, count, opt in zip(sizes, counts, steps):
         opt.objective.set_classes(*classes)
         opt.jitter.pixels = s['jitter']
         opt.restart(resize_float(image, size), lr=s['lr'],
@@ -264,7 +267,7 @@ def settings_from_args(args):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog='python -m inception_art.render',
+    p = ArgumentParser(prog='python -m inception_art.render',
                                 description=__doc__.splitlines()[0])
     p.add_argument('--class', dest='class_', required=True, metavar='NAME',
                    help='class: a label word (volcano), a full label, an index '

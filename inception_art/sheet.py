@@ -7,14 +7,13 @@ picture shrunk to 64 pixels (``thumb #1`` is best). A sheet is how the
 pictures are judged in the end: can a person name each subject without
 reading the label?
 """
-import argparse
 import sys
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from . import imagenet
-from .cli import run_main
+from .cli import ArgumentParser, run_main
 from .images import atomic_path, check_writable
 from .render import Renderer, add_settings_flags, render, settings_from_args
 
@@ -60,7 +59,7 @@ def make_sheet(classes, recipe='default', columns=4, cell=256, judge=True, progr
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog='python -m inception_art.sheet',
+    p = ArgumentParser(prog='python -m inception_art.sheet',
                                 description=__doc__.splitlines()[0])
     p.add_argument('--classes', default=','.join(GALLERY),
                    help='comma-separated class names (default: twelve)')

@@ -25,15 +25,16 @@ class NetworkViews:
         Average-pooling factors (1: the canvas itself); the pooled size drops
         the remainder rows and columns.
     networks : dict of int to Network, optional
-        Already built networks by factor (the rest are built here).
+        Already built networks by factor, each for its pooled size (the rest
+        are built here).
     """
 
     def __init__(self, model, size, factors=(1,), networks=None):
         from . import nets
         self.model, self.size = model, tuple(size)
         self.factors = tuple(int(f) for f in factors)
-        check(model, self.size, self.factors)
         networks = dict(networks or {})
+        check(model, self.size, [f for f in self.factors if f not in networks])
         h, w = self.size
         self.networks = {f: networks.get(f) or nets.build(model, (h // f, w // f))
                          for f in self.factors}
@@ -66,7 +67,9 @@ def check(model, size, factors):
     is large enough for ``model`` (checked before anything is built)."""
     from . import nets
     h, w = size
-    if not factors or min(factors) < 1:
+    if not factors:
+        return
+    if min(factors) < 1:
         raise ValueError('network views must be pooling factors >= 1, got %s'
                          % ','.join(map(str, factors)))
     least = nets.min_size(model)

@@ -48,11 +48,11 @@ def test_classify_real_photos(photos):
 @pytest.mark.full_network
 def test_render_writes_png(tmp_path):
     out = tmp_path / 'volcano.png'
-    result = run('render', '--class', 'volcano', '--steps', '4', '--size', '96x64',
+    result = run('render', '--class', 'volcano', '--steps', '4', '--size', '160x128',
                  '--out', out)
     assert result.returncode == 0, result.stderr
     with Image.open(out) as im:
-        assert im.size == (96, 64) and im.mode == 'RGB'
+        assert im.size == (160, 128) and im.mode == 'RGB'
     assert 'volcano' in result.stdout
     assert 'step 4/4' in result.stderr          # the progress bar
     assert not list(tmp_path.glob('.volcano*'))  # no temp file left behind
@@ -65,8 +65,19 @@ def test_render_writes_png(tmp_path):
     (['--class', 'volcano', '--size', '8x8'], ['out of range']),
     (['--class', 'volcano', '--init', 'no/such.png'], ['no such file']),
     (['--class', 'volcano', '--out', 'no/such/dir/x.png'], ['does not exist']),
-    (['--class', 'volcano', '--model', 'vgg16', '--out', 'x.png'], ['vgg16.pkl']),
-    (['--class', 'volcano', '--model', 'vgg16', '--size', '200x200'], ['at least 224x224']),
+    (['--class', 'volcano', '--model', 'vgg16', '--views', '1', '--out', 'x.png'],
+     ['vgg16.pkl']),
+    (['--class', 'volcano', '--model', 'vgg16', '--size', '200x200', '--views', '1'],
+     ['minimum 224x224']),
+    (['--class', 'volcano', '--recipe', '2016'], ['invalid choice', '2015-stream']),
+    (['--class', 'volcano', '--size', '256x256', '--views', '2,16'],
+     ['pooled by 16', '16x16', 'minimum 32x32', '--views']),
+    (['--class', 'volcano', '--size', '256x256', '--octaves', '5', '--octave-scale', '2'],
+     ['first of 5 octaves', '16x16']),
+    (['--class', 'volcano', '--octaves', '9', '--steps', '8'], ['--octaves 9', '--steps 8']),
+    (['--class', 'volcano', '--scale', '1.5,0.5'], ['LOW <= HIGH']),
+    (['--class', 'volcano', '--views', 'a,b'], ['comma-separated']),
+    (['--class', 'volcano', '--recipe', '2015', '--init', 'grey'], ['needs a photograph']),
 ])
 def test_render_errors_are_one_line(tmp_path, args, words):
     result = run('render', *args, cwd=tmp_path)

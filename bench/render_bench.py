@@ -1,0 +1,88 @@
+"""What a render step costs, ingredient by ingredient: ``bench/render.json``.
+
+``python -m bench.render_bench [--out bench/render.json]`` times, in one
+process and one run, the compiled step of the default recipe and of that
+recipe with one ingredient changed at a time (seconds per step, median of
+``--repeats`` steps after two warm-ups, compile excluded), then the whole
+default render as a user runs it (``python -m inception_art.render``, warm
+compile cache, wall seconds). Each figure says what it measured; the CPU
+model is recorded beside them, since the machines vary.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from bench import common
+from bench.run import machine_info
+
+#: The default recipe, then one ingredient changed at a time.
+VARIANTS = (
+    ('default', {}),
+    ('pixels instead of Fourier', dict(param='pixels', lr=5.0)),
+    ('no random affine view', dict(shift=0.0, scale=(1.0, 1.0), degrees=0.0)),
+    ('views 2 only', dict(views=(2,))),
+    ('view 1 (the full 512x512 canvas)', dict(views=(1,))),
+    ('prior: Student-t, still scales, strength 1', dict(prior_strength=1.0)),
+    ('prior: Student-t, video scales, strength 1',
+     dict(prior_strength=1.0, prior_scales='video')),
+)
+
+
+def time_variant(renderer, overrides, repeats):
+    from inception_art import recipes
+    from inception_art.render import canvas_size
+    s = recipes.settings('default', **overrides)
+    started = time.perf_counter()
+    opt = renderer.optimizer(s, canvas_size(s))
+    compile_seconds = time.perf_counter() - started
+    opt.objective.set_classes(common.TARGET_CLASS)
+    opt.restart(__import__('numpy').full(canvas_size(s) + (3,), 128.0), lr=s['lr'],
+                prior_strength=s['prior_strength'], seed=0)
+    times, _ = common.time_steps(opt.step, 2, repeats)
+    return dict(seconds_per_step=common.stats(times), build_and_compile_seconds=compile_seconds)
+
+
+def whole_render(out_dir):
+    """Wall seconds of the default render command, run twice (the first
+    warms the compile cache; the second is what is reported)."""
+    times = []
+    for i in range(2):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, '-m', 'inception_art.render', '--class', 'volcano',
+                        '--out', os.path.join(out_dir, 'volcano%d.png' % i)],
+                       check=True, capture_output=True)
+        times.append(time.perf_counter() - started)
+    return dict(first_seconds=times[0], warm_seconds=times[1])
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog='python -m bench.render_bench',
+                                description=__doc__.splitlines()[0])
+    p.add_argument('--out', default='bench/render.json')
+    p.add_argument('--repeats', type=int, default=10)
+    args = p.parse_args(argv)
+    from inception_art.render import Renderer
+    renderer = Renderer()
+    steps = {}
+    for name, overrides in VARIANTS:
+        steps[name] = dict(time_variant(renderer, overrides, args.repeats),
+                           overrides={k: list(v) if isinstance(v, tuple) else v
+                                      for k, v in overrides.items()})
+        print('%-45s %.3f s/step' % (name, steps[name]['seconds_per_step']['median']),
+              flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        render = whole_render(tmp)
+    print('make render, warm: %.1f s' % render['warm_seconds'])
+    common.write_json_atomic(args.out, dict(
+        machine=machine_info(), date=time.strftime('%Y-%m-%d %H:%M'),
+        what='seconds per compiled step of the default recipe (512x512, EfficientNet-Lite0) '
+             'and with one ingredient changed; the whole default render command',
+        steps=steps, default_render=render))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
