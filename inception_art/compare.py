@@ -250,20 +250,29 @@ def _work(task):
     """Render one task (a class in a cell, or a channel) and measure it."""
     config, s = _WORKER['config'], task['settings']
     layer = task.get('layer')
-    opt = _optimizer(s['objective'], layer, s['prior'], s['optimizer'])
     history = np.zeros(config['steps'], dtype='float32')
 
     def record(i, loss, value):
         history[i] = value
 
     started = time.perf_counter()
-    picture, _ = render((task['target'],), size=config['size'], optimizer=opt,
-                        progress=False, steps=config['steps'],
-                        lr=s['gd_lr'] if s['optimizer'] == 'gd' else s['lr'],
-                        jitter=s['jitter'], blur=s['blur'], blur_every=s['blur_every'],
-                        seed=config['seed'], init=s['init'],
-                        prior_strength=s['prior_strength'] if s['prior'] != 'none' else 0.0,
-                        callback=record)
+    if layer:
+        # Channels are rendered with the default recipe (the same core as
+        # the classes' default pictures), each one compiled once per worker.
+        from .render import Renderer
+        renderer = _WORKER.setdefault('renderer', Renderer())
+        picture, _ = render((task['target'],), renderer=renderer, layer=layer,
+                            model=config['network'], steps=config['steps'],
+                            seed=config['seed'], progress=False, callback=record)
+    else:
+        opt = _optimizer(s['objective'], None, s['prior'], s['optimizer'])
+        picture, _ = render((task['target'],), size=config['size'], optimizer=opt,
+                            progress=False, steps=config['steps'],
+                            lr=s['gd_lr'] if s['optimizer'] == 'gd' else s['lr'],
+                            jitter=s['jitter'], blur=s['blur'], blur_every=s['blur_every'],
+                            seed=config['seed'], init=s['init'],
+                            prior_strength=s['prior_strength'] if s['prior'] != 'none' else 0.0,
+                            callback=record)
     seconds = time.perf_counter() - started
     result = dict(task, picture=picture, history=history, seconds=seconds,
                   steps=config['steps'])

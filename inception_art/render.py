@@ -67,7 +67,7 @@ def octave_sizes(size, octaves, scale):
 def check(s):
     """Raise a one-line error for settings that cannot work; nothing is
     compiled before this passes."""
-    if s['model'] not in nets.NAMES:
+    if not callable(s['model']) and s['model'] not in nets.NAMES:
         raise ValueError('unknown model %r; choose one of: %s' % (s['model'], ', '.join(nets.NAMES)))
     for name, allowed in (('rule', RULES), ('param', PARAMS), ('objective', KINDS),
                           ('prior', PRIORS), ('prior_scales', PRIOR_SCALES)):
@@ -110,26 +110,30 @@ class Renderer:
     def __init__(self):
         self._steps = {}
 
-    def optimizer(self, s, size):
+    def optimizer(self, s, size, layer=None):
         """The compiled :class:`~inception_art.step.ImageOptimizer` for
-        settings ``s`` at canvas ``size``."""
+        settings ``s`` at canvas ``size``; with ``layer``, for a channel of
+        that feature layer instead of a class."""
+        from .objectives import ChannelObjective
         from .step import ImageOptimizer
         affine = dict(shift=s['shift'], scale=tuple(s['scale']), degrees=s['degrees'])
         # A prior at strength 0 would cost its full price for nothing.
         prior = s['prior'] if s['prior_strength'] > 0 else 'none'
         key = (s['model'], tuple(size), tuple(s['views']), s['param'], s['rule'],
-               s['objective'], prior, s['prior_scales'], tuple(sorted(affine.items())))
+               ('channel', layer) if layer else s['objective'], prior, s['prior_scales'],
+               tuple(sorted(affine.items())))
         if key not in self._steps:
             views = network_views.NetworkViews(s['model'], size, s['views'])
             self._steps[key] = ImageOptimizer(
-                views, ClassObjective(s['objective']), prior=load_prior(prior, s['prior_scales']),
+                views, ChannelObjective(layer) if layer else ClassObjective(s['objective']),
+                prior=load_prior(prior, s['prior_scales']),
                 optimizer=s['rule'], param=s['param'],
                 affine=affine if (s['shift'] or s['degrees'] or affine['scale'] != (1, 1)) else None)
         return self._steps[key]
 
 
 def render(classes, recipe='default', progress=True, optimizer=None, callback=None,
-           renderer=None, **overrides):
+           renderer=None, layer=None, **overrides):
     """Render ``classes`` (one or two class indices) and return the picture.
 
     Parameters
@@ -150,6 +154,9 @@ def render(classes, recipe='default', progress=True, optimizer=None, callback=No
         Called as ``callback(step, loss, logit)`` after each step (from 0).
     renderer : Renderer, optional
         Where compiled steps are kept between calls.
+    layer : str, optional
+        Render a channel of this feature layer (``classes`` is then one
+        channel index), the 2015 post's "top-level features".
 
     Returns
     -------
@@ -167,7 +174,7 @@ def render(classes, recipe='default', progress=True, optimizer=None, callback=No
     counts[-1] += s['steps'] - sum(counts)
     image = initial_image(s['init'], sizes[0], s['seed'])
     # Every step compiles before the bar starts: its ETA counts steps only.
-    steps = [optimizer] if optimizer else [renderer.optimizer(s, size) for size in sizes]
+    steps = [optimizer] if optimizer else [renderer.optimizer(s, size, layer) for size in sizes]
     bar = tqdm(total=s['steps'], unit='step', disable=not progress,
                bar_format='step {n_fmt}/{total_fmt} |{bar:20}| {desc} '
                           '[{elapsed}<{remaining}]')

@@ -17,8 +17,9 @@ class NetworkViews:
 
     Parameters
     ----------
-    model : str
-        Network name (:data:`inception_art.nets.NAMES`).
+    model : str or callable
+        Network name (:data:`inception_art.nets.NAMES`), or a function that
+        builds a network for a size (h, w).
     size : tuple (h, w)
         The canvas.
     factors : tuple of int
@@ -36,8 +37,8 @@ class NetworkViews:
         networks = dict(networks or {})
         check(model, self.size, [f for f in self.factors if f not in networks])
         h, w = self.size
-        self.networks = {f: networks.get(f) or nets.build(model, (h // f, w // f))
-                         for f in self.factors}
+        build = model if callable(model) else (lambda size: nets.build(model, size))
+        self.networks = {f: networks.get(f) or build((h // f, w // f)) for f in self.factors}
 
     @classmethod
     def of(cls, network):
@@ -64,10 +65,11 @@ class NetworkViews:
 
 def check(model, size, factors):
     """Raise a one-line error unless every pooled view of a ``size`` canvas
-    is large enough for ``model`` (checked before anything is built)."""
+    is large enough for ``model`` (checked before anything is built; a
+    network-building function is not checked)."""
     from . import nets
     h, w = size
-    if not factors:
+    if not factors or callable(model):
         return
     if min(factors) < 1:
         raise ValueError('network views must be pooling factors >= 1, got %s'
