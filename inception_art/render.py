@@ -127,8 +127,7 @@ class Renderer:
             self._steps[key] = ImageOptimizer(
                 views, ChannelObjective(layer) if layer else ClassObjective(s['objective']),
                 prior=load_prior(prior, s['prior_scales']),
-                optimizer=s['rule'], param=s['param'],
-                affine=affine if (s['shift'] or s['degrees'] or affine['scale'] != (1, 1)) else None)
+                optimizer=s['rule'], param=s['param'], affine=affine)
         return self._steps[key]
 
 

@@ -61,7 +61,8 @@ class ImageOptimizer:
         How the image is represented (:mod:`inception_art.param`).
     affine : dict, optional
         Keyword arguments of :class:`~inception_art.transforms.RandomAffine`
-        (``shift``, ``scale``, ``degrees``): a random view each step.
+        (``shift``, ``scale``, ``degrees``): a random view each step (left out
+        of the graph when every draw would be the identity).
     """
 
     def __init__(self, network, objective, lr=5.0, jitter=0, prior=None,
@@ -81,7 +82,9 @@ class ImageOptimizer:
         self.jitter = Jitter(jitter)
         self.transforms = [self.jitter]
         if affine:
-            self.transforms.append(RandomAffine(self.size, **affine))
+            view = RandomAffine(self.size, **affine)
+            if view.active:
+                self.transforms.append(view)
 
         image = self.picture.image
         seen = image
