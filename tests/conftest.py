@@ -37,3 +37,24 @@ def tiny_network(size=(40, 48), seed=0):
 @pytest.fixture(scope='session')
 def tiny():
     return tiny_network()
+
+
+# --- no silent skips in CI -----------------------------------------------------
+# CI sets INCEPTION_ART_NO_SKIPS=1 (.ci/run): a test that skips there (a
+# package or server missing from a fresh machine) fails the run instead of
+# hiding what was not tested.
+
+_SKIPPED = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped:
+        _SKIPPED.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import os
+    if os.environ.get('INCEPTION_ART_NO_SKIPS') == '1' and _SKIPPED:
+        print('\nerror: %d test(s) skipped, which CI does not allow:\n  %s'
+              % (len(_SKIPPED), '\n  '.join(_SKIPPED)))
+        session.exitstatus = 1

@@ -151,3 +151,43 @@ def test_step_raises_target_logit_and_clips(tiny_optimizer):
     value = opt.get_float_image()
     assert value.min() >= 0 and value.max() <= 255
     assert opt.get_image().dtype == np.uint8
+
+
+def test_prior_in_the_step_lowers_the_prior_term(tiny):
+    """One step with the prior on lowers the prior term more than the same
+    step without it (the sign is right), and the loss is network term plus
+    strength times prior term."""
+    from inception_art.prior import PatchPrior, default_path
+    prior = PatchPrior.load(default_path('student'), scales=(1, 2))
+    x = T.tensor4('x')
+    term = theano.function([x], prior.term(x, size=tiny.size))
+    start = np.random.RandomState(7).uniform(0, 255, tiny.size + (3,)).astype('float32')
+    after = {}
+    for strength in (0.0, 50.0):
+        opt = ImageOptimizer(tiny, ClassObjective('logit', classes=(3,)), lr=2.0,
+                             prior=prior, prior_strength=strength)
+        opt.restart(start)
+        opt.step()
+        after[strength] = float(term(opt.get_float_image().transpose(2, 0, 1)[None]))
+    before = float(term(start.transpose(2, 0, 1)[None]))
+    assert after[50.0] < before and after[50.0] < after[0.0]
+
+
+@pytest.mark.parametrize('rule', ['adam', 'adam2015', 'gd'])
+def test_pixels_stay_in_range_when_the_gradient_pushes_out(tiny, rule):
+    """Start at the edges of the range with every gradient pushing further
+    out (the objective asks for brighter where the image is 250 and darker
+    where it is 5): the clip holds the image inside [0, 255]."""
+    opt = ImageOptimizer(tiny, ClassObjective('logit', classes=(3,)), lr=20.0, optimizer=rule)
+    image = np.full(tiny.size + (3,), 250.0, dtype='float32')
+    image[:, : tiny.size[1] // 2] = 5.0
+    opt.restart(image)
+    # A loss whose gradient is -(image - 128): minimising it pushes bright
+    # pixels brighter and dark ones darker.
+    out = opt.picture.image
+    grad = T.grad(-T.sqr(out - 128.0).sum(), opt.picture.param)
+    push = theano.function([], [], updates=opt.rule.updates(grad))
+    for _ in range(5):
+        push()
+    value = opt.get_float_image()
+    assert value.min() == 0.0 and value.max() == 255.0
