@@ -43,3 +43,22 @@ def test_lite0_gradient_matches_finite_differences():
         eps = 0.05
         numeric = (f(x + eps * d)[0] - f(x - eps * d)[0]) / (2 * eps)
         assert float((g * d).sum()) == pytest.approx(float(numeric), rel=5e-2, abs=1e-4)
+
+
+@pytest.mark.full_network
+def test_lite0_logits_match_an_independent_torch_reference():
+    """Logits recorded from a PyTorch network written from the definition
+    (tests/data/lite0_torch_logits.json, made by
+    ``python -m bench.record_reference_logits``) on two photographs: ours
+    agree to 1e-3."""
+    import json
+    from pathlib import Path
+    skimage_data = pytest.importorskip('skimage.data')
+    from inception_art.classify import Classifier
+    record = json.loads((Path(__file__).parent / 'data' / 'lite0_torch_logits.json').read_text())
+    classifier = Classifier('efficientnet-lite0')
+    for name, want in record['logits'].items():
+        # The classifier crops as the recording did (center_crop to 224x224).
+        got = classifier.logits([getattr(skimage_data, name)()])[0]
+        np.testing.assert_allclose(got, np.array(want), atol=1e-3)
+    assert int(np.argmax(record['logits']['coffee'])) == 967        # espresso
