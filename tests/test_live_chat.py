@@ -79,10 +79,19 @@ def test_unknown_words_get_suggestions_within_a_budget():
     assert 'did you mean volcano' in reply.text
     # Cached: the same word costs nothing and still gets its suggestion.
     assert q.offer('bob', 'vulcano').suggestions == reply.suggestions
-    # Over budget: a reply, without the (costly) fuzzy match.
-    replies = [q.offer('eve', 'zzqx%d' % i) for i in range(10)]
+    # Over budget: a reply, without the (costly) fuzzy match, for words that
+    # do get suggestions when the budget allows.
+    typos = ['flamingoo', 'jelyfish', 'strawbery', 'volcanoo', 'penguinn']
+    from inception_art import imagenet
+    assert all(imagenet.suggest(t, n=3) for t in typos)
+    replies = [q.offer('eve', t) for t in typos]
     assert all(r.kind == 'unknown' for r in replies)
-    assert sum(1 for r in replies if r.suggestions is None or r.suggestions == []) == 10
+    # The bucket holds 2 (a burst of two seconds' worth): 'vulcano' took one,
+    # the first typo the other; the rest go without.
+    assert replies[0].suggestions and 'did you mean' in replies[0].text
+    assert all(not r.suggestions and 'did you mean' not in r.text for r in replies[1:])
+    clock.now += 1.0                    # one more fuzzy match is allowed
+    assert 'jellyfish' in q.offer('eve', 'jelyfish').suggestions
 
 
 def test_token_bucket():
