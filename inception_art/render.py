@@ -174,27 +174,27 @@ def render(classes, recipe='default', progress=True, optimizer=None, callback=No
     image = initial_image(s['init'], sizes[0], s['seed'])
     # Every step compiles before the bar starts: its ETA counts steps only.
     steps = [optimizer] if optimizer else [renderer.optimizer(s, size, layer) for size in sizes]
-    bar = tqdm(total=s['steps'], unit='step', disable=not progress,
-               bar_format='step {n_fmt}/{total_fmt} |{bar:20}| {desc} '
-                          '[{elapsed}<{remaining}]')
     logit, done = float('nan'), 0
-    for size, count, opt in zip(sizes, counts, steps):
-        opt.objective.set_classes(*classes)
-        opt.jitter.pixels = s['jitter']
-        opt.restart(resize_float(image, size), lr=s['lr'],
-                    prior_strength=s['prior_strength'], seed=s['seed'] + done)
-        for i in range(count):
-            loss, logit = opt.step()
-            if callback is not None:
-                callback(done, loss, logit)
-            done += 1
-            if s['blur'] and s['blur_every'] and (i + 1) % s['blur_every'] == 0 \
-                    and done < s['steps']:
-                opt.blur(s['blur'])
-            bar.set_description_str('loss %.2f logit %.2f' % (loss, logit), refresh=False)
-            bar.update()
-        image = opt.get_float_image()
-    bar.close()
+    # A context, so that a Ctrl-C closes the bar before the command's last line.
+    with tqdm(total=s['steps'], unit='step', disable=not progress,
+              bar_format='step {n_fmt}/{total_fmt} |{bar:20}| {desc} '
+                         '[{elapsed}<{remaining}]') as bar:
+        for size, count, opt in zip(sizes, counts, steps):
+            opt.objective.set_classes(*classes)
+            opt.jitter.pixels = s['jitter']
+            opt.restart(resize_float(image, size), lr=s['lr'],
+                        prior_strength=s['prior_strength'], seed=s['seed'] + done)
+            for i in range(count):
+                loss, logit = opt.step()
+                if callback is not None:
+                    callback(done, loss, logit)
+                done += 1
+                if s['blur'] and s['blur_every'] and (i + 1) % s['blur_every'] == 0 \
+                        and done < s['steps']:
+                    opt.blur(s['blur'])
+                bar.set_description_str('loss %.2f logit %.2f' % (loss, logit), refresh=False)
+                bar.update()
+            image = opt.get_float_image()
     return np.round(np.clip(image, 0, 255)).astype('uint8'), logit
 
 

@@ -137,3 +137,29 @@ def test_judges_load_through_the_same_code(photos, model):
                                        'efficientnet-lite2': (260, 260)}[model]
     assert classifier.top(load_rgb(photos['chelsea']), 1)[0]['index'] in CATS
     assert classifier.top(load_rgb(photos['coffee']), 1)[0]['index'] in COFFEE
+
+
+@pytest.mark.full_network
+def test_ctrl_c_during_a_render_exits_130_and_keeps_the_old_picture(tmp_path):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it,
+    in the middle of the steps: exit status 130, one line, and the picture
+    already at --out is left as it was."""
+    import signal
+    import time
+    out = tmp_path / 'volcano.png'
+    save_png(np.full((4, 4, 3), 7, np.uint8), out)
+    before = out.read_bytes()
+    proc = subprocess.Popen([sys.executable, '-m', 'inception_art.render', '--class', 'volcano',
+                             '--size', '160x128', '--steps', '100000', '--out', str(out)],
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    seen = ''
+    deadline = time.monotonic() + 300
+    while 'step 3/' not in seen and time.monotonic() < deadline:
+        seen += proc.stderr.read(1)
+    assert 'step 3/' in seen, seen
+    os.killpg(proc.pid, signal.SIGINT)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=60) == 130
+    assert rest.strip().splitlines()[-1] == 'interrupted'
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['volcano.png']
