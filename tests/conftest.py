@@ -1,5 +1,7 @@
 """Shared fixtures. Theano compiles are slow, so small networks are built
 once per session and shared by the tests that need them."""
+import os
+
 import numpy as np
 import pytest
 
@@ -7,6 +9,11 @@ from inception_art.theano_env import lasagne
 from inception_art.nets.layers import (AffinePixelLayer, DepthwiseConvLayer,
                                        PadLayer, conv, relu6)
 from inception_art.nets.network import Network
+
+# Tests that expect "no VGG weights" must not find a user's real ones: the
+# weight folder is models/ under each test's own working directory unless a
+# test sets it (monkeypatch), here and in every subprocess a test starts.
+os.environ.pop('INCEPTION_ART_MODELS', None)
 
 TINY_CLASSES = 10
 
