@@ -16,8 +16,12 @@ from inception_art import prior as P
 from inception_art.cli import run_main
 from inception_art.theano_env import PROJECT_ROOT, theano, T
 
-skimage_data = pytest.importorskip('skimage.data')
-SKIMAGE_DIR = Path(skimage_data.__file__).parent
+
+
+def skimage_data():
+    """scikit-image's data module; only the tests that use its photographs
+    need it (the rest of this file needs nothing beyond the package)."""
+    return pytest.importorskip('skimage.data')
 
 SMALL = (20, 24)          # (h, w) of the image the term is checked on
 SMALL_SCALES = (1, 2, 3)  # 3 pools 20x24 to 6x8: skipped
@@ -29,7 +33,7 @@ def priors():
 
 
 def _skimage_photo(entry):
-    path = SKIMAGE_DIR / Path(entry['name']).name
+    path = Path(skimage_data().__file__).parent / Path(entry['name']).name
     assert hashlib.sha256(path.read_bytes()).hexdigest() == entry['sha256'], \
         'scikit-image photo %s differs from the one the prior was fitted on' % path.name
     return np.asarray(Image.open(path).convert('RGB'))
@@ -185,7 +189,7 @@ def small_fns(priors):
 
 def _small_image(seed=0):
     rng = np.random.RandomState(seed)
-    photo = np.asarray(skimage_data.astronaut(), dtype=np.float64)
+    photo = np.asarray(skimage_data().astronaut(), dtype=np.float64)
     image = photo[100:100 + SMALL[0], 200:200 + SMALL[1]]
     return np.clip(image + rng.normal(0, 8, image.shape), 0, 255)
 
@@ -246,7 +250,7 @@ def test_float32_term_at_224_with_still_scales(priors):
     """The size the renderer uses: scales 47 and 95 (4x4, 2x2) are skipped,
     the compiled graph stays float32 and matches numpy."""
     model = priors['student']
-    image = np.asarray(skimage_data.chelsea(), float)[30:254, 100:324]
+    image = np.asarray(skimage_data().chelsea(), float)[30:254, 100:324]
     shared = theano.shared(image.transpose(2, 0, 1)[None].astype('float32'))
     strength = theano.shared(np.float32(2.0))
     term = model.term(shared, strength=strength)
@@ -326,7 +330,7 @@ def photo_folder(tmp_path_factory):
     """A small folder of real photographs (crops), plus files that are not
     images."""
     folder = tmp_path_factory.mktemp('photos')
-    astronaut, coffee = skimage_data.astronaut(), skimage_data.coffee()
+    astronaut, coffee = skimage_data().astronaut(), skimage_data().coffee()
     Image.fromarray(astronaut[:160, :160]).save(folder / 'a.png')
     Image.fromarray(astronaut[300:460, 300:460]).save(folder / 'b.jpg')
     Image.fromarray(coffee[100:260, 200:360]).save(folder / 'c.webp')
