@@ -55,3 +55,4 @@ def test_the_2015_recipe_starts_from_the_photograph_at_its_size(renderer):
     # pixel moves by exactly 5 grey levels (less only where the clip to
     # [0, 255] stops it).
     assert change.max() <= 5 and np.mean(change == 5) > 0.9
+
