@@ -1,8 +1,9 @@
 """Recipes: named sets of render settings, and the table of those settings.
 
-Every setting has one name, one default, one help line and one check, in
-:data:`SETTINGS`; a recipe gives values to some of them, and a flag or a
-keyword argument overrides any one. ``python -m inception_art.render
+Every setting has one name, one default and one help line, in
+:data:`SETTINGS` (:func:`inception_art.render.check` checks them all); a
+recipe gives values to some of them, and a flag or a keyword argument
+overrides any one. ``python -m inception_art.render
 --recipe NAME`` picks a recipe; the default recipe is ``'default'``.
 
 * ``default``: the best measured (README, "Choosing the defaults"): a
@@ -22,8 +23,6 @@ keyword argument overrides any one. ``python -m inception_art.render
 from dataclasses import dataclass
 from pathlib import Path
 
-from .theano_env import PROJECT_ROOT
-
 #: The photograph the 2015 recipes start from: scikit-image's rocket.jpg
 #: (a SpaceX launch photograph, released into the public domain), cropped to
 #: 640x360. ``--init photo`` names it.
@@ -33,7 +32,7 @@ PHOTO = Path(__file__).parent / 'data' / 'rocket_640x360.jpg'
 @dataclass(frozen=True)
 class Setting:
     """One render setting: its keyword name, default (the default
-    recipe's), help line and check (a function raising ValueError)."""
+    recipe's) and help line."""
     name: str
     default: object
     help: str
