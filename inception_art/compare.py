@@ -47,7 +47,7 @@ Metrics per picture
 Top-level features: a channel of each of the network's last layers (the
 two feature layers before the logits) is rendered with
 :class:`~inception_art.objectives.ChannelObjective` under the default
-settings; for the layer that feeds the classifier, the channels are those
+recipe (the same core as ``render``'s default pictures); for the layer that feeds the classifier, the channels are those
 with the largest classifier weight into some of the compared classes.
 
 Parallelism: the renders (class x cell, then the channels) are spread over
@@ -73,7 +73,7 @@ from . import imagenet, nets, spectrum
 from .cli import run_main
 from .evaluate import CLASSES, JUDGES, judge
 from .images import atomic_path, center_crop, check_writable, load_rgb
-from .objectives import KINDS, ChannelObjective, ClassObjective
+from .objectives import KINDS, ClassObjective
 from .prior import (DEFAULT_HELDOUT, DEFAULT_TRAIN, PATCH, PatchPrior, default_path,
                     patches_at)
 from .recipes import DEFAULTS as RECIPE_DEFAULTS, RECIPES
@@ -236,13 +236,15 @@ def _logits(picture):
     return _WORKER['forward'](np.ascontiguousarray(batch))[0]
 
 
-def _optimizer(objective, layer, prior, optimizer):
-    key = (objective, layer, prior, optimizer)
+def _optimizer(objective, prior, optimizer):
+    """The worker's compiled step for a class cell (channels go through
+    the default recipe's Renderer instead)."""
+    key = (objective, prior, optimizer)
     steps = _WORKER['steps']
     if key not in steps:
-        goal = ChannelObjective(layer) if layer else ClassObjective(objective)
-        steps[key] = ImageOptimizer(_WORKER['network'], goal, prior=load_prior(prior),
-                                    optimizer=optimizer, seed=_WORKER['config']['seed'])
+        steps[key] = ImageOptimizer(_WORKER['network'], ClassObjective(objective),
+                                    prior=load_prior(prior), optimizer=optimizer,
+                                    seed=_WORKER['config']['seed'])
     return steps[key]
 
 
@@ -265,7 +267,7 @@ def _work(task):
                             model=config['network'], steps=config['steps'],
                             seed=config['seed'], progress=False, callback=record)
     else:
-        opt = _optimizer(s['objective'], None, s['prior'], s['optimizer'])
+        opt = _optimizer(s['objective'], s['prior'], s['optimizer'])
         picture, _ = render((task['target'],), size=config['size'], optimizer=opt,
                             progress=False, steps=config['steps'],
                             lr=s['gd_lr'] if s['optimizer'] == 'gd' else s['lr'],
