@@ -458,11 +458,14 @@ sys.exit(130 if interrupted else 0)
 
 
 def test_ctrl_c_leaves_playable_file(tmp_path):
-    """SIGINT to a running writer (as Ctrl-C in a terminal sends to the
-    whole foreground process group, ffmpeg's group excepted)."""
+    """Ctrl-C as a terminal sends it: SIGINT to the whole foreground process
+    group. The writer runs in a group of its own here, standing for the
+    terminal's foreground group, and the signal goes to that group; ffmpeg
+    survives it only because the encoder starts it in a session of its own
+    (without that, the file is cut off and unplayable)."""
     out = tmp_path / 'stopped.mp4'
     proc = subprocess.Popen([sys.executable, '-c', SIGINT_DRIVER % str(TESTS), str(out)],
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, start_new_session=True)
     seen, deadline = b'', time.time() + 300
     while b'3.0/' not in seen and time.time() < deadline:
         chunk = os.read(proc.stderr.fileno(), 4096)
@@ -470,10 +473,36 @@ def test_ctrl_c_leaves_playable_file(tmp_path):
             break
         seen += chunk
     assert b'3.0/' in seen, seen[-500:]
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)
     _, rest = proc.communicate(timeout=120)
     assert proc.returncode == 130, (seen + rest)[-500:]
     frames = probe(out)['frames']
     assert 75 <= frames < 2500
     decode(out)                                  # every frame decodes
     assert not list(tmp_path.glob('.stopped*'))
+
+
+@pytest.mark.full_network
+def test_ctrl_c_in_make_video_keeps_a_playable_file(tmp_path):
+    """The user's case end to end: ``make video`` with the real Lite0, and
+    Ctrl-C sent, as a terminal sends it, to make, Python and everything
+    else in the foreground group."""
+    out = tmp_path / 'dream.mp4'
+    proc = subprocess.Popen(
+        ['make', '-s', 'video', 'CLASSES=volcano', 'SECONDS=100', 'FPS=10', 'SIZE=192x128',
+         'OPT_SIZE=96x64', 'KEYFRAME_SECONDS=1', 'STEPS=2', 'WARMUP_STEPS=2', 'OUT=%s' % out],
+        cwd=TESTS.parent, stderr=subprocess.PIPE, start_new_session=True)
+    seen, deadline = b'', time.time() + 300
+    while b'3.0/' not in seen and time.time() < deadline:
+        chunk = os.read(proc.stderr.fileno(), 4096)
+        if not chunk:
+            break
+        seen += chunk
+    assert b'3.0/' in seen, seen[-500:]
+    os.killpg(proc.pid, signal.SIGINT)
+    _, rest = proc.communicate(timeout=120)
+    assert b'Traceback' not in seen + rest, (seen + rest)[-800:]
+    frames = probe(out)['frames']
+    assert 30 <= frames < 1000
+    assert len(decode(out)) == frames             # every frame decodes
+    assert not list(tmp_path.glob('.dream*'))
