@@ -44,6 +44,26 @@ def wait_for(condition, timeout, interval=0.05, message='condition'):
         time.sleep(interval)
 
 
+#: The share of its target rate that the video must keep, measured over a
+#: second or more, for a test to call it "going on". What these tests
+#: catch is a stream that stops or falls to half (a blocked clock thread);
+#: a busy 2-core machine costs a few frames a second, which a bar of 23 of 25
+#: fps (the tests' old one) took for a failure.
+FULL_RATE = 0.7
+
+
+def frame_rate(app, seconds=1.0):
+    """Frames the app's clock published per second over ``seconds``."""
+    t0, frames0 = time.monotonic(), app.clock.frames
+    time.sleep(seconds)
+    return (app.clock.frames - frames0) / (time.monotonic() - t0)
+
+
+def assert_full_rate(rate, fps_target):
+    """Fail unless ``rate`` is at least :data:`FULL_RATE` of ``fps_target``."""
+    assert rate >= FULL_RATE * fps_target, '%.1f fps of %.1f' % (rate, fps_target)
+
+
 def need(program, package):
     """Fail with the fix when a Debian program the tests use is missing."""
     path = (program if os.path.isabs(program) and os.access(program, os.X_OK)

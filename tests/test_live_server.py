@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import random
+import signal
 import socket
 import struct
 import subprocess
@@ -24,7 +25,8 @@ import numpy as np
 import pytest
 
 from inception_art.live import LiveApp
-from live_support import free_port, get_json, read_mjpeg, wait_for
+from live_support import (assert_full_rate, frame_rate, free_port, get_json, read_mjpeg,
+                          wait_for)
 
 SIZE = (288, 512)
 
@@ -99,14 +101,27 @@ def test_several_viewers_see_the_same_moving_video(live):
 
 
 def test_status_endpoint(live):
+    """The values, checked against the app's configuration and its parts."""
+    # The viewers of the test before have gone once the server notices.
+    wait_for(lambda: live.hub.viewers == 0, 15, message='earlier viewers to go')
+    before = live.clock.frames
     status = get_json(live.server.url)
-    for key in ('fps', 'keyframe_period_s', 'underflows', 'deadline_misses', 'viewers',
-                'subject', 'queue', 'worker', 'frames'):
-        assert key in status
-    assert status['fps'] > 23
+    after = live.clock.frames
+    assert (status['size'], status['opt_size'], status['hold_s']) == ('512x288', '160x90', 0.3)
+    assert (status['source'], status['model'], status['twitch']) == ('stand-in', None, None)
+    assert (status['fps_target'], status['keyframe_seconds']) == (25.0, 1.0)
+    assert before <= status['frames'] <= after
+    assert status['keyframes'] >= 1 and status['underflows'] == live.clock.underflows
     assert status['subject']['text'] == 'daisy'
-    assert status['worker']['ready']
-    wait_for(lambda: get_json(live.server.url)['keyframe_period_s'], 10)
+    assert status['viewers'] == live.hub.viewers == 0
+    assert status['queue']['waiting'] == []
+    worker = status['worker']
+    assert worker['ready'] is True and worker['restarts'] == 0
+    assert worker['pid'] == live.worker.process.pid and live.worker.process.is_alive()
+    assert_full_rate(status['fps'], status['fps_target'])
+    # The keyframe period is the keyframes' video time, once two have shown.
+    period = wait_for(lambda: get_json(live.server.url)['keyframe_period_s'], 10)
+    assert period == pytest.approx(1.0, rel=0.3)
 
 
 def test_a_request_becomes_the_subject_within_one_keyframe(live):
@@ -122,6 +137,28 @@ def test_a_request_becomes_the_subject_within_one_keyframe(live):
     assert live.clock.keyframes_shown - shown_before <= 2
     assert get_json(live.server.url)['subject'] == {'text': 'volcano', 'user': 'ann',
                                                     'id': live.subject['id']}
+
+
+def test_a_subject_is_held_for_hold_seconds():
+    """``--hold 3``: a request waiting behind the current subject does not
+    take over before the subject has had its 3 seconds (a lower bound,
+    which a busy machine can only lengthen), and does take over after."""
+    hold = 3.0
+    app = stand_in_app(hold=hold, chat_rate=None).start()
+    try:
+        wait_for(lambda: app.clock.keyframes_shown >= 1, 60, message='the first keyframe')
+        conn = connect(app)
+        assert 'queued volcano' in json.loads(post_chat(conn, {'name': 'ann',
+                                                               'text': 'volcano'})[1])['reply']
+        wait_for(lambda: (app.subject or {}).get('text') == 'volcano', 30, interval=0.02,
+                 message='the first request to be taken')
+        taken = time.monotonic()
+        post_chat(conn, {'name': 'bob', 'text': 'goldfish'})
+        wait_for(lambda: (app.subject or {}).get('text') == 'goldfish', hold + 30,
+                 interval=0.02, message='the second request after the hold')
+        assert time.monotonic() - taken >= hold - 0.1
+    finally:
+        app.stop()
 
 
 def test_unknown_word_gets_a_friendly_reply(live):
@@ -230,8 +267,12 @@ def test_a_viewer_that_stops_reading_stalls_nobody(live):
         t0, frames0 = time.monotonic(), live.clock.frames
         got = read_mjpeg('127.0.0.1', port, 25)
         elapsed = time.monotonic() - t0
-        assert len(got) == 25 and elapsed < 3.0
-        assert (live.clock.frames - frames0) / elapsed > 22
+        published = live.clock.frames - frames0
+        # The reader got at least half the frames the clock published
+        # meanwhile (a hub stalled by the stuck viewer would starve it while
+        # the clock went on), and the clock went on at its rate.
+        assert len(got) == 25 and published <= 2 * 25, published
+        assert_full_rate(published / elapsed, live.clock.fps)
     finally:
         stuck.close()
 
@@ -318,9 +359,9 @@ def test_ten_thousand_hostile_messages(live, caplog):
     assert set(statuses) <= {200, 400, 413}, set(statuses)
     assert statuses.count(200) > 9000
     # The stream went on at full rate the whole time.
-    rate = (live.clock.frames - frames0) / (time.monotonic() - t0)
-    assert rate > 23, rate
-    assert live.clock.deadline_misses - misses0 <= max(3, elapsed / 10)
+    assert_full_rate((live.clock.frames - frames0) / (time.monotonic() - t0), live.clock.fps)
+    frames = live.clock.frames - frames0
+    assert live.clock.deadline_misses - misses0 <= max(3, 0.02 * frames)
     assert live.clock.is_alive() and live.worker.process.is_alive()
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     # What the other viewer got: plenty of chat, no markup, no raw controls.
@@ -338,9 +379,7 @@ def test_underflow_repeats_the_last_frame():
     app = stand_in_app(keyframe_seconds=0.4, source_options={'seconds': 0.8}).start()
     try:
         wait_for(lambda: app.clock.underflows > 20, 30, message='underflows')
-        t0, frames0 = time.monotonic(), app.clock.frames
-        time.sleep(1.5)
-        assert (app.clock.frames - frames0) / (time.monotonic() - t0) > 23
+        assert_full_rate(frame_rate(app, 1.5), app.clock.fps)
         status = get_json(app.server.url)
         assert status['underflows'] > 20 and status['keyframe_period_s'] > 0.6
     finally:
@@ -355,9 +394,7 @@ def test_watchdog_restarts_a_stuck_optimiser():
         # The new optimiser carries on (and, being the same stand-in, hangs
         # again at its 4th keyframe: new keyframes come before that).
         wait_for(lambda: app.clock.keyframes_shown > shown, 30, message='keyframes after it')
-        t0, frames0 = time.monotonic(), app.clock.frames
-        time.sleep(1.0)
-        assert (app.clock.frames - frames0) / (time.monotonic() - t0) > 23
+        assert_full_rate(frame_rate(app, 1.0), app.clock.fps)
         assert get_json(app.server.url)['watchdog_restarts'] >= 1
     finally:
         app.stop()
@@ -378,6 +415,46 @@ def test_command_line_errors(live):
     assert result.returncode == 2 and 'choose another --port' in result.stderr
     result = run_cli('--twitch', '--source', 'stand-in', '--port', '0')
     assert result.returncode == 2 and 'TWITCH_STREAM_KEY' in result.stderr
+
+
+def alive_in_group(pgid):
+    """Processes of group ``pgid`` still running (zombies excluded)."""
+    ps = subprocess.run(['ps', '-o', 'pid=,stat=', '-g', str(pgid)], capture_output=True,
+                        text=True).stdout.split('\n')
+    return [line for line in ps if line.strip() and 'Z' not in line.split()[1]]
+
+
+@pytest.mark.parametrize('sig, status', [(signal.SIGINT, 130), (signal.SIGTERM, 0)])
+def test_ctrl_c_and_sigterm_stop_the_command_and_its_children(sig, status):
+    """Ctrl-C as a terminal sends it (SIGINT to the whole process group,
+    the optimiser's process included) and SIGTERM to the command alone:
+    the program ends with 130 and 0, quietly, and leaves no process behind."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, '-m', 'inception_art.live', '--source', 'stand-in',
+                             '--port', str(port), '--opt-size', '160x90'],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    url = 'http://127.0.0.1:%d/' % port
+    try:
+        def ready():
+            assert proc.poll() is None, proc.communicate()[1]
+            try:
+                return get_json(url)['keyframes'] >= 1
+            except OSError:
+                return False
+        wait_for(ready, 120, interval=0.2, message='the live command to start')
+        assert len(alive_in_group(proc.pid)) >= 2          # the optimiser's process too
+        if sig == signal.SIGINT:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == status, err.decode()[-800:]
+        assert b'Traceback' not in err, err.decode()[-800:]
+        wait_for(lambda: not alive_in_group(proc.pid), 10, message='the children to end')
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_the_live_command_does_not_import_theano():
