@@ -235,6 +235,33 @@ def test_tiny_grid_writes_the_report(tiny_run, tmp_path):
     assert not list(tmp_path.glob('.compare*'))      # no temporary files left
 
 
+def test_one_cells_metrics_recomputed_independently(tiny_run, layered):
+    """The default cell's class-7 row, against what this test computes from
+    the picture with its own forward pass and its own patch cutting."""
+    from inception_art.prior import PatchPrior, default_path
+    results, pictures = tiny_run
+    row = results['cells']['default']['classes']['7']
+    picture = pictures[('default', 7)]
+
+    x = T.tensor4('x')
+    forward = theano.function([x], layered.logit_map(x).mean(axis=(2, 3)))
+    logits = forward(picture.transpose(2, 0, 1)[None].astype('float32'))[0].astype(float)
+    assert row['target_logit'] == pytest.approx(logits[7], abs=1e-3)
+    assert row['rank'] == 1 + int(np.sum(logits > logits[7]))
+    probs = np.exp(logits - logits.max())
+    assert row['prob'] == pytest.approx(probs[7] / probs.sum(), rel=1e-3)
+    others = np.delete(logits, 7)
+    assert row['others_lse'] == pytest.approx(np.log(np.exp(others).sum()), abs=1e-3)
+
+    # Every 8x8 patch on a 2-pixel grid, channel-major, as the fit's data.
+    prior = PatchPrior.load(default_path('student'))
+    h, w = picture.shape[:2]
+    patches = np.array([picture[y:y + 8, x:x + 8].transpose(2, 0, 1).ravel()
+                        for y in range(0, h - 7, 2) for x in range(0, w - 7, 2)], float)
+    assert row['logp_student'] == pytest.approx(prior.log_density(patches).mean(), rel=1e-6)
+    assert 0 < row['seconds'] < 600
+
+
 def test_worker_processes_give_the_same_pictures(tiny_run):
     """Two spawned workers (each compiling its own steps) render what the
     in-process run rendered."""
