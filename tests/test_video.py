@@ -506,3 +506,16 @@ def test_ctrl_c_in_make_video_keeps_a_playable_file(tmp_path):
     assert 30 <= frames < 1000
     assert len(decode(out)) == frames             # every frame decodes
     assert not list(tmp_path.glob('.dream*'))
+
+
+@pytest.mark.full_network
+def test_video_keyframes_show_their_class():
+    """The first keyframe of a film (from grey) and the next one (zoomed
+    forward, then 10 steps) are both Lite0's picture of the class."""
+    from inception_art.classify import Classifier
+    dream = Dream(opt_size=(180, 320), warmup_steps=100, steps=10, keyframe_seconds=1.0)
+    dream.set_subject('volcano')
+    first, second = dream.next_keyframe(), dream.next_keyframe()
+    assert np.abs(first.astype(int) - second).mean() > 1     # it moved on
+    logits = Classifier('efficientnet-lite0').logits([first, second])
+    assert [int(np.argmax(row)) for row in logits] == [980, 980]

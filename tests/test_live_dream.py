@@ -1,0 +1,30 @@
+"""The live mode's optimiser with the real network (Lite0), as the live
+command configures it: its first keyframe shows the requested class.
+(``test_live_browser.py`` runs the whole command with the real network.)"""
+import numpy as np
+import pytest
+
+from inception_art.classify import Classifier
+from inception_art.live import LiveApp
+from live_support import free_port
+
+
+@pytest.mark.full_network
+def test_the_first_keyframe_shows_the_requested_class():
+    app = LiveApp(port=free_port(), subject='volcano', nice=0)   # the live defaults
+    worker = app.worker
+    worker.start()
+    try:
+        worker.grant(1)
+        keyframe = None
+        for _ in range(600):
+            keyframe = keyframe or worker.poll(1.0)
+            if keyframe is not None or worker.fatal:
+                break
+        assert keyframe is not None, worker.fatal or 'no keyframe in 10 minutes'
+    finally:
+        worker.stop()
+    assert keyframe.subject['text'] == 'volcano'
+    assert keyframe.image.shape == (180, 320, 3)
+    logits = Classifier('efficientnet-lite0').logits([keyframe.image])[0]
+    assert int(np.argmax(logits)) == 980
