@@ -15,7 +15,6 @@ named settings and measures each picture:
 
 This is how the render defaults were chosen. Results go to a JSON file.
 """
-import argparse
 import json
 import sys
 import time
@@ -25,7 +24,7 @@ import numpy as np
 
 from . import imagenet, look, recipes
 from .classify import Classifier
-from .cli import run_main
+from .cli import ArgumentParser, run_main
 from .images import atomic_path, save_png
 from .render import Renderer, render
 
@@ -130,7 +129,7 @@ def summary(record):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog='python -m inception_art.evaluate',
+    p = ArgumentParser(prog='python -m inception_art.evaluate',
                                 description=__doc__.splitlines()[0])
     p.add_argument('--settings', default='{"default": {}}',
                    help='JSON: {name: {recipe, any render setting}}')

@@ -2,6 +2,7 @@
 photographs (scikit-image's), one-line errors for bad input."""
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -43,6 +44,51 @@ def test_classify_real_photos(photos):
     assert chelsea[0]['index'] in CATS and chelsea[0]['prob'] > 0.2
     assert coffee[0]['index'] in COFFEE and coffee[0]['prob'] > 0.5
     assert chelsea[0]['logit'] >= chelsea[1]['logit'] >= chelsea[2]['logit']
+
+
+@pytest.mark.full_network
+def test_classify_prints_a_readable_table(photos):
+    """Without --json: a heading per image, then index, label, logit and
+    probability per row, best first, agreeing with the JSON output."""
+    text = run('classify', photos['coffee'], '--top', '2')
+    data = run('classify', photos['coffee'], '--top', '2', '--json')
+    assert text.returncode == 0 and data.returncode == 0, text.stderr + data.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0] == '%s (efficientnet-lite0):' % photos['coffee']
+    top = json.loads(data.stdout)['top']
+    assert len(lines) == 3
+    for line, row in zip(lines[1:], top):
+        index, rest = line.split(None, 1)
+        label, logit, prob = re.fullmatch(r'(.+?)\s+logit\s+(\S+)\s+prob\s+(\S+)',
+                                          rest).groups()
+        assert int(index) == row['index'] and label == row['label'][:40]
+        assert float(logit) == pytest.approx(row['logit'], abs=1e-3)
+        assert float(prob) == pytest.approx(row['prob'], abs=1e-4)
+
+
+@pytest.mark.full_network
+def test_evaluate_measures_what_it_rendered(tmp_path):
+    """One small render, judged: the report's figures are those of the
+    saved picture, recomputed here with the judges and the look measures."""
+    from inception_art import look
+    from inception_art.classify import Classifier
+    out = tmp_path / 'report.json'
+    result = run('evaluate', '--settings', '{"small": {"size": [192, 192], "steps": 16}}',
+                 '--classes', 'volcano', '--out', out, '--save-dir', tmp_path / 'pictures')
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())['small']
+    assert report['classes'] == [980] and report['settings']['steps'] == 16
+    picture = np.asarray(Image.open(tmp_path / 'pictures' / 'small' / 'volcano.png'))
+    assert report['contrast'] == pytest.approx(look.contrast(picture), rel=1e-6)
+    assert report['colourfulness'] == pytest.approx(look.colourfulness(picture), rel=1e-6)
+    for judge in ('efficientnet-lite1', 'efficientnet-lite2'):
+        classifier = Classifier(judge)
+        for key, image in (('ranks', picture), ('thumb_ranks', look.thumbnail(picture))):
+            logits = classifier.logits([image])[0]
+            assert report['judges'][judge][key] == [1 + int((logits > logits[980]).sum())]
+    assert 'small' in result.stdout and 'contrast' in result.stdout
+    bad = run('evaluate', '--settings', '{"x": {"stepz": 3}}', '--out', out)
+    assert bad.returncode == 2 and bad.stderr.strip() == 'error: unknown setting(s): stepz'
 
 
 @pytest.mark.full_network

@@ -417,6 +417,33 @@ def test_command_line_errors(live):
     assert result.returncode == 2 and 'TWITCH_STREAM_KEY' in result.stderr
 
 
+def test_command_flags_reach_the_app_and_its_parts(monkeypatch):
+    """What ``python -m inception_art.live`` hands to LiveApp for each flag,
+    and where LiveApp puts it (no server is started)."""
+    from inception_art.live import __main__ as command
+    given = {}
+
+    class Recorder:
+        def __init__(self, **kwargs):
+            given.update(kwargs)
+            raise KeyboardInterrupt          # stop before anything starts
+
+    monkeypatch.setattr(command, 'LiveApp', Recorder)
+    with pytest.raises(KeyboardInterrupt):
+        command.main(['--nice', '5', '--budget', '0.5', '--min-steps', '2',
+                      '--twitch-chat-only', '--rtmp-url', 'rtmp://127.0.0.1:1935/app',
+                      '--reply-interval', '1.5', '--hold', '7', '--opt-size', '160x90'])
+    assert (given['nice'], given['budget'], given['min_steps']) == (5, 0.5, 2)
+    assert given['twitch'] is True and given['twitch_stream'] is False
+    assert given['rtmp_url'] == 'rtmp://127.0.0.1:1935/app'
+    assert (given['reply_interval'], given['hold'], given['opt_size']) == (1.5, 7.0, (90, 160))
+
+    app = stand_in_app(nice=5, budget=0.5, min_steps=2, keyframe_seconds=2.0, hold=7)
+    assert app.worker.nice == 5
+    assert app.worker.pace == (2, 1.0)          # the budget is a share of a keyframe's time
+    assert app.requests.hold == 7.0
+
+
 def alive_in_group(pgid):
     """Processes of group ``pgid`` still running (zombies excluded)."""
     ps = subprocess.run(['ps', '-o', 'pid=,stat=', '-g', str(pgid)], capture_output=True,
