@@ -2,7 +2,8 @@
 #   make render CLASS=volcano     and     make test
 # Variables (make VAR=value): CLASS, CLASS2, RECIPE, MODEL, SIZE, STEPS, RULE,
 # LR, PARAM, VIEWS, OCTAVES, OCTAVE_SCALE, JITTER, SHIFT, SCALE, DEGREES, BLUR,
-# BLUR_EVERY, OBJECTIVE, PRIOR, PRIOR_STRENGTH, PRIOR_SCALES, INIT, SEED, OUT
+# BLUR_EVERY, OBJECTIVE, PRIOR, PRIOR_STRENGTH, PRIOR_SCALES, PRIOR_STRIDE, INIT,
+# SEED, OUT
 # (render; RECIPE and the same settings for gallery); IMAGES (classify);
 # CLASSES, SECONDS, FPS, SIZE, OPT_SIZE, ZOOM, ROTATION, STEPS, WARMUP_STEPS,
 # KEYFRAME_SECONDS, SUBJECT_SECONDS, MODEL, SEED, PRIOR, PRIOR_STRENGTH, LR,
@@ -30,6 +31,7 @@ SETTINGS_FLAGS = $(if $(RECIPE),--recipe $(RECIPE)) \
 	$(if $(OBJECTIVE),--objective $(OBJECTIVE)) $(if $(PRIOR),--prior $(PRIOR)) \
 	$(if $(PRIOR_STRENGTH),--prior-strength $(PRIOR_STRENGTH)) \
 	$(if $(PRIOR_SCALES),--prior-scales $(PRIOR_SCALES)) \
+	$(if $(PRIOR_STRIDE),--prior-stride $(PRIOR_STRIDE)) \
 	$(if $(SEED),--seed $(SEED)) $(if $(INIT),--init "$(INIT)")
 RENDER_FLAGS = --class "$(CLASS)" $(if $(CLASS2),--class2 "$(CLASS2)") \
 	$(SETTINGS_FLAGS) $(if $(OUT),--out "$(OUT)")

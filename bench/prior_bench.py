@@ -13,8 +13,11 @@ timed round-robin in one process, so that other load on the machine slows
 them alike; the extra time is the prior's cost in context. VGG-16 uses
 random weights of the real shapes (as ``make bench`` does).
 
-Labels: ``video`` and ``still`` are the 2015 scale sets; ``/2`` means
-stride 2 at full resolution (``PatchPrior(stride=2)``).
+Labels: ``video`` and ``still`` are the 2015 scale sets; ``/4`` means
+patches 4 pixels apart on a randomly moved grid (``PatchPrior(stride=4)``).
+
+Then the whole Lite0 step of the recipes the prior joins (``lite0_steps``):
+without the prior and with it at strides 1, 4 and 8, and the prior's share.
 """
 import argparse
 import json
@@ -29,7 +32,7 @@ from inception_art.theano_env import theano, T
 SIZES = {'vgg16': (252, 448), 'efficientnet-lite0': (224, 224)}
 #: (label, scales, stride at full resolution)
 SETTINGS = (('video', VIDEO_SCALES, 1), ('still', STILL_SCALES, 1),
-            ('video/2', VIDEO_SCALES, 2), ('still/2', STILL_SCALES, 2))
+            ('video/4', VIDEO_SCALES, 4), ('still/4', STILL_SCALES, 4))
 
 
 def times_of(fn, repeat):
@@ -110,6 +113,57 @@ def in_step(net, repeat):
     return rows
 
 
+#: (label, recipe, overrides): the Lite0 steps the prior joins by default,
+#: each at its own size and scales.
+USES = (('stills 512x512', 'default', dict(prior_scales='still')),
+        ('keyframe 448x252', '2015-stream', dict(size=(252, 448))),
+        ('2015 stream 840x472', '2015-stream', {}))
+STRIDES = (1, 4, 8)
+
+
+def in_recipe_steps(repeat, strides=STRIDES):
+    """Print and return, for each of :data:`USES`, the whole Lite0 step
+    (the recipe's, as render compiles it) without the prior and with it at
+    each of ``strides``, timed round-robin in one process; ``fraction`` is
+    the prior's extra time over the step without it."""
+    from inception_art import recipes
+    from inception_art.render import Renderer
+    rows = []
+    renderer = Renderer()
+    for label, recipe, overrides in USES:
+        base = recipes.settings(recipe, **overrides)
+        size = tuple(base['size'])
+        configs = [('no prior', dict(base, prior_strength=0.0))] + [
+            ('stride %d' % k, dict(base, prior_strength=1.0, prior_stride=k)) for k in strides]
+        steps = []
+        for _, s in configs:
+            opt = renderer.optimizer(s, size)
+            opt.restart(np.random.RandomState(0).uniform(0, 255, size + (3,)),
+                        lr=s['lr'], prior_strength=s['prior_strength'])
+            opt.step()
+            steps.append(opt)
+        times = [[] for _ in configs]
+        for _ in range(repeat):
+            for i, opt in enumerate(steps):
+                t = time.perf_counter()
+                opt.step()
+                times[i].append(time.perf_counter() - t)
+        none = summary(times[0])
+        print('Lite0 step, %s (%s recipe, %s scales); median / min of %d'
+              % (label, recipe, base['prior_scales'], repeat))
+        for (name, s), ts in zip(configs, times):
+            m = summary(ts)
+            fraction = (m[0] - none[0]) / none[0]
+            rows.append(dict(use=label, recipe=recipe, size='%dx%d' % size[::-1],
+                             prior_scales=base['prior_scales'], prior=name,
+                             stride=s['prior_stride'] if s['prior_strength'] else None,
+                             median_s=m[0], min_s=m[1], fraction=fraction))
+            print('  %-9s %.3f / %.3f s%s' % ((name,) + m + (
+                '' if name == 'no prior' else '  prior: %+.0f%% of the step' % (100 * fraction),)),
+                  flush=True)
+    return rows
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--repeat', type=int, default=15)
@@ -118,9 +172,14 @@ def main(argv=None):
                         'vgg16, efficientnet-lite0')
     p.add_argument('--out', help='also write the figures to this JSON file')
     args = p.parse_args(argv)
-    results = dict(term_alone=term_alone(args.repeat), in_step=[])
+    results = dict(term_alone=term_alone(args.repeat), in_step=[],
+                   lite0_steps=in_recipe_steps(max(3, args.repeat // 3)),
+                   target='the prior at most 25% of a whole Lite0 step (issue 12)')
     for net in filter(None, args.steps.split(',')):
         results['in_step'] += in_step(net, max(3, args.repeat // 3))
+    from bench.run import machine_info
+    results['machine'] = machine_info()
+    results['date'] = time.strftime('%Y-%m-%d %H:%M')
     if args.out:
         from inception_art.images import atomic_path
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -79,8 +79,9 @@ EfficientNet-Lite0 itself per pixel). Measured with ``bench/prior_bench.py``
 VGG-16 step at 448x252 (1.25 s) the prior added 10-14%. At 224x224 it is
 0.06-0.08 s, more than a whole EfficientNet-Lite0 step (0.05 s). The
 penalty itself is two small C ops (one pass each over the coefficients);
-``stride=2`` takes every other position at full resolution and makes the
-term about three times cheaper.
+``stride=N`` reads patches N image pixels apart at every scale (at least
+one pooled pixel), on a grid moved at random before each step: an unbiased
+estimate of the same mean at a fraction of the cost (``bench/prior.json``).
 
 Command line
 ------------
@@ -207,10 +208,13 @@ class PatchPrior:
     nu, scale : (192,) Student-t degrees of freedom and scales (student only)
     scales : pooling factors of the Theano term (default ``STILL_SCALES``)
     provenance : dict describing how the prior was fitted
-    stride : step between patch positions at full resolution (scale 1) in
-        the Theano term; 1 (the default, and 2015's) takes every position.
-        Pooled scales always take every position. 2 makes the full-resolution
-        part four times cheaper; each pixel is still in 16 patches.
+    stride : int
+        Spacing of the patches the Theano term reads, in image pixels; 1
+        (the default, and 2015's) reads every position at every scale. At
+        pooling scale ``s`` the patches are ``max(1, stride // s)`` pooled
+        pixels apart, on a grid whose offset :meth:`randomise` draws anew
+        before each step: an unbiased estimate of the mean over all
+        positions, at about ``1 / (stride // s)**2`` of the cost.
     """
 
     def __init__(self, kind, mean, whiten, nu=None, scale=None,
@@ -233,6 +237,9 @@ class PatchPrior:
             raise ValueError('prior scales must be pooling factors >= 1, got %r'
                              % (scales,))
         self.provenance = dict(provenance or {})
+        #: The random grid offset (dy, dx) of each scale read at a step > 1
+        #: (shared variables, made when the term is built).
+        self.offsets = {}
         #: Whitened mean: the term's ``mu = W (m - 128)``.
         self.mu = self.whiten @ (self.mean - 128.0)
         self.log_det = float(np.linalg.slogdet(self.whiten)[1])
@@ -303,16 +310,36 @@ class PatchPrior:
         for s in used:
             pooled = centred if s == 1 else pool_2d(
                 centred, ws=(s, s), ignore_border=True, mode='average_exc_pad')
-            step = self.stride if s == 1 else 1
-            z = T.nnet.conv2d(pooled, filters, input_shape=(None, CHANNELS, h // s, w // s),
+            hs, ws, step = h // s, w // s, self.step_at(s)
+            if step > 1:
+                # A window of fixed size at a random offset, so that every
+                # position is on the grid equally often over the steps.
+                hs, ws = hs - step + 1, ws - step + 1
+                if min(hs, ws) < PATCH:
+                    hs, ws, step = h // s, w // s, 1
+                else:
+                    offset = self.offsets.setdefault(s, theano.shared(
+                        np.zeros(2, 'int32'), name='prior_offset_%d' % s))
+                    pooled = pooled[:, :, offset[0]:offset[0] + hs, offset[1]:offset[1] + ws]
+            z = T.nnet.conv2d(pooled, filters, input_shape=(None, CHANNELS, hs, ws),
                               filter_shape=(DIM, CHANNELS, PATCH, PATCH),
                               border_mode='valid', subsample=(step, step),
                               filter_flip=False)
-            count = z.shape[0] * (DIM * ((h // s - PATCH) // step + 1)
-                                  * ((w // s - PATCH) // step + 1))
+            count = z.shape[0] * (DIM * ((hs - PATCH) // step + 1)
+                                  * ((ws - PATCH) // step + 1))
             total = total + penalty(z, params) / T.cast(count, dtype)
         total = total / np.asarray(len(used), dtype=dtype)
         return total if strength is None else strength * total
+
+    def step_at(self, scale):
+        """Spacing of the patches read at pooling ``scale``, in pooled pixels."""
+        return max(1, self.stride // scale)
+
+    def randomise(self, rng):
+        """Draw each strided scale's grid offset from ``rng`` (a numpy
+        ``RandomState``; nothing is drawn when no scale is strided)."""
+        for s, offset in sorted(self.offsets.items()):
+            offset.set_value(rng.randint(0, self.step_at(s), size=2).astype('int32'))
 
     def _penalty_params(self):
         """(3, 192): the whitened mean ``mu``, then for the Student-t

@@ -58,6 +58,8 @@ SETTINGS = (
     Setting('prior', 'student', 'natural-image prior: none, gaussian or student'),
     Setting('prior_strength', 0.0, 'weight of the prior term'),
     Setting('prior_scales', 'still', 'prior pooling scales: still (1..95) or video (1..32)'),
+    Setting('prior_stride', 1, 'read the prior\'s patches this many pixels apart, on a grid '
+                               'moved at random each step (1: every patch, as in 2015)'),
     Setting('init', 'grey', 'start image: grey, noise, photo (the shipped photograph) '
                             'or a path'),
     Setting('seed', 0, 'random seed'),

@@ -25,14 +25,16 @@ PRIOR_SCALES = ('still', 'video')
 INITS = ('grey', 'noise', 'photo')
 
 
-def load_prior(kind, scales='still'):
+def load_prior(kind, scales='still', stride=1):
     """The committed prior of ``kind`` at the ``'still'`` or ``'video'``
-    pooling scales, or None for ``'none'``."""
+    pooling scales, reading patches ``stride`` pixels apart, or None for
+    ``'none'``."""
     if kind == 'none':
         return None
     from .prior import STILL_SCALES, VIDEO_SCALES, PatchPrior, default_path
     return PatchPrior.load(default_path(kind),
-                           scales=STILL_SCALES if scales == 'still' else VIDEO_SCALES)
+                           scales=STILL_SCALES if scales == 'still' else VIDEO_SCALES,
+                           stride=stride)
 
 
 def initial_image(init, size, seed):
@@ -76,8 +78,8 @@ def check(s):
                              % (name.replace('_', '-'), s[name], ', '.join(allowed)))
     if not s['views']:
         raise ValueError('--views needs at least one pooling factor, e.g. --views 2,4')
-    if s['steps'] < 1 or s['lr'] <= 0:
-        raise ValueError('--steps must be >= 1 and --lr > 0')
+    if s['steps'] < 1 or s['lr'] <= 0 or s['prior_stride'] < 1:
+        raise ValueError('--steps and --prior-stride must be >= 1 and --lr > 0')
     if min(s['jitter'], s['shift'], s['degrees'], s['blur'], s['prior_strength']) < 0:
         raise ValueError('--jitter, --shift, --degrees, --blur and --prior-strength must be >= 0')
     low, high = s['scale']
@@ -121,12 +123,12 @@ class Renderer:
         prior = s['prior'] if s['prior_strength'] > 0 else 'none'
         key = (s['model'], tuple(size), tuple(s['views']), s['param'], s['rule'],
                ('channel', layer) if layer else s['objective'], prior, s['prior_scales'],
-               tuple(sorted(affine.items())))
+               s['prior_stride'], tuple(sorted(affine.items())))
         if key not in self._steps:
             views = network_views.NetworkViews(s['model'], size, s['views'])
             self._steps[key] = ImageOptimizer(
                 views, ChannelObjective(layer) if layer else ClassObjective(s['objective']),
-                prior=load_prior(prior, s['prior_scales']),
+                prior=load_prior(prior, s['prior_scales'], s['prior_stride']),
                 optimizer=s['rule'], param=s['param'], affine=affine)
         return self._steps[key]
 
@@ -252,6 +254,9 @@ def add_settings_flags(p):
                    help='weight of the prior term (default: %g)' % d['prior_strength'])
     p.add_argument('--prior-scales', choices=PRIOR_SCALES,
                    help='prior pooling scales (default: %s)' % d['prior_scales'])
+    p.add_argument('--prior-stride', type=int,
+                   help='prior patches this many pixels apart, on a grid moved at random '
+                        'each step (default: %d)' % d['prior_stride'])
     p.add_argument('--init', metavar='grey|noise|photo|PHOTO',
                    help='start image (default: %s; photo: the shipped photograph)' % d['init'])
     p.add_argument('--seed', type=int, help='random seed (default: %d)' % d['seed'])

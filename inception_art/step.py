@@ -91,8 +91,11 @@ class ImageOptimizer:
         for transform in self.transforms:
             seen = transform(seen)
         loss, logit = mean_loss(objective, views.outputs(seen, getattr(objective, 'layer', None)))
+        #: Whatever draws a random state before each step.
+        self.random_parts = list(self.transforms)
         if prior is not None:
             loss = loss + self.prior_strength * prior.term(image, size=self.size)
+            self.random_parts.append(prior)
         grad = T.grad(loss, self.picture.param)
         self.rule = RULES[optimizer](self.picture.param, lr=lr,
                                      constrain=self.picture.constrain)
@@ -137,7 +140,7 @@ class ImageOptimizer:
 
     def step(self):
         """One step; returns ``(loss, target_logit)`` as floats."""
-        for transform in self.transforms:
-            transform.randomise(self.rng)
+        for part in self.random_parts:
+            part.randomise(self.rng)
         loss, logit = self._step()
         return float(loss), float(logit)

@@ -173,6 +173,21 @@ def test_prior_in_the_step_lowers_the_prior_term(tiny):
     assert after[50.0] < before and after[50.0] < after[0.0]
 
 
+def test_each_step_moves_a_strided_priors_grid(tiny):
+    """A strided prior is read on a grid the step moves at random: over a few
+    steps, its offsets take several values within the grid spacing."""
+    from inception_art.prior import PatchPrior, default_path
+    prior = PatchPrior.load(default_path('gaussian'), scales=(1,), stride=4)
+    opt = ImageOptimizer(tiny, ClassObjective('logit', classes=(3,)), prior=prior,
+                         prior_strength=1.0)
+    assert opt.random_parts[-1] is prior
+    seen = set()
+    for _ in range(8):
+        opt.step()
+        seen.add(tuple(prior.offsets[1].get_value()))
+    assert len(seen) > 2 and all(0 <= v < 4 for offset in seen for v in offset)
+
+
 @pytest.mark.parametrize('rule', ['adam', 'adam2015', 'gd'])
 def test_pixels_stay_in_range_when_the_gradient_pushes_out(tiny, rule):
     """Start at the edges of the range with every gradient pushing further

@@ -146,10 +146,11 @@ def test_default_paths_and_scales():
 
 # --------------------------------------------------------------- the term --
 
-def _direct_term(model, image, scales, stride=1):
+def _direct_term(model, image, scales, stride=1, offsets=None):
     """The multi-scale term computed directly: pool with loops, cut out
-    every 8x8 patch (every ``stride``-th at scale 1), flatten it (c, y, x),
-    whiten with the matrix."""
+    every 8x8 patch (with ``stride``: those on the grid of spacing
+    ``stride // s`` at scale s, inside a window ``spacing - 1`` pixels smaller,
+    moved by ``offsets[s]``), flatten it (c, y, x), whiten with the matrix."""
     h, w, _ = image.shape
     per_scale = []
     for s in scales:
@@ -161,9 +162,10 @@ def _direct_term(model, image, scales, stride=1):
             for j in range(pw):
                 pooled[i, j] = image[i * s:(i + 1) * s, j * s:(j + 1) * s].mean(axis=(0, 1))
         values = []
-        step = stride if s == 1 else 1
-        for i in range(0, ph - 7, step):
-            for j in range(0, pw - 7, step):
+        step = max(1, stride // s)
+        dy, dx = (offsets or {}).get(s, (0, 0)) if step > 1 else (0, 0)
+        for i in range(dy, dy + ph - step + 1 - 7, step):
+            for j in range(dx, dx + pw - step + 1 - 7, step):
                 x = pooled[i:i + 8, j:j + 8].transpose(2, 0, 1).ravel() - 128
                 z = model.whiten @ x - model.whiten @ (model.mean - 128)
                 if model.kind == 'gaussian':
@@ -180,10 +182,12 @@ def small_fns(priors):
     """Float64 value-and-gradient functions of the term on a 20x24 image."""
     fns = {}
     for kind, model in priors.items():
-        for stride in (1, 2):
+        for stride in (1, 2, 4):
             x = T.tensor4('x', dtype='float64')
-            term = model.with_scales(SMALL_SCALES, stride).term(x, size=SMALL)
+            strided = model.with_scales(SMALL_SCALES, stride)
+            term = strided.term(x, size=SMALL)
             fns[kind, stride] = theano.function([x], [term, T.grad(term, x)])
+            fns[kind, stride].prior = strided
     return fns
 
 
@@ -194,20 +198,30 @@ def _small_image(seed=0):
     return np.clip(image + rng.normal(0, 8, image.shape), 0, 255)
 
 
-@pytest.mark.parametrize('stride', [1, 2])
+@pytest.mark.parametrize('stride', [1, 2, 4])
 @pytest.mark.parametrize('kind', P.KINDS)
 def test_multiscale_term_equals_direct_numpy(priors, small_fns, kind, stride):
     image = _small_image()
-    value, _ = small_fns[kind, stride](image.transpose(2, 0, 1)[None])
+    fn = small_fns[kind, stride]
+    value, _ = fn(image.transpose(2, 0, 1)[None])
     expected = _direct_term(priors[kind], image, SMALL_SCALES, stride)
     assert value == pytest.approx(expected, rel=1e-9)
+    if stride > 1:   # the grid moved to a drawn offset
+        fn.prior.randomise(np.random.RandomState(5))
+        offsets = {s: tuple(v.get_value()) for s, v in fn.prior.offsets.items()}
+        assert set(offsets) == {s for s in SMALL_SCALES if stride // s > 1}
+        moved, _ = fn(image.transpose(2, 0, 1)[None])
+        assert moved == pytest.approx(_direct_term(priors[kind], image, SMALL_SCALES, stride,
+                                                   offsets), rel=1e-9)
+        for v in fn.prior.offsets.values():
+            v.set_value(np.zeros(2, 'int32'))
     if stride == 1:  # the library's own numpy path agrees too
         pooled = [P.mean_pool(image, s) for s in (1, 2)]
         assert value == pytest.approx(np.mean(
             [priors[kind].penalty(P.all_patches(p)).mean() for p in pooled]), rel=1e-9)
 
 
-@pytest.mark.parametrize('stride', [1, 2])
+@pytest.mark.parametrize('stride', [1, 2, 4])
 @pytest.mark.parametrize('kind', P.KINDS)
 def test_term_gradient_matches_finite_differences(small_fns, kind, stride):
     image = _small_image(1).transpose(2, 0, 1)[None]
@@ -226,6 +240,27 @@ def test_term_gradient_matches_finite_differences(small_fns, kind, stride):
     direction = rng.normal(size=image.shape)
     numeric = (fn(image + eps * direction)[0] - fn(image - eps * direction)[0]) / (2 * eps)
     assert (grad * direction).sum() == pytest.approx(numeric, rel=1e-6)
+
+
+def test_strided_term_averages_to_the_full_term(priors):
+    """Over all grid offsets, the strided term's mean is the full term's
+    (but for the few patch positions of the bottom and right edges that no
+    offset reaches), so random offsets give an unbiased estimate."""
+    size = (64, 72)
+    image = np.asarray(skimage_data().astronaut(), dtype='float32')[100:164, 200:272]
+    x = T.tensor4('x')
+    batch = image.transpose(2, 0, 1)[None]
+    full = priors['student'].with_scales((1,), 1)
+    want = theano.function([x], full.term(x, size=size))(batch)
+    strided = priors['student'].with_scales((1,), 4)
+    fn = theano.function([x], strided.term(x, size=size))
+    values = []
+    for dy in range(4):
+        for dx in range(4):
+            strided.offsets[1].set_value(np.array([dy, dx], 'int32'))
+            values.append(fn(batch))
+    assert np.std(values) > 0.01 * np.mean(values)    # the offsets do move the grid
+    assert np.mean(values) == pytest.approx(want, rel=0.01)
 
 
 def test_python_fallback_matches_c_ops(priors):
