@@ -58,7 +58,7 @@ SETTINGS = (
     Setting('prior', 'student', 'natural-image prior: none, gaussian or student'),
     Setting('prior_strength', 0.0, 'weight of the prior term'),
     Setting('prior_scales', 'still', 'prior pooling scales: still (1..95) or video (1..32)'),
-    Setting('prior_stride', 1, 'read the prior\'s patches this many pixels apart, on a grid '
+    Setting('prior_stride', 8, 'read the prior\'s patches this many pixels apart, on a grid '
                                'moved at random each step (1: every patch, as in 2015)'),
     Setting('init', 'grey', 'start image: grey, noise, photo (the shipped photograph) '
                             'or a path'),
@@ -79,15 +79,15 @@ RECIPES = {
     '2015': dict(size=None, init='photo', rule='adam2015', lr=5.0, param='pixels',
                  views=(3, 4), octaves=1, jitter=0, shift=0.0, scale=(1.0, 1.0),
                  degrees=0.0, blur=0.0, prior='student', prior_scales='still',
-                 prior_strength=STRENGTH_2015_VGG, steps=100),
+                 prior_strength=STRENGTH_2015_VGG, prior_stride=1, steps=100),
     '2015-stream': dict(size=(472, 840), init='photo', rule='adam2015', lr=5.0,
                         param='pixels', views=(1,), octaves=1, jitter=0, shift=0.0,
                         scale=(1.0, 1.0), degrees=0.0, blur=0.0, prior='student',
-                        prior_scales='video', prior_strength=10.0, steps=10),
+                        prior_scales='video', prior_strength=10.0, prior_stride=1, steps=10),
     'classic': dict(size=(224, 224), steps=200, rule='adam', lr=5.0, param='pixels',
                     views=(1,), octaves=1, jitter=16, shift=0.0, scale=(1.0, 1.0),
                     degrees=0.0, blur=0.5, blur_every=4, prior='student',
-                    prior_scales='still', prior_strength=10.0, init='grey'),
+                    prior_scales='still', prior_strength=10.0, prior_stride=1, init='grey'),
 }
 
 def settings(recipe='default', **overrides):
