@@ -40,7 +40,8 @@ def test_objective_and_prior_flags_reach_the_compiled_step():
     prior, so the loss moves by strength x the prior term)."""
     s = recipes.settings('default', model=tiny_network, views=(1,), param='pixels',
                          objective='prob', prior='gaussian', prior_strength=3.0,
-                         prior_scales='still', shift=0, degrees=0, scale=(1, 1))
+                         prior_scales='still', prior_stride=1, shift=0, degrees=0,
+                         scale=(1, 1))
     opt = Renderer().optimizer(s, (40, 48))
     assert opt.objective.kind == 'prob'
     image = np.random.RandomState(0).uniform(0, 255, (40, 48, 3))
