@@ -63,8 +63,10 @@ def keyframe_seconds(model, count):
         keys.append(dream.next_keyframe())
         times.append(time.perf_counter() - t)
     dream.optimizer.step = step
+    s = dream.settings
     record = dict(network=model, opt_size='%dx%d' % dream.size[::-1], steps=dream.steps,
-                  prior='%s x%g' % (DEFAULTS['prior'], DEFAULTS['prior_strength']),
+                  recipe=DEFAULTS['recipe'],
+                  prior='%s x%g' % (s['prior'], s['prior_strength']),
                   build_compile_s=build, keyframe_s=float(np.median(times)),
                   keyframe_min_s=float(np.min(times)), step_s=float(np.median(in_steps)),
                   overhead_s=(sum(times) - sum(in_steps)) / count, keyframes_timed=count)

@@ -2,44 +2,34 @@
 
 Each keyframe starts from the previous one zoomed forward by the time
 between them (about the centre, turning a little), and is then optimised for
-a few Adam steps, Adam's moments reset, towards the current subject: one
+a few steps, the update rule's state reset, towards the current subject: one
 class, or two on the two halves of the picture. Between keyframes the video
 is interpolated (:mod:`inception_art.interpolate`).
 
-:class:`Dream` owns one compiled optimiser, built once: changing the subject
+The optimisation is the stills' core (:mod:`inception_art.step`), set by a
+recipe of :mod:`inception_art.recipes` whose ``steps`` are the steps per
+keyframe: ``keyframes`` by default (chosen on keyframes: README, "Video"),
+``2015-stream`` for the 2015 stream's settings. With a Fourier image the
+zoomed keyframe goes back into the parameters through the
+parameterisation's exact inverse (the "jump" of ``bench/video.json``).
+
+:class:`Dream` owns one compiled step, built once: changing the subject
 sets the objective's shared class variables and never recompiles. It does no
 file or terminal I/O, so the video writer and the live stream both drive it.
 """
 import numpy as np
 
-from . import nets
+from . import recipes
 # In imagenet (no Theano there, for the live mode); still importable from here.
 from .imagenet import parse_subject, subject_text
-from .objectives import ClassObjective
-from .recipes import RECIPES
-from .step import ImageOptimizer
 from .zoom import Motion, warp
 
-#: The keyframes keep the first stills recipe until the video moves to the
-#: new core (issue 12).
-RENDER_DEFAULTS = RECIPES['classic']
-#: Defaults of the keyframe loop (see README, "Video", for the measurements).
-DEFAULTS = dict(model=nets.DEFAULT, opt_size=(252, 448), steps=10, warmup_steps=100,
-                zoom=1.05,
-                degrees_per_frame=0.01, fps=25.0, keyframe_seconds=3.0,
-                prior='student', prior_strength=RENDER_DEFAULTS['prior_strength'],
-                lr=RENDER_DEFAULTS['lr'], jitter=RENDER_DEFAULTS['jitter'],
-                blur=RENDER_DEFAULTS['blur'], blur_every=RENDER_DEFAULTS['blur_every'],
-                seed=0)
-
-
-def load_video_prior(kind):
-    """The committed prior of ``kind`` at the 2015 stream's pooling scales
-    (1, 4, 8, 16, 32), or None for ``'none'``."""
-    if kind == 'none':
-        return None
-    from .prior import VIDEO_SCALES, PatchPrior, default_path
-    return PatchPrior.load(default_path(kind), scales=VIDEO_SCALES)
+#: The recipe of the keyframes unless one is named.
+RECIPE = 'keyframes'
+#: Defaults of the keyframe loop's own settings (see README, "Video", for
+#: the measurements); the render settings come from the recipe.
+DEFAULTS = dict(recipe=RECIPE, opt_size=(252, 448), warmup_steps=100, zoom=1.05,
+                degrees_per_frame=0.01, fps=25.0, keyframe_seconds=3.0)
 
 
 class Dream:
@@ -47,18 +37,16 @@ class Dream:
 
     Parameters
     ----------
-    model : str
-        Network name (:data:`inception_art.nets.NAMES`); ignored if
-        ``network`` is given.
-    opt_size : (h, w)
-        Size of the optimised image (the keyframes). The network is built
-        for this size (EfficientNet-Lite layers are fixed-size).
-    steps : int
-        Adam steps per keyframe (10 in 2015).
+    recipe : str
+        Render settings of the keyframes (:data:`inception_art.recipes.RECIPES`);
+        its ``steps`` are the steps of each keyframe (10 in 2015).
+    opt_size : (h, w), optional
+        Size of the keyframes (default: the recipe's size, else
+        ``DEFAULTS['opt_size']``).
     warmup_steps : int
-        Adam steps of the first keyframe, which starts from grey: the 2015
-        stream had been dreaming for hours at any moment, a film starts cold.
-        (0: the same as ``steps``.)
+        Steps of the first keyframe, which starts from the recipe's start
+        image: the 2015 stream had been dreaming for hours at any moment, a
+        film starts cold. (0: the same as ``steps``.)
     zoom : float
         Magnification per second about the centre (1.05 in 2015).
     degrees_per_frame, fps : float
@@ -67,14 +55,12 @@ class Dream:
     keyframe_seconds : float
         Video time between keyframes: how far each keyframe is zoomed
         forward before it is optimised.
-    prior : {'none', 'gaussian', 'student'}
-        Natural-image prior, at the stream's pooling scales (1, 4, 8, 16, 32).
-    prior_strength, lr, jitter, blur, blur_every
-        As for :func:`inception_art.render.render`.
-    seed : int
-        Seed of the jitter.
-    network : inception_art.nets.network.Network, optional
-        A network already built (its size is the ``opt_size``).
+    renderer : inception_art.render.Renderer, optional
+        Where the compiled step is kept (and found, if already built).
+    **settings
+        Any render setting (:data:`inception_art.recipes.SETTINGS`) over the
+        recipe's: ``steps`` (per keyframe), ``model`` (a name, or a function
+        that builds a network for a size), ``lr``, ``prior_strength``...
 
     Examples
     --------
@@ -83,33 +69,37 @@ class Dream:
     >>> k0, k1 = dream.next_keyframe(), dream.next_keyframe()  # doctest: +SKIP
     """
 
-    def __init__(self, model=DEFAULTS['model'], opt_size=DEFAULTS['opt_size'],
-                 steps=DEFAULTS['steps'], warmup_steps=DEFAULTS['warmup_steps'],
-                 zoom=DEFAULTS['zoom'],
+    def __init__(self, recipe=DEFAULTS['recipe'], opt_size=None,
+                 warmup_steps=DEFAULTS['warmup_steps'], zoom=DEFAULTS['zoom'],
                  degrees_per_frame=DEFAULTS['degrees_per_frame'], fps=DEFAULTS['fps'],
-                 keyframe_seconds=DEFAULTS['keyframe_seconds'], prior=DEFAULTS['prior'],
-                 prior_strength=DEFAULTS['prior_strength'], lr=DEFAULTS['lr'],
-                 jitter=DEFAULTS['jitter'], blur=DEFAULTS['blur'],
-                 blur_every=DEFAULTS['blur_every'], seed=DEFAULTS['seed'], network=None):
-        if (steps < 1 or warmup_steps < 0 or not keyframe_seconds > 0 or not fps > 0
-                or not zoom > 0):
-            raise ValueError('steps must be >= 1, warmup_steps >= 0; keyframe_seconds, '
-                             'fps and zoom > 0')
-        if network is None:
-            network = nets.build(model, tuple(opt_size))
-        self.size = tuple(network.size)
+                 keyframe_seconds=DEFAULTS['keyframe_seconds'], renderer=None, **settings):
+        from .render import Renderer, check
+        if warmup_steps < 0 or not keyframe_seconds > 0 or not fps > 0 or not zoom > 0:
+            raise ValueError('warmup_steps must be >= 0; keyframe_seconds, fps and zoom > 0')
+        s = recipes.settings(recipe, **settings)
+        s['size'] = tuple(opt_size or s['size'] or DEFAULTS['opt_size'])
+        s['octaves'] = 1                     # a keyframe is one canvas
+        check(s)
+        self.settings, self.size = s, s['size']
         self.motion = Motion(zoom, degrees_per_frame * fps)
-        self.steps, self.keyframe_seconds = int(steps), float(keyframe_seconds)
+        #: Steps per keyframe; the live worker lowers it to keep pace.
+        self.steps = int(s['steps'])
+        self.keyframe_seconds = float(keyframe_seconds)
         self.warmup_steps = int(warmup_steps)
-        self.blur, self.blur_every = blur, blur_every
-        self.optimizer = ImageOptimizer(network, ClassObjective('logit'), lr=lr,
-                                        jitter=jitter, prior=load_video_prior(prior),
-                                        prior_strength=prior_strength, seed=seed)
+        self.optimizer = (renderer or Renderer()).optimizer(s, self.size)
+        self.optimizer.jitter.pixels = s['jitter']
+        self.optimizer.restart(self.start_image(), lr=s['lr'],
+                               prior_strength=s['prior_strength'], seed=s['seed'])
         self.subject = self.optimizer.objective.classes[:1]
         self.keyframe = None
         #: Target logit after the last keyframe's final step.
         self.logit = float('nan')
-        self._start = np.full(self.size + (3,), 128, np.float32)
+
+    def start_image(self):
+        """The first keyframe's start: the recipe's ``init`` at the keyframe size."""
+        from .render import initial_image
+        s = self.settings
+        return initial_image(s['init'], self.size, s['seed']).astype('float32')
 
     @property
     def subject_text(self):
@@ -134,6 +124,13 @@ class Dream:
         from .interpolate import Interpolator
         return Interpolator(self.motion, self.size, out_size)
 
+    def continue_from(self, keyframe):
+        """Go on from ``keyframe`` ((h, w, 3), 0..255) as if this dream had
+        just made it: the next keyframe is it zoomed forward (the live
+        worker's restart)."""
+        self.optimizer.set_image(np.asarray(keyframe, dtype='float32'))
+        self.keyframe = np.ascontiguousarray(keyframe)
+
     def next_keyframe(self, seconds=None):
         """Optimise and return the next keyframe, (h, w, 3) uint8.
 
@@ -143,12 +140,12 @@ class Dream:
             Video time since the previous keyframe (default
             ``keyframe_seconds``): the previous keyframe is zoomed forward by
             that much before it is optimised. The first keyframe starts from
-            grey and takes ``max(steps, warmup_steps)`` steps.
+            :meth:`start_image` and takes ``max(steps, warmup_steps)`` steps.
         """
-        opt = self.optimizer
+        opt, s = self.optimizer, self.settings
         steps = self.steps
         if self.keyframe is None:
-            opt.set_image(self._start)
+            moved = self.start_image()
             steps = max(steps, self.warmup_steps)
         else:
             # Zoom the float image, not the rounded keyframe: repeated
@@ -157,14 +154,14 @@ class Dream:
             moved = warp(current, self.motion.matrix(
                 self.keyframe_seconds if seconds is None else seconds, self.size),
                 np.empty_like(current))
-            opt.set_image(moved)
-        opt.rule.reset()
+        # The update rule starts afresh at every keyframe, as in 2015.
+        opt.restart(moved)
         for i in range(steps):
             _, self.logit = opt.step()
             # Blur as render does, but never after the last step: a keyframe
             # is shown as it left the optimiser.
-            if self.blur and self.blur_every and (i + 1) % self.blur_every == 0 \
+            if s['blur'] and s['blur_every'] and (i + 1) % s['blur_every'] == 0 \
                     and i + 1 < steps:
-                opt.blur(self.blur)
+                opt.blur(s['blur'])
         self.keyframe = np.ascontiguousarray(opt.get_image())
         return self.keyframe

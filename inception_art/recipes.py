@@ -84,6 +84,13 @@ RECIPES = {
                         param='pixels', views=(1,), octaves=1, jitter=0, shift=0.0,
                         scale=(1.0, 1.0), degrees=0.0, blur=0.0, prior='student',
                         prior_scales='video', prior_strength=10.0, prior_stride=1, steps=10),
+    # The keyframes of the video and the live stream (inception_art.dream):
+    # ``steps`` are per keyframe.
+    'keyframes': dict(size=(252, 448), steps=10, rule='adam', lr=5.0, param='pixels',
+                      views=(1,), octaves=1, jitter=16, shift=0.0, scale=(1.0, 1.0),
+                      degrees=0.0, blur=0.5, blur_every=4, prior='student',
+                      prior_scales='video', prior_strength=10.0, prior_stride=1,
+                      init='grey'),
     'classic': dict(size=(224, 224), steps=200, rule='adam', lr=5.0, param='pixels',
                     views=(1,), octaves=1, jitter=16, shift=0.0, scale=(1.0, 1.0),
                     degrees=0.0, blur=0.5, blur_every=4, prior='student',

@@ -7,19 +7,18 @@ interpolated (:mod:`inception_art.interpolate`) and piped into ffmpeg
 The subject follows ``--classes``: each entry holds for ``--subject-seconds``,
 and ``a+b`` puts ``a`` on the lower half and ``b`` on the upper half.
 """
-import argparse
 import math
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
-from . import nets
-from .cli import run_main
-from .dream import DEFAULTS, Dream, load_video_prior, parse_subject, subject_text
+from . import nets, recipes
+from .cli import ArgumentParser, run_main
+from .dream import DEFAULTS, Dream, parse_subject, subject_text
 from .encode import VideoFile
 from .images import check_writable
-from .render import PRIORS, parse_size
+from .render import PRIORS, check, load_prior, parse_size
 
 #: Output defaults: the 2015 stream's frame size and rate. A GIF is four
 #: times smaller by default: at full size a 30 s GIF is over 100 MB.
@@ -133,7 +132,8 @@ def _frames(dream, schedule, interp, video, total, fps, segments, bar):
 
 def parse_args(argv=None):
     d, v = DEFAULTS, VIDEO_DEFAULTS
-    p = argparse.ArgumentParser(prog='python -m inception_art.video',
+    k = recipes.settings(d['recipe'])
+    p = ArgumentParser(prog='python -m inception_art.video',
                                 description=__doc__.splitlines()[0])
     p.add_argument('--classes', required=True, metavar='A,B+C,...',
                    help='subjects in order, comma-separated; each is a class (label word, '
@@ -158,20 +158,24 @@ def parse_args(argv=None):
                                            '(default: %(default)s)')
     p.add_argument('--keyframe-seconds', type=float, default=d['keyframe_seconds'],
                    help='video time between keyframes (default: %(default)s)')
-    p.add_argument('--steps-per-keyframe', type=int, default=d['steps'], metavar='N',
-                   help='Adam steps per keyframe (default: %(default)s)')
+    p.add_argument('--recipe', default=d['recipe'], choices=tuple(recipes.RECIPES),
+                   help='render settings of the keyframes; its steps are per keyframe '
+                        '(default: %(default)s; 2015-stream: the 2015 stream\'s)')
+    p.add_argument('--steps-per-keyframe', type=int, metavar='N',
+                   help='steps per keyframe (default: the recipe\'s, %d)' % k['steps'])
     p.add_argument('--warmup-steps', type=int, default=d['warmup_steps'], metavar='N',
-                   help='Adam steps of the first keyframe, from grey (default: '
+                   help='steps of the first keyframe, from the start image (default: '
                         '%(default)s)')
-    p.add_argument('--model', default=d['model'], choices=nets.NAMES,
-                   help='network (default: %(default)s)')
-    p.add_argument('--prior', default=d['prior'], choices=PRIORS,
-                   help='natural-image prior (default: %(default)s)')
-    p.add_argument('--prior-strength', type=float, default=d['prior_strength'],
-                   help='weight of the prior term (default: %(default)s)')
-    p.add_argument('--lr', type=float, default=d['lr'],
-                   help='Adam learning rate, 0..255 scale (default: %(default)s)')
-    p.add_argument('--seed', type=int, default=d['seed'], help='random seed (default: 0)')
+    p.add_argument('--model', choices=nets.NAMES,
+                   help='network (default: the recipe\'s, %s)' % k['model'])
+    p.add_argument('--prior', choices=PRIORS,
+                   help='natural-image prior (default: the recipe\'s, %s)' % k['prior'])
+    p.add_argument('--prior-strength', type=float,
+                   help='weight of the prior term (default: the recipe\'s, %g)'
+                        % k['prior_strength'])
+    p.add_argument('--lr', type=float,
+                   help='learning rate (default: the recipe\'s, %g)' % k['lr'])
+    p.add_argument('--seed', type=int, help='random seed (default: 0)')
     p.add_argument('--gif', action='store_true',
                    help='write an animated GIF instead of an mp4 (also chosen by an '
                         '--out ending in .gif)')
@@ -202,7 +206,14 @@ def check_args(args):
     if not gif and (size[0] % 2 or size[1] % 2):
         raise ValueError('--size %dx%d: an mp4 needs an even width and height'
                          % size[::-1])
-    opt_size = parse_size(args.opt_size) if args.opt_size else default_opt_size(size)
+    # The keyframe size: --opt-size, else the recipe's when it has the
+    # frames' shape and is no wider (2015-stream: 840x472 for 1024x576),
+    # else the frames' shape at most 448 wide.
+    own = recipes.settings(args.recipe)['size']
+    opt_size = (parse_size(args.opt_size) if args.opt_size
+                else own if own and own[1] <= size[1] and abs(math.log(
+                    (own[1] / own[0]) / (size[1] / size[0]))) <= 0.02
+                else default_opt_size(size))
     if abs(math.log((opt_size[1] / opt_size[0]) / (size[1] / size[0]))) > 0.02:
         raise ValueError('--opt-size %dx%d and --size %dx%d differ in shape; give '
                          'both the same aspect ratio' % (opt_size[::-1] + size[::-1]))
@@ -222,25 +233,27 @@ def check_args(args):
                        else args.seconds / len(subjects))
     if not (math.isfinite(subject_seconds) and subject_seconds > 0):
         raise ValueError('--subject-seconds must be above 0, got %g' % subject_seconds)
-    if (args.steps_per_keyframe < 1 or args.warmup_steps < 0 or not args.lr > 0
-            or not args.prior_strength >= 0):
-        raise ValueError('--steps-per-keyframe must be >= 1, --warmup-steps >= 0, --lr > 0 '
-                         'and --prior-strength >= 0')
-    check_model(args.model, opt_size)
-    load_video_prior(args.prior)    # a missing prior file fails now
+    if args.warmup_steps < 0:
+        raise ValueError('--warmup-steps must be >= 0')
+    settings = {name: value for name, value in (
+        ('steps', args.steps_per_keyframe), ('model', args.model), ('prior', args.prior),
+        ('prior_strength', args.prior_strength), ('lr', args.lr), ('seed', args.seed))
+        if value is not None}
+    keyframes = recipes.settings(args.recipe, **dict(settings, size=opt_size, octaves=1))
+    check_model(keyframes['model'], opt_size)
+    check(keyframes)
+    load_prior(keyframes['prior'])    # a missing prior file fails now
     check_writable(out)
     return dict(subjects=subjects, subject_seconds=subject_seconds, gif=gif, out=out,
-                size=size, opt_size=opt_size)
+                size=size, opt_size=opt_size, settings=settings)
 
 
 def main(argv=None):
     args = parse_args(argv)
     s = check_args(args)
-    dream = Dream(model=args.model, opt_size=s['opt_size'], steps=args.steps_per_keyframe,
-                  warmup_steps=args.warmup_steps,
+    dream = Dream(args.recipe, opt_size=s['opt_size'], warmup_steps=args.warmup_steps,
                   zoom=args.zoom, degrees_per_frame=args.rotation, fps=args.fps,
-                  keyframe_seconds=args.keyframe_seconds, prior=args.prior,
-                  prior_strength=args.prior_strength, lr=args.lr, seed=args.seed)
+                  keyframe_seconds=args.keyframe_seconds, **s['settings'])
     path, frames, interrupted = make_video(
         dream, Schedule(s['subjects'], s['subject_seconds']), s['out'], args.seconds,
         args.fps, s['size'], gif=s['gif'], progress=not args.quiet)

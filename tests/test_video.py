@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import tiny_network
 from inception_art import video
 from inception_art.cli import run_main
 from inception_art.dream import Dream, parse_subject, subject_text
@@ -294,9 +295,9 @@ def test_gif_is_dithered_onto_its_palette_and_read_back(tmp_path):
 # ---------------------------------------------------------- keyframes --
 
 @pytest.fixture(scope='module')
-def tiny_dream(tiny):
-    return Dream(network=tiny, steps=3, warmup_steps=5, prior='none', keyframe_seconds=2.0,
-                 jitter=2, blur=0.5, blur_every=2)
+def tiny_dream():
+    return Dream(model=tiny_network, opt_size=(40, 48), steps=3, warmup_steps=5,
+                 prior='none', keyframe_seconds=2.0, jitter=2, blur=0.5, blur_every=2)
 
 
 def test_keyframe_starts_from_previous_zoomed_forward(tiny_dream):
@@ -308,12 +309,12 @@ def test_keyframe_starts_from_previous_zoomed_forward(tiny_dream):
     assert dream.optimizer.rule.t.get_value() == 5          # the warm-up
     lr = dream.optimizer.rule.lr.get_value()
     dream.optimizer.rule.lr.set_value(np.float32(1e-4))   # hardly move
-    blur, dream.blur = dream.blur, 0
+    blur, dream.settings['blur'] = dream.settings['blur'], 0
     try:
         second = dream.next_keyframe()
     finally:
         dream.optimizer.rule.lr.set_value(lr)
-        dream.blur = blur
+        dream.settings['blur'] = blur
     expected = warp(first, dream.motion.matrix(2.0, dream.size), np.empty_like(first))
     assert np.abs(second - expected).max() <= 1.0
     # Adam starts afresh at every keyframe.
@@ -393,7 +394,7 @@ def test_schedule_cycles():
     (['--classes', 'volcano', '--fps', '0'], ['--fps']),
     (['--classes', 'volcano', '--seconds', '-1'], ['--seconds']),
     (['--classes', 'volcano', '--keyframe-seconds', '0'], ['--keyframe-seconds']),
-    (['--classes', 'volcano', '--steps-per-keyframe', '0'], ['--steps-per-keyframe']),
+    (['--classes', 'volcano', '--steps-per-keyframe', '0'], ['--steps']),
     (['--classes', 'volcano', '--warmup-steps', '-1'], ['--warmup-steps']),
     (['--classes', 'volcano', '--out', 'no/such/dir/x.mp4'], ['does not exist']),
     (['--classes', 'volcano', '--gif', '--out', 'x.mp4'], ['.gif']),
@@ -447,10 +448,11 @@ SIGINT_DRIVER = '''
 import sys
 sys.path.insert(0, %r)
 from conftest import tiny_network
+from conftest import tiny_network
 from inception_art import video
 from inception_art.dream import Dream
-dream = Dream(network=tiny_network(), steps=2, warmup_steps=0, prior='none',
-              keyframe_seconds=1.0)
+dream = Dream(model=tiny_network, opt_size=(40, 48), steps=2, warmup_steps=0,
+              prior='none', keyframe_seconds=1.0)
 path, frames, interrupted = video.make_video(
     dream, video.Schedule([(1,)], 100), sys.argv[1], seconds=100, fps=25, size=(80, 96))
 sys.exit(130 if interrupted else 0)

@@ -12,7 +12,7 @@ import logging
 import signal
 import sys
 
-from .. import nets
+from .. import nets, recipes
 from ..cli import parse_size, run_main
 from .app import DEFAULTS, LiveApp
 from .twitch import ENV
@@ -33,6 +33,8 @@ def parse_args(argv=None):
     p.add_argument('--subject', metavar='NAME',
                    help='the first subject, e.g. volcano or volcano+jellyfish '
                         '(default: one of a few, at random)')
+    p.add_argument('--recipe', default=d['recipe'], choices=tuple(recipes.RECIPES),
+                   help='render settings of the keyframes (default: %(default)s)')
     p.add_argument('--model', default=d['model'], choices=nets.NAMES,
                    help='network (default: %(default)s)')
     p.add_argument('--size', default='%dx%d' % d['size'][::-1], metavar='WxH',
@@ -94,7 +96,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format='%(asctime)s %(levelname)s %(message)s', datefmt='%H:%M:%S')
     app = LiveApp(host=args.host, port=args.port, hold=args.hold, subject=args.subject,
-                  model=args.model, size=parse_size(args.size),
+                  recipe=args.recipe, model=args.model, size=parse_size(args.size),
                   opt_size=parse_size(args.opt_size), steps=args.steps,
                   min_steps=args.min_steps, budget=args.budget,
                   warmup_steps=args.warmup_steps, blur_every=args.blur_every,

@@ -21,7 +21,7 @@ import random
 import threading
 import time
 
-from .. import nets
+from .. import nets, recipes
 from ..imagenet import parse_subject, subject_text
 from ..interpolate import Interpolator
 from ..zoom import Motion
@@ -51,6 +51,7 @@ DEFAULTS = dict(
     hold=60.0,                            # seconds a subject stays at least
     subject=None,                         # start subject (None: a random one)
     source='dream',                       # 'dream' (the network) or 'stand-in'
+    recipe='keyframes',                   # render settings of the keyframes
     model=nets.DEFAULT,
     size=(576, 1024),                     # output frames (h, w)
     opt_size=(180, 320),                  # optimised keyframes (h, w)
@@ -60,11 +61,12 @@ DEFAULTS = dict(
                                           # may take (fewer steps when busy; 0: off)
     min_steps=1,                          # fewest Adam steps per keyframe
     warmup_steps=30,                      # steps of the first keyframe (from grey)
-    blur_every=2,                         # the render's blur, every N steps
+    blur_every=2,                         # the render's blur, every N steps (None:
+                                          # the recipe's)
     fps=25.0,
     zoom=1.05,                            # magnification per second
     degrees_per_frame=0.01,               # rotation per output frame
-    prior='student', prior_strength=10.0,
+    prior=None, prior_strength=None,      # None: the recipe's
     seed=0,
     lookahead=1,                          # keyframes made ahead of the video
     nice=10,                              # CPU priority drop of the optimiser
@@ -105,12 +107,13 @@ class LiveApp:
             raise ValueError('--hold must be >= 0; --fps, --keyframe-seconds, --zoom > 0; '
                              '--steps, --min-steps and --lookahead >= 1, --min-steps at '
                              'most --steps; --budget 0 to 1')
-        if c['warmup_steps'] < 0 or c['blur_every'] < 0:
+        if c['warmup_steps'] < 0 or (c['blur_every'] or 0) < 0:
             raise ValueError('--warmup-steps and --blur-every must be >= 0')
         (h, w), (oh, ow) = c['size'], c['opt_size']
         if abs(w / h - ow / oh) > 0.02 * w / h:
             raise ValueError('--opt-size %dx%d and --size %dx%d must have the same aspect '
                              'ratio' % (ow, oh, w, h))
+        recipes.settings(c['recipe'])      # an unknown recipe fails here, in one line
         if c['source'] not in ('dream', 'stand-in'):
             raise ValueError('unknown source %r: use dream or stand-in' % c['source'])
         if c['chat_rate'] is not None and (c['chat_rate'] <= 0 or c['chat_burst'] < 1):
@@ -132,9 +135,10 @@ class LiveApp:
                        degrees_per_frame=c['degrees_per_frame'], fps=c['fps'],
                        keyframe_seconds=c['keyframe_seconds'], seed=c['seed'])
         if c['source'] == 'dream':
-            options.update(model=c['model'], prior=c['prior'],
-                           prior_strength=c['prior_strength'],
-                           warmup_steps=c['warmup_steps'], blur_every=c['blur_every'])
+            options.update(recipe=c['recipe'], model=c['model'],
+                           warmup_steps=c['warmup_steps'])
+            options.update({k: c[k] for k in ('prior', 'prior_strength', 'blur_every')
+                            if c[k] is not None})
         options.update(c['source_options'] or {})
         self.worker = KeyframeWorker(c['source'], options, start, nice=c['nice'],
                                      stall_timeout=c['stall_timeout'],

@@ -62,6 +62,10 @@ class StandInDream:
         hsv = np.uint8([[[hue, 200, 230]]])
         return tuple(int(v) for v in cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0])
 
+    def continue_from(self, keyframe):
+        """Go on from ``keyframe`` as if this stand-in had just made it."""
+        self.keyframe = np.ascontiguousarray(keyframe)
+
     def next_keyframe(self, seconds=None):
         """The next keyframe, (h, w, 3) uint8."""
         self.count += 1

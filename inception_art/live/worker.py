@@ -102,9 +102,7 @@ def _child(source, options, start_image, subject, nice, pace, commands, results,
         if start_image is not None:
             # Continue the dream where the previous child left it: the next
             # keyframe then starts from this one zoomed forward.
-            dream.keyframe = start_image
-            if hasattr(dream, 'optimizer'):
-                dream.optimizer.set_image(start_image)
+            dream.continue_from(start_image)
         results.put(('ready', time.time() - t0))
         pacer = StepPacer(getattr(dream, 'steps', 1), *pace)
         credits = 0
