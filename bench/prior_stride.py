@@ -14,8 +14,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 from inception_art import look
 from inception_art.images import atomic_path
 from inception_art.render import Renderer, load_prior, render

@@ -11,7 +11,6 @@ keyframe.
 """
 import http.client
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -176,7 +175,7 @@ def test_real_network_typing_volcano_changes_the_subject_within_one_keyframe(bro
         assert_video_moves(page)
         status = get_json(url)
         keyframe_seconds = status['keyframe_seconds']
-        shown, t0 = status['keyframes'], time.monotonic()
+        shown = status['keyframes']
         say(page, 'volcano')
         wait_for(lambda: page.text_content('#subject') == 'volcano',
                  3 * keyframe_seconds + 4 * status['keyframe_compute_s'] + 10, interval=0.1,
