@@ -29,6 +29,8 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 from inception_art.live import DEFAULTS, LiveApp
 from inception_art.render import parse_size
 
@@ -66,6 +68,33 @@ def viewer(app, stop, counter):
     conn.close()
 
 
+SUBJECT = 980     # volcano
+
+
+def judge_keyframes(keyframes, cls):
+    """The look of the keyframes the optimiser made in the window:
+    contrast, colourfulness, Lite0 top-1 and Lite2's top-5 at full size and
+    in the thumbnail test (:mod:`inception_art.evaluate`)."""
+    from inception_art import look
+    from inception_art.classify import Classifier
+    from inception_art.evaluate import ranks
+    if not keyframes:
+        return {}
+    thumbs = [look.thumbnail(k) for k in keyframes]
+    wanted = [cls] * len(keyframes)
+    lite0 = ranks(Classifier('efficientnet-lite0').logits(keyframes), wanted)
+    lite2 = Classifier('efficientnet-lite2')
+    full, thumb = ranks(lite2.logits(keyframes), wanted), ranks(lite2.logits(thumbs), wanted)
+    return {'keyframes_judged': len(keyframes),
+            'keyframe_size': '%dx%d' % keyframes[0].shape[1::-1],
+            'keyframe_contrast': round(float(np.mean([look.contrast(k) for k in keyframes])), 1),
+            'keyframe_colourfulness': round(float(np.mean(
+                [look.colourfulness(k) for k in keyframes])), 1),
+            'keyframe_lite0_top1': round(float(np.mean([r == 1 for r in lite0])), 3),
+            'keyframe_lite2_top5': round(float(np.mean([r <= 5 for r in full])), 3),
+            'keyframe_lite2_thumb_top5': round(float(np.mean([r <= 5 for r in thumb])), 3)}
+
+
 def measure(seconds, **config):
     app = LiveApp(port=0, **config).start()
     stop, frames_seen = threading.Event(), [0]
@@ -88,7 +117,7 @@ def measure(seconds, **config):
         load_before = os.getloadavg()
         clock.worst_lateness = 0.0        # count only the measured window
         t0 = time.monotonic()
-        starts = []
+        starts, keyframes = [], []
         seen_starts = set(clock.segment_starts)
         while time.monotonic() - t0 < seconds:
             time.sleep(0.5)
@@ -96,6 +125,9 @@ def measure(seconds, **config):
                 if s not in seen_starts and s >= t0:
                     seen_starts.add(s)
                     starts.append(s)
+            image = worker.last_image
+            if image is not None and (not keyframes or image is not keyframes[-1]):
+                keyframes.append(image)
         elapsed = time.monotonic() - t0
         frames = clock.frames - before['frames']
         misses = clock.deadline_misses - before['misses']
@@ -125,6 +157,7 @@ def measure(seconds, **config):
             'load_average_after': [round(x, 2) for x in os.getloadavg()],
             'watchdog_restarts': app.watchdog.restarts,
         }
+        result.update(judge_keyframes(keyframes, SUBJECT))
         result['targets_met'] = {
             'fps': result['fps'] >= TARGETS['fps'] - 0.05,
             'deadline_misses': result['deadline_misses_per_minute']
@@ -149,16 +182,19 @@ def main(argv=None):
     p.add_argument('--keyframe-seconds', type=float, default=d['keyframe_seconds'])
     p.add_argument('--nice', type=int, default=d['nice'])
     p.add_argument('--budget', type=float, default=d['budget'])
+    p.add_argument('--recipe', default=d['recipe'])
     args = p.parse_args(argv)
     config = dict(size=(576, 1024), opt_size=parse_size(args.opt_size), steps=args.steps,
                   keyframe_seconds=args.keyframe_seconds, nice=args.nice, subject='volcano',
-                  budget=args.budget)
+                  budget=args.budget, recipe=args.recipe)
     result = measure(args.seconds, **config)
-    report = {'machine': '%d cores (os.cpu_count)' % os.cpu_count(),
+    from bench.run import machine_info
+    report = {'machine': machine_info(), 'date': time.strftime('%Y-%m-%d %H:%M'),
               'config': {'size': '1024x576', 'opt_size': args.opt_size, 'steps': args.steps,
                          'keyframe_seconds': args.keyframe_seconds, 'fps': d['fps'],
                          'budget': args.budget, 'min_steps': d['min_steps'],
-                         'model': d['model'], 'prior': d['prior'], 'nice': args.nice,
+                         'model': d['model'], 'recipe': args.recipe,
+                         'warmup_steps': d['warmup_steps'], 'nice': args.nice,
                          'lookahead': d['lookahead'], 'page_viewers': 1},
               'targets': TARGETS, 'result': result}
     Path(args.out).write_text(json.dumps(report, indent=2) + '\n')

@@ -17,6 +17,9 @@ overrides any one. ``python -m inception_art.render
   set against VGG-16's logits (see :data:`STRENGTH_2015_VGG`).
 * ``2015-stream``: the stream's settings: an 840x472 canvas seen at pool 1,
   the 2015 Adam, 10 steps, the prior at strength 10 at the stream's scales.
+* ``keyframes``: the video's and the live stream's keyframes: the default's
+  core at 448x252, seen at pool 1, 10 steps per keyframe (chosen on films of
+  keyframes: ``bench/keyframes.json``).
 * ``classic``: this project's first defaults (pixels, Adam, jitter 16, a
   periodic blur, Student-t prior 10, 224x224), kept for comparison.
 """
@@ -85,12 +88,9 @@ RECIPES = {
                         scale=(1.0, 1.0), degrees=0.0, blur=0.0, prior='student',
                         prior_scales='video', prior_strength=10.0, prior_stride=1, steps=10),
     # The keyframes of the video and the live stream (inception_art.dream):
-    # ``steps`` are per keyframe.
-    'keyframes': dict(size=(252, 448), steps=10, rule='adam', lr=5.0, param='pixels',
-                      views=(1,), octaves=1, jitter=16, shift=0.0, scale=(1.0, 1.0),
-                      degrees=0.0, blur=0.5, blur_every=4, prior='student',
-                      prior_scales='video', prior_strength=10.0, prior_stride=1,
-                      init='grey'),
+    # the default's core at the video's size, seen at pool 1; ``steps`` are
+    # per keyframe. Chosen on keyframes (bench/keyframes.json).
+    'keyframes': dict(size=(252, 448), views=(1,), steps=10),
     'classic': dict(size=(224, 224), steps=200, rule='adam', lr=5.0, param='pixels',
                     views=(1,), octaves=1, jitter=16, shift=0.0, scale=(1.0, 1.0),
                     degrees=0.0, blur=0.5, blur_every=4, prior='student',

@@ -25,6 +25,6 @@ def test_the_first_keyframe_shows_the_requested_class():
     finally:
         worker.stop()
     assert keyframe.subject['text'] == 'volcano'
-    assert keyframe.image.shape == (180, 320, 3)
+    assert keyframe.image.shape == (252, 448, 3)
     logits = Classifier('efficientnet-lite0').logits([keyframe.image])[0]
     assert int(np.argmax(logits)) == 980

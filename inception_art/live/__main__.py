@@ -42,20 +42,20 @@ def parse_args(argv=None):
     p.add_argument('--opt-size', default='%dx%d' % d['opt_size'][::-1], metavar='WxH',
                    help='size of the optimised keyframes (default: %(default)s)')
     p.add_argument('--steps', type=int, default=d['steps'],
-                   help='Adam steps per keyframe, at most (default: %(default)s)')
+                   help='steps per keyframe, at most (default: %(default)s)')
     p.add_argument('--min-steps', type=int, default=d['min_steps'],
-                   help='fewest Adam steps per keyframe when the machine is busy '
+                   help='fewest steps per keyframe when the machine is busy '
                         '(default: %(default)s)')
     p.add_argument('--budget', type=float, default=d['budget'],
                    help='share of --keyframe-seconds one keyframe may take; fewer steps '
                         'are made when they would take longer, 0 = always --steps '
                         '(default: %(default)s)')
     p.add_argument('--warmup-steps', type=int, default=d['warmup_steps'],
-                   help='Adam steps of the first keyframe, which starts from grey '
+                   help='steps of the first keyframe, from the recipe\'s start image '
                         '(default: %(default)s)')
     p.add_argument('--blur-every', type=int, default=d['blur_every'],
-                   help='blur the keyframe every N Adam steps, 0 = never (default: '
-                        '%(default)s)')
+                   help='blur the keyframe every N steps, 0 = never (default: the '
+                        'recipe\'s)')
     p.add_argument('--keyframe-seconds', type=float, default=d['keyframe_seconds'],
                    help='video seconds between keyframes (default: %(default)s)')
     p.add_argument('--fps', type=float, default=d['fps'],

@@ -54,14 +54,14 @@ DEFAULTS = dict(
     recipe='keyframes',                   # render settings of the keyframes
     model=nets.DEFAULT,
     size=(576, 1024),                     # output frames (h, w)
-    opt_size=(180, 320),                  # optimised keyframes (h, w)
-    steps=8,                              # Adam steps per keyframe, at most
+    opt_size=(252, 448),                  # optimised keyframes (h, w)
+    steps=10,                             # steps per keyframe, at most
     keyframe_seconds=2.5,                 # video seconds between keyframes
     budget=0.6,                           # share of keyframe_seconds a keyframe
                                           # may take (fewer steps when busy; 0: off)
-    min_steps=1,                          # fewest Adam steps per keyframe
-    warmup_steps=30,                      # steps of the first keyframe (from grey)
-    blur_every=2,                         # the render's blur, every N steps (None:
+    min_steps=1,                          # fewest steps per keyframe
+    warmup_steps=100,                     # steps of the first keyframe (from grey)
+    blur_every=None,                      # the render's blur, every N steps (None:
                                           # the recipe's)
     fps=25.0,
     zoom=1.05,                            # magnification per second
