@@ -38,9 +38,10 @@ FILM_CLASSES = CLASSES[::len(CLASSES) // 6][:6]
 #: (name, recipe, overrides)
 MILD = dict(shift=8.0, scale=(0.9, 1.1), degrees=5.0)
 CANDIDATES = (
-    ('today (keyframes)', 'keyframes', {}),
+    ('before: classic, video prior', 'classic',
+     dict(steps=10, prior_scales='video')),
     ('2015-stream', '2015-stream', {}),
-    ('fourier, stills transforms', 'default', dict(views=(1,), steps=10)),
+    ('keyframes: default core, pool 1', 'keyframes', {}),
     ('fourier, mild transforms', 'default', dict(views=(1,), steps=10, **MILD)),
     ('fourier, mild, views 1,2', 'default', dict(views=(1, 2), steps=10, **MILD)),
     ('pixels adam2015 lr 2, mild, prior 10', 'default',

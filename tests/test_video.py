@@ -334,6 +334,23 @@ def test_subject_changes_without_recompiling(tiny_dream):
     assert dream.subject == (4, 7)
 
 
+def test_a_dream_of_the_2015_stream_recipe():
+    """The recipe's settings reach the keyframe step: the photograph start,
+    the 2015 Adam, pixels, the prior at the stream's scales."""
+    from inception_art.prior import VIDEO_SCALES
+    from inception_art.render import initial_image
+    from inception_art.updates import Adam2015
+    dream = Dream('2015-stream', model=tiny_network, opt_size=(40, 48), warmup_steps=0)
+    assert dream.steps == 10 and isinstance(dream.optimizer.rule, Adam2015)
+    np.testing.assert_array_equal(dream.start_image(), initial_image('photo', (40, 48), 0))
+    prior = dream.optimizer.random_parts[-1]
+    assert prior.scales == VIDEO_SCALES and prior.stride == 1
+    assert float(dream.optimizer.prior_strength.get_value()) == 10.0
+    first = dream.next_keyframe().astype(int)
+    # 10 steps of the 2015 Adam at lr 5 from the photograph: it is still there.
+    assert np.abs(first - dream.start_image()).mean() < 30
+
+
 def test_parse_subject():
     assert parse_subject('volcano') == (980,)
     assert parse_subject(' volcano + jellyfish ') == (980, 107)
@@ -411,6 +428,23 @@ def test_bad_arguments_fail_before_any_work(args, words, tmp_path, monkeypatch, 
     for word in words:
         assert word in lines[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_recipe_2015_stream_makes_840x472_keyframes(tmp_path, monkeypatch):
+    """``--recipe 2015-stream``: the keyframes take the recipe's 840x472
+    (the 1024x576 frames' shape), its 10 steps and its prior; an unknown
+    recipe is one line."""
+    monkeypatch.chdir(tmp_path)
+    s = video.check_args(video.parse_args(['--classes', 'volcano', '--recipe', '2015-stream']))
+    assert s['opt_size'] == (472, 840) and s['settings'] == {}
+    s = video.check_args(video.parse_args(['--classes', 'volcano']))
+    assert s['opt_size'] == (252, 448)
+    # A GIF's 512x288 is narrower than 840: the frames' shape at most 448 wide.
+    s = video.check_args(video.parse_args(['--classes', 'volcano', '--gif',
+                                           '--recipe', '2015-stream']))
+    assert s['opt_size'] == (252, 448)
+    with pytest.raises(ValueError, match='invalid choice'):
+        video.parse_args(['--classes', 'volcano', '--recipe', 'nope'])
 
 
 def test_default_sizes():
