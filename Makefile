@@ -5,10 +5,10 @@
 # BLUR_EVERY, OBJECTIVE, PRIOR, PRIOR_STRENGTH, PRIOR_SCALES, PRIOR_STRIDE, INIT,
 # SEED, OUT
 # (render; RECIPE and the same settings for gallery); IMAGES (classify);
-# CLASSES, SECONDS, FPS, SIZE, OPT_SIZE, ZOOM, ROTATION, STEPS, WARMUP_STEPS,
+# CLASSES, RECIPE, SECONDS, FPS, SIZE, OPT_SIZE, ZOOM, ROTATION, STEPS, WARMUP_STEPS,
 # KEYFRAME_SECONDS, SUBJECT_SECONDS, MODEL, SEED, PRIOR, PRIOR_STRENGTH, LR,
 # OUT, GIF=1 (video);
-# PORT, HOST, HOLD, SUBJECT, MODEL, LIVE_SIZE, OPT_SIZE, STEPS,
+# PORT, HOST, RECIPE, HOLD, SUBJECT, MODEL, LIVE_SIZE, OPT_SIZE, STEPS,
 # KEYFRAME_SECONDS, TWITCH=1, LIVE_FLAGS (live);
 # PY (the Python 3.11 to build .venv).
 
@@ -39,7 +39,8 @@ RENDER_FLAGS = --class "$(CLASS)" $(if $(CLASS2),--class2 "$(CLASS2)") \
 GALLERY_OUT = $(or $(OUT),docs/gallery$(if $(RECIPE),_$(RECIPE)).png)
 
 CLASSES ?= volcano,jellyfish
-VIDEO_FLAGS = --classes "$(CLASSES)" $(if $(SECONDS),--seconds $(SECONDS)) \
+VIDEO_FLAGS = --classes "$(CLASSES)" $(if $(RECIPE),--recipe $(RECIPE)) \
+	$(if $(SECONDS),--seconds $(SECONDS)) \
 	$(if $(FPS),--fps $(FPS)) $(if $(SIZE),--size $(SIZE)) \
 	$(if $(OPT_SIZE),--opt-size $(OPT_SIZE)) $(if $(ZOOM),--zoom $(ZOOM)) \
 	$(if $(STEPS),--steps-per-keyframe $(STEPS)) \
@@ -54,6 +55,7 @@ VIDEO_FLAGS = --classes "$(CLASSES)" $(if $(SECONDS),--seconds $(SECONDS)) \
 
 # The live mode; Twitch settings come from the environment (README, "Live").
 LIVE_ARGS = $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST)) \
+	$(if $(RECIPE),--recipe $(RECIPE)) \
 	$(if $(HOLD),--hold $(HOLD)) $(if $(SUBJECT),--subject "$(SUBJECT)") \
 	$(if $(MODEL),--model $(MODEL)) $(if $(LIVE_SIZE),--size $(LIVE_SIZE)) \
 	$(if $(OPT_SIZE),--opt-size $(OPT_SIZE)) $(if $(STEPS),--steps $(STEPS)) \

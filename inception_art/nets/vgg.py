@@ -17,10 +17,25 @@ from pathlib import Path
 
 from ..theano_env import lasagne
 from ..weights import VGG_CONVS_PER_BLOCK, vgg_params
-from .layers import AffinePixelLayer, conv
+from .layers import AffinePixelLayer, _f32, conv
 from .network import InputSizeError, Network
+from .winograd import Winograd3x3Layer
 
 MIN_SIZE = 224
+
+#: How the 3x3 convolutions are computed: ``'winograd'``
+#: (:mod:`inception_art.nets.winograd`, for the layers with at least
+#: :data:`WINOGRAD_MIN_CHANNELS` input channels and
+#: :data:`WINOGRAD_MIN_TILES` output tiles, Theano's ``conv2d`` for the
+#: others) or ``'corrmm'`` (Theano's ``conv2d``, all of them).
+CONV3X3 = ('winograd', 'corrmm')
+#: Winograd's GEMMs sum over the input channels: with conv1_1's 3 they are
+#: too thin to beat CorrMM (measured 0.4-0.7x, forward + input gradient).
+WINOGRAD_MIN_CHANNELS = 16
+#: ... and its kernel transform (16 K C values, every call) is only repaid
+#: over enough 2x2 tiles: conv5 at 224x224 (14x14, 49 tiles) measured 0.7x
+#: CorrMM's speed, at 448x252 (28x15, 112 tiles) 1.3x.
+WINOGRAD_MIN_TILES = 64
 
 
 def models_dir():
@@ -39,7 +54,8 @@ def default_path(depth, folder=None):
     return next((p for p in candidates if p.exists()), candidates[0])
 
 
-def build(depth=16, size=(224, 224), path=None, weights=None):
+def build(depth=16, size=(224, 224), path=None, weights=None,
+          conv3x3='winograd'):
     """Build VGG-``depth`` for RGB input of ``size`` (h, w).
 
     Parameters
@@ -51,7 +67,12 @@ def build(depth=16, size=(224, 224), path=None, weights=None):
         Weight file (``.pkl`` or ``.mat``); default: see :func:`default_path`.
     weights : VGGWeights, optional
         Already loaded weights (tests pass small ones).
+    conv3x3 : {'winograd', 'corrmm'}
+        The 3x3 convolutions' implementation (see :data:`CONV3X3`).
     """
+    if conv3x3 not in CONV3X3:
+        raise ValueError('conv3x3 must be one of %s, got %r'
+                         % (', '.join(CONV3X3), conv3x3))
     h, w = size
     if min(h, w) < MIN_SIZE:
         raise InputSizeError(
@@ -69,7 +90,14 @@ def build(depth=16, size=(224, 224), path=None, weights=None):
         for i in range(1, count + 1):
             W, b = next(convs)
             name = 'conv%d_%d' % (block, i)
-            net = features[name] = conv(net, W, b, relu, pad=1, name=name)
+            th, tw = ((s + 1) // 2 for s in net.output_shape[2:])
+            if (conv3x3 == 'winograd' and W.shape[1] >= WINOGRAD_MIN_CHANNELS
+                    and th * tw >= WINOGRAD_MIN_TILES):
+                net = Winograd3x3Layer(net, W.shape[0], W=_f32(W), b=_f32(b),
+                                       nonlinearity=relu, name=name)
+            else:
+                net = conv(net, W, b, relu, pad=1, name=name)
+            features[name] = net
         net = features['pool%d' % block] = lasagne.layers.MaxPool2DLayer(net, 2)
     (W6, b6), (W7, b7), (W8, b8) = weights.fcs
     net = features['fc6'] = conv(net, W6, b6, relu, name='fc6')
