@@ -211,10 +211,10 @@ class PatchPrior:
     stride : int
         Spacing of the patches the Theano term reads, in image pixels; 1
         (the default, and 2015's) reads every position at every scale. At
-        pooling scale ``s`` the patches are ``max(1, stride // s)`` pooled
-        pixels apart, on a grid whose offset :meth:`randomise` draws anew
-        before each step: an unbiased estimate of the mean over all
-        positions, at about ``1 / (stride // s)**2`` of the cost.
+        pooling scale ``s`` the patches are ``stride / s`` pooled pixels
+        apart (rounded, at least 1), on a grid whose offset :meth:`randomise`
+        draws anew before each step: an unbiased estimate of the mean over
+        all positions, at about ``(s / stride)**2`` of the cost.
     """
 
     def __init__(self, kind, mean, whiten, nu=None, scale=None,
@@ -332,8 +332,9 @@ class PatchPrior:
         return total if strength is None else strength * total
 
     def step_at(self, scale):
-        """Spacing of the patches read at pooling ``scale``, in pooled pixels."""
-        return max(1, self.stride // scale)
+        """Spacing of the patches read at pooling ``scale``, in pooled pixels:
+        ``stride / scale`` rounded, at least 1."""
+        return max(1, int(round(self.stride / float(scale))))
 
     def randomise(self, rng):
         """Draw each strided scale's grid offset from ``rng`` (a numpy

@@ -149,7 +149,7 @@ def test_default_paths_and_scales():
 def _direct_term(model, image, scales, stride=1, offsets=None):
     """The multi-scale term computed directly: pool with loops, cut out
     every 8x8 patch (with ``stride``: those on the grid of spacing
-    ``stride // s`` at scale s, inside a window ``spacing - 1`` pixels smaller,
+    ``stride / s`` rounded at scale s, inside a window ``spacing - 1`` pixels smaller,
     moved by ``offsets[s]``), flatten it (c, y, x), whiten with the matrix."""
     h, w, _ = image.shape
     per_scale = []
@@ -162,7 +162,7 @@ def _direct_term(model, image, scales, stride=1, offsets=None):
             for j in range(pw):
                 pooled[i, j] = image[i * s:(i + 1) * s, j * s:(j + 1) * s].mean(axis=(0, 1))
         values = []
-        step = max(1, stride // s)
+        step = max(1, int(round(stride / s)))
         dy, dx = (offsets or {}).get(s, (0, 0)) if step > 1 else (0, 0)
         for i in range(dy, dy + ph - step + 1 - 7, step):
             for j in range(dx, dx + pw - step + 1 - 7, step):
@@ -209,7 +209,7 @@ def test_multiscale_term_equals_direct_numpy(priors, small_fns, kind, stride):
     if stride > 1:   # the grid moved to a drawn offset
         fn.prior.randomise(np.random.RandomState(5))
         offsets = {s: tuple(v.get_value()) for s, v in fn.prior.offsets.items()}
-        assert set(offsets) == {s for s in SMALL_SCALES if stride // s > 1}
+        assert set(offsets) == {s for s in SMALL_SCALES if round(stride / s) > 1}
         moved, _ = fn(image.transpose(2, 0, 1)[None])
         assert moved == pytest.approx(_direct_term(priors[kind], image, SMALL_SCALES, stride,
                                                    offsets), rel=1e-9)
