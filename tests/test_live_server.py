@@ -385,6 +385,29 @@ def test_underflow_repeats_the_last_frame():
         app.stop()
 
 
+def test_the_warm_up_keyframe_gets_its_time_before_the_watchdog_acts():
+    """The first keyframe of all makes the warm-up steps (100 against 10 a
+    keyframe): the watchdog allows it ten times the stall timeout, and only
+    it."""
+    from inception_art.live.worker import KeyframeWorker
+
+    class Alive:
+        def is_alive(self):
+            return True
+
+    worker = KeyframeWorker('dream', dict(steps=10, warmup_steps=100), {'classes': (980,)},
+                            stall_timeout=60)
+    worker.process, worker.ready = Alive(), True
+
+    class Since:
+        value = 1000.0
+    worker.busy_since = Since()
+    assert worker.problem(now=1000.0 + 500) is None             # warming up: 600 s allowed
+    assert 'no keyframe for 601 s' in worker.problem(now=1000.0 + 601)
+    worker.last_image = np.zeros((2, 2, 3), np.uint8)          # a keyframe has come
+    assert 'limit 60 s' in worker.problem(now=1000.0 + 61)
+
+
 def test_watchdog_restarts_a_stuck_optimiser():
     app = stand_in_app(stall_timeout=1.5, source_options={'hang_at': 4}).start()
     try:

@@ -326,6 +326,12 @@ class KeyframeWorker:
             now = time.time() if now is None else now
             busy = self.busy_since.value
             limit = self.stall_timeout if self.ready else self.startup_timeout
+            if self.ready and self.last_image is None:
+                # The first keyframe of all takes the warm-up steps: as many
+                # times longer as it has steps (a restarted child carries on
+                # from the last keyframe and has none).
+                limit *= max(1.0, self.options.get('warmup_steps', 0)
+                             / float(self.options.get('steps') or 1))
             if busy and now - busy > limit:
                 return ('no keyframe for %.0f s (limit %.0f s)' % (now - busy, limit))
             return None
