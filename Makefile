@@ -160,6 +160,7 @@ bench: install-dev
 	$(PYTHON) -m bench.video_bench --out bench/video.json
 	$(PYTHON) -m bench.live_bench --out bench/live.json
 	$(PYTHON) -m bench.render_bench --out bench/render.json
+	$(PYTHON) -m bench.winograd_bench --out bench/winograd.json
 
 clean:
 	rm -rf .cache renders .pytest_cache

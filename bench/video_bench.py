@@ -4,8 +4,8 @@
 
 * **Seconds per keyframe** for each network at the default optimisation
   size (448x252): :class:`inception_art.dream.Dream` with the video
-  defaults (10 Adam steps, Student-t prior at the stream's scales, jitter
-  and blur), after one warm-up keyframe; the build + compile time apart.
+  defaults (the ``keyframes`` recipe, 10 steps), after one warm-up
+  keyframe; the build + compile time apart.
   VGG-16 runs only when its weight file is in ``models/`` (it is not
   downloadable here); otherwise it is recorded as skipped.
 * **Interpolation + text overlay per output frame** at 1024x576 from
