@@ -45,6 +45,18 @@ def times_of(fn, repeat):
     return times
 
 
+def round_robin(optimizers, repeat):
+    """Seconds of each optimizer's step, ``repeat`` rounds taking one step
+    of each in turn, so that other load on the machine slows them alike."""
+    times = [[] for _ in optimizers]
+    for _ in range(repeat):
+        for i, opt in enumerate(optimizers):
+            t = time.perf_counter()
+            opt.step()
+            times[i].append(time.perf_counter() - t)
+    return times
+
+
 def summary(times):
     """Median and minimum: on a shared machine the minimum is the better
     estimate of the uncontended time."""
@@ -92,12 +104,7 @@ def in_step(net, repeat):
         opt.set_image(np.random.RandomState(0).uniform(0, 255, size + (3,)))
         opt.step()
         optimizers.append(opt)
-    times = [[] for _ in configs]
-    for _ in range(repeat):
-        for i, opt in enumerate(optimizers):
-            t = time.perf_counter()
-            opt.step()
-            times[i].append(time.perf_counter() - t)
+    times = round_robin(optimizers, repeat)
     base = summary(times[0])
     rows = []
     print('%s step at %dx%d, round-robin; median / min of %d steps'
@@ -142,12 +149,7 @@ def in_recipe_steps(repeat, strides=STRIDES):
                         lr=s['lr'], prior_strength=s['prior_strength'])
             opt.step()
             steps.append(opt)
-        times = [[] for _ in configs]
-        for _ in range(repeat):
-            for i, opt in enumerate(steps):
-                t = time.perf_counter()
-                opt.step()
-                times[i].append(time.perf_counter() - t)
+        times = round_robin(steps, repeat)
         none = summary(times[0])
         print('Lite0 step, %s (%s recipe, %s scales); median / min of %d'
               % (label, recipe, base['prior_scales'], repeat))

@@ -493,15 +493,12 @@ sys.exit(130 if interrupted else 0)
 '''
 
 
-def test_ctrl_c_leaves_playable_file(tmp_path):
-    """Ctrl-C as a terminal sends it: SIGINT to the whole foreground process
-    group. The writer runs in a group of its own here, standing for the
-    terminal's foreground group, and the signal goes to that group; ffmpeg
-    survives it only because the encoder starts it in a session of its own
-    (without that, the file is cut off and unplayable)."""
-    out = tmp_path / 'stopped.mp4'
-    proc = subprocess.Popen([sys.executable, '-c', SIGINT_DRIVER % str(TESTS), str(out)],
-                            stderr=subprocess.PIPE, start_new_session=True)
+def interrupt_group_at_3_s(command, **kwargs):
+    """Run ``command`` in a process group of its own; once its progress bar
+    reaches 3.0 s of video, send SIGINT to the whole group, as a terminal's
+    Ctrl-C does. Returns the process (ended) and all it wrote to stderr."""
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, start_new_session=True,
+                            **kwargs)
     seen, deadline = b'', time.time() + 300
     while b'3.0/' not in seen and time.time() < deadline:
         chunk = os.read(proc.stderr.fileno(), 4096)
@@ -511,7 +508,19 @@ def test_ctrl_c_leaves_playable_file(tmp_path):
     assert b'3.0/' in seen, seen[-500:]
     os.killpg(proc.pid, signal.SIGINT)
     _, rest = proc.communicate(timeout=120)
-    assert proc.returncode == 130, (seen + rest)[-500:]
+    return proc, seen + rest
+
+
+def test_ctrl_c_leaves_playable_file(tmp_path):
+    """Ctrl-C as a terminal sends it: SIGINT to the whole foreground process
+    group. The writer runs in a group of its own here, standing for the
+    terminal's foreground group, and the signal goes to that group; ffmpeg
+    survives it only because the encoder starts it in a session of its own
+    (without that, the file is cut off and unplayable)."""
+    out = tmp_path / 'stopped.mp4'
+    proc, said = interrupt_group_at_3_s([sys.executable, '-c', SIGINT_DRIVER % str(TESTS),
+                                         str(out)])
+    assert proc.returncode == 130, said[-500:]
     frames = probe(out)['frames']
     assert 75 <= frames < 2500
     decode(out)                                  # every frame decodes
@@ -524,20 +533,11 @@ def test_ctrl_c_in_make_video_keeps_a_playable_file(tmp_path):
     Ctrl-C sent, as a terminal sends it, to make, Python and everything
     else in the foreground group."""
     out = tmp_path / 'dream.mp4'
-    proc = subprocess.Popen(
+    _, said = interrupt_group_at_3_s(
         ['make', '-s', 'video', 'CLASSES=volcano', 'SECONDS=100', 'FPS=10', 'SIZE=192x128',
          'OPT_SIZE=96x64', 'KEYFRAME_SECONDS=1', 'STEPS=2', 'WARMUP_STEPS=2', 'OUT=%s' % out],
-        cwd=TESTS.parent, stderr=subprocess.PIPE, start_new_session=True)
-    seen, deadline = b'', time.time() + 300
-    while b'3.0/' not in seen and time.time() < deadline:
-        chunk = os.read(proc.stderr.fileno(), 4096)
-        if not chunk:
-            break
-        seen += chunk
-    assert b'3.0/' in seen, seen[-500:]
-    os.killpg(proc.pid, signal.SIGINT)
-    _, rest = proc.communicate(timeout=120)
-    assert b'Traceback' not in seen + rest, (seen + rest)[-800:]
+        cwd=TESTS.parent)
+    assert b'Traceback' not in said, said[-800:]
     frames = probe(out)['frames']
     assert 30 <= frames < 1000
     assert len(decode(out)) == frames             # every frame decodes

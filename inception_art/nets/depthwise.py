@@ -64,8 +64,8 @@ import numpy as np
 from ..theano_env import theano, T
 from theano.gof import ParamsType
 from theano.scalar import int64
-from theano.tensor import blas_headers
-from theano.tensor.blas import ldflags
+
+from .blas import UsesBlas, blas_support_code, blas_version
 
 __all__ = ['depthwise_correlate', 'pointwise_conv', 'ACTIVATIONS',
            'DepthwiseCorrelate', 'DepthwiseCorrelateGradInput',
@@ -1328,7 +1328,7 @@ class DepthwiseCorrelateGradWeights(_DepthwiseOp):
                                  gw=out[0]), 'gw', 'x')
 
 
-class _PointwiseOp(_CodeOp):
+class _PointwiseOp(UsesBlas, _CodeOp):
     """The pointwise ops: GEMM through Theano's BLAS (``blas.ldflags``),
     the activation as a run-time parameter."""
 
@@ -1341,26 +1341,10 @@ class _PointwiseOp(_CodeOp):
     relu6 = property(lambda self: int(self.act == 'relu6'))
 
     def c_support_code(self):
-        return (blas_headers.blas_header_text() + _SUPPORT_CODE
-                + _SUPPORT_CODE_PW)
-
-    def c_headers(self):
-        return ['<limits.h>']
-
-    def c_libraries(self):
-        return ldflags()
-
-    def c_compile_args(self):
-        return ldflags(libs=False, flags=True)
-
-    def c_lib_dirs(self):
-        return ldflags(libs=False, libs_dir=True)
-
-    def c_header_dirs(self):
-        return ldflags(libs=False, include_dir=True)
+        return blas_support_code() + _SUPPORT_CODE + _SUPPORT_CODE_PW
 
     def c_code_cache_version(self):
-        return _C_VERSION + blas_headers.blas_header_version()
+        return _C_VERSION + blas_version()
 
 
 class PointwiseConv(_ForwardOp, _PointwiseOp):

@@ -27,9 +27,9 @@ import numpy as np
 from ..theano_env import theano, T, lasagne
 from theano.gof import ParamsType
 from theano.scalar import int64
-from theano.tensor import blas_headers
-from theano.tensor.blas import ldflags
 from theano.tensor.nnet.abstract_conv import AbstractConv2d_gradWeights
+
+from .blas import UsesBlas, blas_support_code, blas_version
 
 __all__ = ['conv3x3', 'Winograd3x3', 'Winograd3x3Layer']
 
@@ -62,7 +62,7 @@ def _flip_transpose(w):
     return w.dimshuffle(1, 0, 2, 3)[:, :, ::-1, ::-1]
 
 
-class Winograd3x3(theano.gof.Op):
+class Winograd3x3(UsesBlas, theano.gof.Op):
     """``y = T.nnet.conv2d(x, g, border_mode=(1, 1), filter_flip=False)``
     for 3x3 kernels ``g``, by Winograd F(2x2, 3x3).
 
@@ -146,29 +146,14 @@ class Winograd3x3(theano.gof.Op):
                 T.patternbroadcast(T.cast(gw, w.dtype), w.broadcastable)]
 
     def c_support_code(self):
-        return blas_headers.blas_header_text() + _SUPPORT_CODE
-
-    def c_headers(self):
-        return ['<limits.h>']
-
-    def c_libraries(self):
-        return ldflags()
-
-    def c_compile_args(self):
-        return ldflags(libs=False, flags=True)
-
-    def c_lib_dirs(self):
-        return ldflags(libs=False, libs_dir=True)
-
-    def c_header_dirs(self):
-        return ldflags(libs=False, include_dir=True)
+        return blas_support_code() + _SUPPORT_CODE
 
     def c_code(self, node, name, inp, out, sub):
         return _C_CODE % dict(x=inp[0], w=inp[1], y=out[0], fail=sub['fail'],
                               params=sub['params'])
 
     def c_code_cache_version(self):
-        return _C_VERSION + blas_headers.blas_header_version()
+        return _C_VERSION + blas_version()
 
 
 def conv3x3(x, w):
