@@ -437,6 +437,9 @@ def test_command_line_errors(live):
     assert result.returncode == 2 and 'choose another --port' in result.stderr
     result = run_cli('--twitch', '--source', 'stand-in', '--port', '0')
     assert result.returncode == 2 and 'TWITCH_STREAM_KEY' in result.stderr
+    result = run_cli('--recipe', 'nope')
+    assert result.returncode == 2 and result.stderr.count('\n') == 1
+    assert result.stderr.startswith('error: argument --recipe: invalid choice')
 
 
 def test_command_flags_reach_the_app_and_its_parts(monkeypatch):

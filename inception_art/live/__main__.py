@@ -7,20 +7,19 @@ random, becomes the subject. --twitch also streams to Twitch and reads its
 chat; the settings come from the environment (TWITCH_STREAM_KEY,
 TWITCH_CHANNEL, TWITCH_OAUTH, TWITCH_NICK).
 """
-import argparse
 import logging
 import signal
 import sys
 
 from .. import nets, recipes
-from ..cli import parse_size, run_main
+from ..cli import ArgumentParser, parse_size, run_main
 from .app import DEFAULTS, LiveApp
 from .twitch import ENV
 
 
 def parse_args(argv=None):
     d = DEFAULTS
-    p = argparse.ArgumentParser(prog='python -m inception_art.live',
+    p = ArgumentParser(prog='python -m inception_art.live',
                                 description=__doc__.split('\n\n')[1].replace('\n', ' '),
                                 epilog='Twitch settings come from the environment: %s.'
                                 % ', '.join(ENV.values()))
