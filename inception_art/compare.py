@@ -38,6 +38,9 @@ Metrics per picture
   never the optimised one.
 * The mean log-density per 8x8 patch under the committed Student-t and
   Gaussian priors (patches on a 2-pixel grid).
+* How it looks (:mod:`inception_art.look`): luminance contrast and
+  colourfulness, beside the photographs'; the judges' top-5 in the
+  thumbnail test (shrunk to 64 pixels and enlarged back).
 * The radially averaged power-spectrum slope and the fraction of power at
   large scales (:mod:`inception_art.spectrum`), against the same numbers
   for scikit-image's photographs at the same size.
@@ -69,7 +72,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import imagenet, nets, spectrum
+from . import imagenet, look, nets, spectrum
 from .cli import run_main
 from .evaluate import CLASSES, JUDGES, judge
 from .images import atomic_path, center_crop, check_writable, load_rgb
@@ -164,10 +167,12 @@ def patch_log_density(picture, prior, stride=PATCH_STRIDE):
 
 def picture_metrics(picture, priors):
     """Statistics of one picture that need no network: the spectrum slope,
-    the large-scale power fraction and the patch log-density under each of
-    ``priors`` (``{kind: PatchPrior}``)."""
+    the large-scale power fraction, the luminance contrast and the
+    colourfulness (:mod:`inception_art.look`) and the patch log-density
+    under each of ``priors`` (``{kind: PatchPrior}``)."""
     out = dict(slope=spectrum.slope(picture),
-               low_freq=spectrum.low_frequency_fraction(picture))
+               low_freq=spectrum.low_frequency_fraction(picture),
+               contrast=look.contrast(picture), colourfulness=look.colourfulness(picture))
     for kind, prior in priors.items():
         out['logp_' + kind] = patch_log_density(picture, prior)
     return out

@@ -89,8 +89,19 @@ class Results:
         judges = self.cells[cell]['judges']
         return np.mean([[r <= k for r in j['ranks']] for j in judges.values()], axis=0)
 
-    def rate(self, cell, judge, k):
-        return float(np.mean([r <= k for r in self.cells[cell]['judges'][judge]['ranks']]))
+    def rate(self, cell, judge, k, thumb=False):
+        """Share of the classes in ``judge``'s top ``k``, at full size or in
+        the thumbnail test (None when the judge did not take that test)."""
+        ranks = self.cells[cell]['judges'][judge].get('thumb_ranks' if thumb else 'ranks')
+        return None if ranks is None else float(np.mean([r <= k for r in ranks]))
+
+    def mean(self, cell, key):
+        """Mean over the classes of ``key``, or None where the runs did not
+        record it (reports of earlier runs)."""
+        rows = self.cells[cell]['classes']
+        if not all(key in rows[c] for c in self.classes):
+            return None
+        return float(np.nanmean(self.metric(cell, key)))
 
     def history(self, cell):
         """(classes, steps) target logit at every step."""
@@ -123,7 +134,7 @@ def prior_label(prior):
 
 
 def pct(x):
-    return '%.0f%%' % (100 * x)
+    return 'n/a' if x is None else '%.0f%%' % (100 * x)
 
 
 def points(mean, lo, hi):
@@ -516,8 +527,9 @@ def _fmt(x, spec='%.2f'):
 def cell_table(r):
     judges = r.config['judges']
     head = ['cell', 'objective', 'prior', 'optimiser', 'blur', 'target logit', 'prob',
-            'own top-1'] + ['%s top-1 / top-5' % j.replace('efficientnet-', '').title()
-                            for j in judges] + [
+            'own top-1'] + ['%s top-1 / top-5 / thumbnail top-5'
+                            % j.replace('efficientnet-', '').title() for j in judges] + [
+            'contrast', 'colourfulness',
             'log p Student-t', 'log p Gaussian', 'spectrum slope', 'large-scale power',
             's / render']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
@@ -527,8 +539,11 @@ def cell_table(r):
                _fmt(r.metric(name, 'target_logit').mean(), '%.1f'),
                _fmt(r.metric(name, 'prob').mean()),
                pct((r.metric(name, 'rank') == 1).mean())]
-        row += ['%s / %s' % (pct(r.rate(name, j, 1)), pct(r.rate(name, j, 5))) for j in judges]
-        row += [_fmt(r.metric(name, 'logp_student').mean(), '%.0f'),
+        row += ['%s / %s / %s' % (pct(r.rate(name, j, 1)), pct(r.rate(name, j, 5)),
+                                  pct(r.rate(name, j, 5, thumb=True))) for j in judges]
+        row += [_fmt(r.mean(name, 'contrast'), '%.1f'),
+                _fmt(r.mean(name, 'colourfulness'), '%.1f'),
+                _fmt(r.metric(name, 'logp_student').mean(), '%.0f'),
                 _fmt(r.metric(name, 'logp_gaussian').mean(), '%.0f'),
                 _fmt(np.nanmean(r.metric(name, 'slope'))),
                 pct(np.nanmean(r.metric(name, 'low_freq'))),
@@ -538,12 +553,14 @@ def cell_table(r):
 
 
 def photo_table(r):
-    lines = ['| photograph | held out from the prior fit | spectrum slope | large-scale power '
-             '| log p Student-t | log p Gaussian |', '|---|---|---|---|---|---|']
+    lines = ['| photograph | held out from the prior fit | contrast | colourfulness '
+             '| spectrum slope | large-scale power | log p Student-t | log p Gaussian |',
+             '|---|---|---|---|---|---|---|---|']
     for name, p in r.raw['photos'].items():
-        lines.append('| %s | %s | %.2f | %s | %.0f | %.0f |' % (
-            name, 'yes' if p['heldout'] else 'no (trained it)', p['slope'],
-            pct(p['low_freq']), p['logp_student'], p['logp_gaussian']))
+        lines.append('| %s | %s | %s | %s | %.2f | %s | %.0f | %.0f |' % (
+            name, 'yes' if p['heldout'] else 'no (trained it)',
+            _fmt(p.get('contrast'), '%.1f'), _fmt(p.get('colourfulness'), '%.1f'),
+            p['slope'], pct(p['low_freq']), p['logp_student'], p['logp_gaussian']))
     return '\n'.join(lines)
 
 

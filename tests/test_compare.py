@@ -205,7 +205,8 @@ def test_tiny_grid_writes_the_report(tiny_run, tmp_path):
     row = results['cells']['default']['classes']['7']
     assert len(row['history']) == 3 and row['steps'] == 3
     for key in ('target_logit', 'prob', 'rank', 'others_lse', 'target_gain', 'slope',
-                'low_freq', 'logp_student', 'logp_gaussian', 'seconds'):
+                'low_freq', 'logp_student', 'logp_gaussian', 'seconds', 'contrast',
+                'colourfulness'):
         assert np.isfinite(row[key]), key
     assert set(results['cells']['gd']['judges']) == {'judge-a', 'judge-b'}
     assert {'chelsea', 'coffee'} <= set(results['photos'])
@@ -232,6 +233,7 @@ def test_tiny_grid_writes_the_report(tiny_run, tmp_path):
                   'Adam speeds the optimisation up', 'lack large-scale structure'):
         assert claim in text
     assert text.count('| default | logit |') == 1   # one row per cell
+    assert 'Judge-B top-1 / top-5 / thumbnail top-5 | contrast | colourfulness |' in text
     assert not list(tmp_path.glob('.compare*'))      # no temporary files left
 
 
@@ -259,6 +261,9 @@ def test_one_cells_metrics_recomputed_independently(tiny_run, layered):
     patches = np.array([picture[y:y + 8, x:x + 8].transpose(2, 0, 1).ravel()
                         for y in range(0, h - 7, 2) for x in range(0, w - 7, 2)], float)
     assert row['logp_student'] == pytest.approx(prior.log_density(patches).mean(), rel=1e-6)
+    # Contrast: the RMS of BT.601 luminance, computed here.
+    luma = picture.astype(float) @ [0.299, 0.587, 0.114]
+    assert row['contrast'] == pytest.approx(luma.std(), rel=1e-6)
     assert 0 < row['seconds'] < 600
 
 
