@@ -22,7 +22,11 @@ plus **one factor at a time** changed, plus the **interactions the claims
 need**: every objective and plain gradient descent also without the prior
 (does a claim hold only because of the prior?), and the default and
 no-prior cells without the periodic blur (the 2015 code had no blur; the
-blur is itself a crude prior). 13 cells in all.
+blur is itself a crude prior). 13 cells. Then the same claims' cells under
+the **2015 update rule** (:data:`RULE_2015`: the 2015 Adam, no blur, the
+prior at the 2015 stills' strength): every objective with and without the
+prior, and plain gradient descent with and without it; 10 more cells, 23 in
+all. The report gives every verdict twice, from each set of cells.
 
 Every cell renders the same classes (:data:`inception_art.evaluate.CLASSES`,
 20 by default) from the same grey start with the same jitter seed and the
@@ -79,7 +83,7 @@ from .images import atomic_path, center_crop, check_writable, load_rgb
 from .objectives import KINDS, ClassObjective
 from .prior import (DEFAULT_HELDOUT, DEFAULT_TRAIN, PATCH, PatchPrior, default_path,
                     patches_at)
-from .recipes import DEFAULTS as RECIPE_DEFAULTS, RECIPES
+from .recipes import DEFAULTS as RECIPE_DEFAULTS, RECIPES, STRENGTH_2015_VGG
 from .render import PRIORS, initial_image, load_prior, render
 from .step import ImageOptimizer
 
@@ -87,6 +91,11 @@ from .step import ImageOptimizer
 #: new default); its update rules are Adam and normalised gradient descent.
 DEFAULTS = dict(RECIPE_DEFAULTS, **RECIPES['classic'])
 OPTIMIZERS = ('adam', 'gd')
+#: The 2015 update rule as the 2015 code ran it: its Adam (beta weighs the
+#: *new* gradient: a near-sign step), no blur, and the prior at the 2015
+#: stills' strength (``../shared/ORIGINAL.md``; set against VGG-16's logits,
+#: see :data:`inception_art.recipes.STRENGTH_2015_VGG`).
+RULE_2015 = dict(optimizer='adam2015', blur=0.0, prior_strength=STRENGTH_2015_VGG)
 
 #: The default configuration every cell varies from: the render defaults
 #: (read, not copied, so a re-measured default moves the comparison too)
@@ -128,6 +137,8 @@ def cell_name(settings, base=BASE):
         parts.append(settings['optimizer'])
     if settings['blur'] != base['blur']:
         parts.append('no blur' if not settings['blur'] else 'blur %g' % settings['blur'])
+    if settings['prior_strength'] != base['prior_strength'] and settings['prior'] != 'none':
+        parts.append('prior x%g' % settings['prior_strength'])
     return ', '.join(parts) or 'default'
 
 
@@ -136,15 +147,20 @@ def grid(base=BASE):
 
     The default; each objective, prior and optimiser level changed alone;
     every objective and every optimiser without the prior; the default and
-    the no-prior cell without the blur. Duplicates (e.g. when the default
-    prior is ``'none'``) appear once.
+    the no-prior cell without the blur. Then the same claims' cells under
+    the 2015 update rule (:data:`RULE_2015`): every objective with the prior
+    and without it, and plain gradient descent with and without it.
+    Duplicates (e.g. when the default prior is ``'none'``) appear once.
     """
     none = dict(prior='none')
     changes = ([{}] + [dict(objective=k) for k in KINDS]
                + [dict(prior=p) for p in PRIORS] + [dict(optimizer=o) for o in OPTIMIZERS]
                + [dict(none, objective=k) for k in KINDS]
                + [dict(none, optimizer=o) for o in OPTIMIZERS]
-               + [dict(blur=0.0), dict(none, blur=0.0)])
+               + [dict(blur=0.0), dict(none, blur=0.0)]
+               + [dict(RULE_2015, objective=k) for k in KINDS]
+               + [dict(RULE_2015, prior='none', objective=k) for k in KINDS]
+               + [dict(RULE_2015, optimizer='gd'), dict(RULE_2015, prior='none', optimizer='gd')])
     cells, seen = [], set()
     for change in changes:
         settings = dict(base, **change)
@@ -562,7 +578,8 @@ def compare(classes=CLASSES, steps=STEPS, jobs=None, seed=DEFAULTS['seed'],
                         network, 'name', getattr(network, '__name__', 'custom')),
                     size=list(size), steps=int(steps), seed=int(seed), jobs=jobs,
                     classes=classes, labels=[imagenet.LABELS[c] for c in classes],
-                    judges=list(judges), base=BASE, cores=os.cpu_count(),
+                    judges=list(judges), base=BASE, rule_2015=RULE_2015,
+                    cores=os.cpu_count(),
                     render_default_steps=DEFAULTS['steps'],
                     render_seconds=round(render_seconds, 1),
                     wall_seconds=round(time.time() - started, 1),

@@ -63,10 +63,12 @@ def combine(parts):
 class Results:
     """Accessors over the results dict of :func:`inception_art.compare.compare`."""
 
-    def __init__(self, results):
+    def __init__(self, results, base=None):
         self.raw = results
         self.config = results['config']
-        self.base = self.config['base']
+        #: The settings every claim's cells vary from (the run's base, or
+        #: another, e.g. the 2015 update rule's).
+        self.base = dict(base) if base is not None else self.config['base']
         self.classes = [str(c) for c in self.config['classes']]
         self.cells = results['cells']
 
@@ -240,7 +242,9 @@ def claim_prior(r):
     """The prior essential: with it against without, with and without blur."""
     parts, text = [], []
     prior = r.base['prior'] if r.base['prior'] != 'none' else 'student'
-    for blur, label in ((0.0, 'no blur (as in 2015)'), (r.base['blur'], 'with the blur')):
+    blurs = {0.0: 'no blur (as in 2015)'}
+    blurs.setdefault(r.base['blur'], 'with the blur')
+    for blur, label in blurs.items():
         with_ = r.find(prior=prior, blur=blur)
         without = r.find(prior='none', blur=blur)
         if with_ is None or without is None or with_ == without:
@@ -284,7 +288,8 @@ def optimiser_rows(r):
     """Per prior setting: Adam against plain gradient descent."""
     rows = []
     for prior in dict.fromkeys([r.base['prior'], 'none']):
-        adam, gd = r.find(optimizer='adam', prior=prior), r.find(optimizer='gd', prior=prior)
+        # The base's Adam (textbook, or the 2015 rule's) against plain GD.
+        adam, gd = r.find(prior=prior), r.find(optimizer='gd', prior=prior)
         if adam is None or gd is None:
             continue
         s_adam, s_gd, threshold = steps_to_threshold(r.history(adam), r.history(gd))
@@ -603,11 +608,37 @@ def channel_list(r):
     return '; '.join(rows)
 
 
+def rule_2015_section(r):
+    """The verdicts again, each from the cells of the 2015 update rule (the
+    run's ``rule_2015`` settings over its base), or '' when the run has none."""
+    rule = r.config.get('rule_2015')
+    if not rule:
+        return ''
+    r2015 = Results(r.raw, base=dict(r.base, **rule))
+    if r2015.find() is None:
+        return ''
+    rows = '\n'.join('| %s | %s | **%s** |' % row for row in claims(r2015))
+    return '''
+### Under the 2015 update rule
+
+The same claims, measured on the cells that differ from the above in %s: the 2015 code's Adam
+(beta weighs the *new* gradient, a near-sign step), no blur, and the prior at the 2015
+stills' strength. A prior matters most against such a step, which leaves high-frequency
+noise.
+
+| claim of the 2015 post | measured under the 2015 rule | verdict |
+|---|---|---|
+%s
+''' % (', '.join('`%s=%s`' % (k, '%g' % v if isinstance(v, float) else v)
+                 for k, v in sorted(rule.items())), rows)
+
+
 def markdown(r, figures):
     c = r.config
     b = c['base']
     classes = ', '.join('%s (%s)' % (_label(i), i) for i in c['classes'])
     verdicts = '\n'.join('| %s | %s | **%s** |' % row for row in claims(r))
+    verdicts_2015 = rule_2015_section(r)
     minutes = c['wall_seconds'] / 60
     return '''# The 2015 claims, measured
 
@@ -627,7 +658,7 @@ are top-5 hits of the independent judges (%(judges)s), averaged over the judges.
 | claim of the 2015 post | measured here | verdict |
 |---|---|---|
 %(verdicts)s
-
+%(verdicts_2015)s
 ## Design
 
 The full factorial (4 objectives x 3 priors x 2 optimisers = 24 cells) is not run: at
@@ -726,7 +757,8 @@ gradient, and the rest saturate at 6; the last two MBConv blocks end in linear p
 ''' % dict(date=c['date'], model=c['model'], w=c['size'][1], h=c['size'][0],
            n=len(c['classes']), steps=c['steps'], seed=c['seed'], ncells=len(r.cells),
            jobs=c['jobs'], cores=c['cores'], minutes=minutes,
-           judges=', '.join(c['judges']), verdicts=verdicts, objective=b['objective'],
+           judges=', '.join(c['judges']), verdicts=verdicts, verdicts_2015=verdicts_2015,
+           objective=b['objective'],
            prior=b['prior'], strength=b['prior_strength'], lr=b['lr'], jitter=b['jitter'],
            gd_lr=b['gd_lr'], render_steps=c.get('render_default_steps', 'n/a'),
            blur=b['blur'], blur_every=b['blur_every'],

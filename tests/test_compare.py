@@ -139,15 +139,22 @@ def test_large_scale_fraction_and_flat_pictures():
 def test_grid_design():
     cells = compare.grid()
     names = [n for n, _ in cells]
-    assert names[0] == 'default' and len(set(names)) == len(names) == 13
+    assert names[0] == 'default' and len(set(names)) == len(names) == 23
     settings = [s for _, s in cells]
     for factor, levels in (('objective', ('logit', 'logit-plain', 'prob', 'loglik')),
                            ('prior', ('none', 'gaussian', 'student')),
-                           ('optimizer', ('adam', 'gd'))):
+                           ('optimizer', ('adam', 'adam2015', 'gd'))):
         assert {s[factor] for s in settings} == set(levels)
-    # Every objective also without the prior.
-    assert {s['objective'] for s in settings if s['prior'] == 'none'} == {
-        'logit', 'logit-plain', 'prob', 'loglik'}
+    # Every objective also without the prior, under both update rules.
+    kinds = {'logit', 'logit-plain', 'prob', 'loglik'}
+    assert {s['objective'] for s in settings if s['prior'] == 'none'} == kinds
+    rule = [s for s in settings if s['optimizer'] == 'adam2015']
+    assert {(s['objective'], s['prior']) for s in rule} == {
+        (k, p) for k in kinds for p in ('student', 'none')}
+    # The 2015 rule: no blur, the prior at the 2015 strength; and its GD cells.
+    assert all(s['blur'] == 0 and s['prior_strength'] == 1000 for s in rule)
+    assert {s['prior'] for s in settings if s['optimizer'] == 'gd' and s['blur'] == 0} == {
+        'student', 'none'}
 
 
 def test_bootstrap_and_verdicts():
@@ -232,6 +239,12 @@ def test_tiny_grid_writes_the_report(tiny_run, tmp_path):
     for claim in ('Optimising logits works better', 'natural-image prior is essential',
                   'Adam speeds the optimisation up', 'lack large-scale structure'):
         assert claim in text
+    # ...and again from the 2015 rule's cells, in a table of their own.
+    rule = text.split('### Under the 2015 update rule')[1].split('## Design')[0]
+    for claim in ('Optimising logits works better', 'natural-image prior is essential',
+                  'Adam speeds the optimisation up', 'lack large-scale structure'):
+        assert claim in rule
+    assert '`optimizer=adam2015`' in rule and '`prior_strength=1000`' in rule
     assert text.count('| default | logit |') == 1   # one row per cell
     assert 'Judge-B top-1 / top-5 / thumbnail top-5 | contrast | colourfulness |' in text
     assert not list(tmp_path.glob('.compare*'))      # no temporary files left
