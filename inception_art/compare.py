@@ -84,6 +84,7 @@ from .objectives import KINDS, ClassObjective
 from .prior import (DEFAULT_HELDOUT, DEFAULT_TRAIN, PATCH, PatchPrior, default_path,
                     patches_at)
 from .recipes import DEFAULTS as RECIPE_DEFAULTS, RECIPES, STRENGTH_2015_VGG
+from .recipes import settings as RECIPES_SETTINGS
 from .render import PRIORS, initial_image, load_prior, render
 from .step import ImageOptimizer
 
@@ -96,6 +97,39 @@ OPTIMIZERS = ('adam', 'gd')
 #: stills' strength (``../shared/ORIGINAL.md``; set against VGG-16's logits,
 #: see :data:`inception_art.recipes.STRENGTH_2015_VGG`).
 RULE_2015 = dict(optimizer='adam2015', blur=0.0, prior_strength=STRENGTH_2015_VGG)
+
+
+#: The render settings a cell names in the grid's own words (the rest of a
+#: recipe cell's overrides go to the recipe as they are).
+GRID_KEYS = ('objective', 'prior', 'prior_strength', 'rule', 'lr', 'blur', 'blur_every',
+             'jitter', 'init')
+
+
+def recipe_cell(recipe, **overrides):
+    """The settings of a cell rendered by a recipe of
+    :mod:`inception_art.recipes` (at the grid's size, steps and seed), in
+    the grid's vocabulary (objective, prior, optimizer, lr, blur...) so that
+    the claims find them; ``overrides`` go to the recipe as they are."""
+    r = dict(RECIPES_SETTINGS(recipe), **overrides)
+    prior = r['prior'] if r['prior_strength'] > 0 else 'none'
+    return dict(recipe=recipe, objective=r['objective'], prior=prior,
+                optimizer=r['rule'], lr=r['lr'], gd_lr=r['lr'], blur=r['blur'],
+                blur_every=r['blur_every'], jitter=r['jitter'], init=r['init'],
+                prior_strength=r['prior_strength'] if prior != 'none' else STRENGTH_2015_VGG,
+                overrides={k: v for k, v in overrides.items() if k not in GRID_KEYS})
+
+
+#: The new default (the render's default recipe) as the base of the claims'
+#: cells: its prior is off; "with the prior" means the Student-t at the
+#: 2015 strength, as for the 2015 rule.
+NEW_DEFAULT = recipe_cell('default')
+#: Each ingredient of the new default taken out (one at a time; its update
+#: rule is a grid change, ``optimizer='adam'``), and octaves added:
+#: (name, recipe overrides).
+INGREDIENTS = (('pixels', dict(param='pixels', lr=5.0)),
+               ('no random view', dict(shift=0.0, scale=(1.0, 1.0), degrees=0.0)),
+               ('views 1', dict(views=(1,))),
+               ('octaves 3', dict(octaves=3)))
 
 #: The default configuration every cell varies from: the render defaults
 #: (read, not copied, so a re-measured default moves the comparison too)
@@ -126,8 +160,18 @@ QUICK = dict(classes=2, steps=12, channels=1)
 
 
 def cell_name(settings, base=BASE):
-    """A short name for a cell: what differs from ``base`` (``'default'``)."""
+    """A short name for a cell: what differs from ``base`` (``'default'``).
+    A recipe cell is named by its recipe (``'new default'`` for the render's
+    default recipe), the ingredient it takes out and what else differs
+    from the recipe."""
     parts = []
+    if 'recipe' in settings:
+        base = recipe_cell(settings['recipe'])
+        parts.append('new default' if settings['recipe'] == 'default'
+                     else 'recipe ' + settings['recipe'])
+        parts += [name for name, o in INGREDIENTS
+                  if recipe_cell(settings['recipe'], **o)['overrides'] == settings['overrides']
+                  and settings['overrides']]
     if settings['prior'] != base['prior']:
         parts.append('no prior' if settings['prior'] == 'none'
                      else '%s prior' % settings['prior'])
@@ -161,13 +205,21 @@ def grid(base=BASE):
                + [dict(RULE_2015, objective=k) for k in KINDS]
                + [dict(RULE_2015, prior='none', objective=k) for k in KINDS]
                + [dict(RULE_2015, optimizer='gd'), dict(RULE_2015, prior='none', optimizer='gd')])
+    settings = [dict(base, **change) for change in changes]
+    # The new default: the claims' cells again (each objective, the prior
+    # on, plain gradient descent, textbook Adam), each ingredient out, and
+    # the 2015 recipes.
+    settings += [dict(NEW_DEFAULT, **change) for change in (
+        [{}] + [dict(objective=k) for k in KINDS]
+        + [dict(prior='student'), dict(optimizer='gd'), dict(optimizer='adam')])]
+    settings += [recipe_cell('default', **o) for _, o in INGREDIENTS]
+    settings += [recipe_cell('2015'), recipe_cell('2015-stream')]
     cells, seen = [], set()
-    for change in changes:
-        settings = dict(base, **change)
-        key = tuple(sorted(settings.items()))
+    for s in settings:
+        key = json.dumps(s, sort_keys=True)
         if key not in seen:
             seen.add(key)
-            cells.append((cell_name(settings, base), settings))
+            cells.append((cell_name(s, base), s))
     return cells
 
 
@@ -287,6 +339,22 @@ def _work(task):
         picture, _ = render((task['target'],), renderer=renderer, layer=layer,
                             model=config['network'], steps=config['steps'],
                             seed=config['seed'], progress=False, callback=record)
+    elif 'recipe' in s:
+        # A recipe's cell: its own parameterisation, views and transforms,
+        # at the grid's size, steps and seed.
+        from .render import Renderer
+        renderer = _WORKER.setdefault('renderer', Renderer())
+        prior = s['prior'] != 'none'
+        picture, _ = render((task['target'],), recipe=s['recipe'], renderer=renderer,
+                            model=config['network'], size=config['size'],
+                            steps=config['steps'], seed=config['seed'], progress=False,
+                            callback=record, objective=s['objective'],
+                            rule=s['optimizer'],
+                            lr=s['gd_lr'] if s['optimizer'] == 'gd' else s['lr'],
+                            prior=s['prior'] if prior else 'student',
+                            prior_strength=s['prior_strength'] if prior else 0.0,
+                            blur=s['blur'], blur_every=s['blur_every'], jitter=s['jitter'],
+                            init=s['init'], **s['overrides'])
     else:
         opt = _optimizer(s['objective'], s['prior'], s['optimizer'])
         picture, _ = render((task['target'],), size=config['size'], optimizer=opt,
@@ -579,6 +647,7 @@ def compare(classes=CLASSES, steps=STEPS, jobs=None, seed=DEFAULTS['seed'],
                     size=list(size), steps=int(steps), seed=int(seed), jobs=jobs,
                     classes=classes, labels=[imagenet.LABELS[c] for c in classes],
                     judges=list(judges), base=BASE, rule_2015=RULE_2015,
+                    new_default=NEW_DEFAULT,
                     cores=os.cpu_count(),
                     render_default_steps=DEFAULTS['steps'],
                     render_seconds=round(render_seconds, 1),

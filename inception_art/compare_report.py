@@ -608,16 +608,28 @@ def channel_list(r):
     return '; '.join(rows)
 
 
+def verdicts_table(r, base, column):
+    """The claims' table computed from the cells that vary from ``base``,
+    or None when the run has no cell of ``base`` itself."""
+    view = Results(r.raw, base=base)
+    if view.find() is None:
+        return None
+    return view, ('| claim of the 2015 post | %s | verdict |\n|---|---|---|\n' % column
+                  + '\n'.join('| %s | %s | **%s** |' % row for row in claims(view)))
+
+
+def _settings_text(settings):
+    return ', '.join('`%s=%s`' % (k, '%g' % v if isinstance(v, float) else v)
+                     for k, v in sorted(settings.items()))
+
+
 def rule_2015_section(r):
     """The verdicts again, each from the cells of the 2015 update rule (the
     run's ``rule_2015`` settings over its base), or '' when the run has none."""
     rule = r.config.get('rule_2015')
-    if not rule:
+    found = rule and verdicts_table(r, dict(r.base, **rule), 'measured under the 2015 rule')
+    if not found:
         return ''
-    r2015 = Results(r.raw, base=dict(r.base, **rule))
-    if r2015.find() is None:
-        return ''
-    rows = '\n'.join('| %s | %s | **%s** |' % row for row in claims(r2015))
     return '''
 ### Under the 2015 update rule
 
@@ -626,11 +638,43 @@ The same claims, measured on the cells that differ from the above in %s: the 201
 stills' strength. A prior matters most against such a step, which leaves high-frequency
 noise.
 
-| claim of the 2015 post | measured under the 2015 rule | verdict |
-|---|---|---|
 %s
-''' % (', '.join('`%s=%s`' % (k, '%g' % v if isinstance(v, float) else v)
-                 for k, v in sorted(rule.items())), rows)
+''' % (_settings_text(rule), found[1])
+
+
+def structure_variants(view):
+    """How much large-scale power the new default's variants keep: a line
+    per cell named after the new default (views 1, octaves...)."""
+    low = lambda cell: np.nanmean(view.metric(cell, 'low_freq'))
+    base = view.find()
+    lines = []
+    for name in view.cells:
+        if name.startswith('new default, ') and name != base:
+            if view.cells[name]['settings'].get('overrides'):
+                lines.append('%s: %s (new default %s)' % (
+                    name[len('new default, '):], pct(low(name)), pct(low(base))))
+    return '; '.join(lines)
+
+
+def new_default_section(r):
+    """The verdicts again from the cells of the new default (the render's
+    default recipe), with what its ingredients change; '' without them."""
+    base = r.config.get('new_default')
+    found = base and verdicts_table(r, base, 'measured under the new default')
+    if not found:
+        return ''
+    view, table = found
+    return '''
+### Under the new default
+
+The same claims, measured on the cells of the render's default recipe (a Fourier image,
+a random shift, scale and rotation each step, views pooled by 2 and 4, the 2015 Adam, no
+prior; "with the prior" adds the Student-t at the 2015 strength), at this report's size,
+steps and seed. Large-scale power (at most %d cycles across the picture) without each
+ingredient: %s.
+
+%s
+''' % (spectrum.LOW_CYCLES, structure_variants(view) or 'not measured', table)
 
 
 def markdown(r, figures):
@@ -638,7 +682,7 @@ def markdown(r, figures):
     b = c['base']
     classes = ', '.join('%s (%s)' % (_label(i), i) for i in c['classes'])
     verdicts = '\n'.join('| %s | %s | **%s** |' % row for row in claims(r))
-    verdicts_2015 = rule_2015_section(r)
+    verdicts_2015 = rule_2015_section(r) + new_default_section(r)
     minutes = c['wall_seconds'] / 60
     return '''# The 2015 claims, measured
 
@@ -668,7 +712,10 @@ at strength %(strength)g, Adam at learning rate %(lr)g, jitter %(jitter)d px, bl
 sigma %(blur)g every %(blur_every)d steps: the render defaults) plus **one factor
 changed at a time**, plus the **interactions the claims need**: every objective and the
 plain gradient also without the prior, and the default and the no-prior cell without the
-blur (the 2015 code had no blur, and a blur is itself a crude prior).
+blur (the 2015 code had no blur, and a blur is itself a crude prior). The claims' cells are
+then repeated under the 2015 update rule and under the new default (the render's default
+recipe, with each of its ingredients taken out in turn and octaves added), and the 2015
+recipes are rendered at this size: %(ncells)d cells in all.
 
 - Objectives: `logit` is the 2015 code's (class A on the lower half of the logit map, B on
   the upper, A = B here, minus the mean of all logits); `logit-plain` drops the mean term;

@@ -139,7 +139,7 @@ def test_large_scale_fraction_and_flat_pictures():
 def test_grid_design():
     cells = compare.grid()
     names = [n for n, _ in cells]
-    assert names[0] == 'default' and len(set(names)) == len(names) == 23
+    assert names[0] == 'default' and len(set(names)) == len(names) == 36
     settings = [s for _, s in cells]
     for factor, levels in (('objective', ('logit', 'logit-plain', 'prob', 'loglik')),
                            ('prior', ('none', 'gaussian', 'student')),
@@ -148,13 +148,21 @@ def test_grid_design():
     # Every objective also without the prior, under both update rules.
     kinds = {'logit', 'logit-plain', 'prob', 'loglik'}
     assert {s['objective'] for s in settings if s['prior'] == 'none'} == kinds
-    rule = [s for s in settings if s['optimizer'] == 'adam2015']
+    rule = [s for s in settings if s['optimizer'] == 'adam2015' and 'recipe' not in s]
     assert {(s['objective'], s['prior']) for s in rule} == {
         (k, p) for k in kinds for p in ('student', 'none')}
     # The 2015 rule: no blur, the prior at the 2015 strength; and its GD cells.
     assert all(s['blur'] == 0 and s['prior_strength'] == 1000 for s in rule)
-    assert {s['prior'] for s in settings if s['optimizer'] == 'gd' and s['blur'] == 0} == {
-        'student', 'none'}
+    assert {s['prior'] for s in settings if s['optimizer'] == 'gd' and s['blur'] == 0
+            and 'recipe' not in s} == {'student', 'none'}
+    # The new default: its claims' cells, each ingredient out, the 2015 recipes.
+    new = {n: s for n, s in cells if 'recipe' in s}
+    assert {s['objective'] for s in new.values() if s['recipe'] == 'default'} == kinds
+    assert {'new default, student prior', 'new default, gd', 'new default, adam',
+            'new default, pixels', 'new default, no random view', 'new default, views 1',
+            'new default, octaves 3', 'recipe 2015', 'recipe 2015-stream'} <= set(new)
+    assert new['new default, pixels']['overrides'] == {'param': 'pixels'}
+    assert new['new default, pixels']['lr'] == 5.0
 
 
 def test_bootstrap_and_verdicts():
@@ -245,6 +253,13 @@ def test_tiny_grid_writes_the_report(tiny_run, tmp_path):
                   'Adam speeds the optimisation up', 'lack large-scale structure'):
         assert claim in rule
     assert '`optimizer=adam2015`' in rule and '`prior_strength=1000`' in rule
+    new = text.split('### Under the new default')[1].split('## Design')[0]
+    for claim in ('Optimising logits works better', 'natural-image prior is essential',
+                  'Adam speeds the optimisation up', 'lack large-scale structure'):
+        assert claim in new
+    assert 'views 1: ' in new and 'octaves 3: ' in new
+    for name in ('new default', 'new default, pixels', 'recipe 2015', 'recipe 2015-stream'):
+        assert '| %s |' % name in text
     assert text.count('| default | logit |') == 1   # one row per cell
     assert 'Judge-B top-1 / top-5 / thumbnail top-5 | contrast | colourfulness |' in text
     assert not list(tmp_path.glob('.compare*'))      # no temporary files left
