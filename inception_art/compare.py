@@ -124,12 +124,13 @@ def recipe_cell(recipe, **overrides):
 #: 2015 strength, as for the 2015 rule.
 NEW_DEFAULT = recipe_cell('default')
 #: Each ingredient of the new default taken out (one at a time; its update
-#: rule is a grid change, ``optimizer='adam'``), and octaves added:
+#: rule is a grid change, ``optimizer='adam'``), and octaves added (two: at
+#: 224x224 a third would pool the first octave below Lite0's 32 pixels):
 #: (name, recipe overrides).
 INGREDIENTS = (('pixels', dict(param='pixels', lr=5.0)),
                ('no random view', dict(shift=0.0, scale=(1.0, 1.0), degrees=0.0)),
                ('views 1', dict(views=(1,))),
-               ('octaves 3', dict(octaves=3)))
+               ('octaves 2', dict(octaves=2)))
 
 #: The default configuration every cell varies from: the render defaults
 #: (read, not copied, so a re-measured default moves the comparison too)
@@ -309,6 +310,19 @@ def _logits(picture):
     return _WORKER['forward'](np.ascontiguousarray(batch))[0]
 
 
+def recipe_overrides(s, config):
+    """The render settings of recipe cell ``s`` over its recipe: the grid's
+    network, size, steps and seed, and the cell's own values."""
+    prior = s['prior'] != 'none'
+    return dict(model=config['network'], size=config['size'], steps=config['steps'],
+                seed=config['seed'], objective=s['objective'], rule=s['optimizer'],
+                lr=s['gd_lr'] if s['optimizer'] == 'gd' else s['lr'],
+                prior=s['prior'] if prior else 'student',
+                prior_strength=s['prior_strength'] if prior else 0.0,
+                blur=s['blur'], blur_every=s['blur_every'], jitter=s['jitter'],
+                init=s['init'], **s['overrides'])
+
+
 def _optimizer(objective, prior, optimizer):
     """The worker's compiled step for a class cell (channels go through
     the default recipe's Renderer instead)."""
@@ -344,17 +358,8 @@ def _work(task):
         # at the grid's size, steps and seed.
         from .render import Renderer
         renderer = _WORKER.setdefault('renderer', Renderer())
-        prior = s['prior'] != 'none'
         picture, _ = render((task['target'],), recipe=s['recipe'], renderer=renderer,
-                            model=config['network'], size=config['size'],
-                            steps=config['steps'], seed=config['seed'], progress=False,
-                            callback=record, objective=s['objective'],
-                            rule=s['optimizer'],
-                            lr=s['gd_lr'] if s['optimizer'] == 'gd' else s['lr'],
-                            prior=s['prior'] if prior else 'student',
-                            prior_strength=s['prior_strength'] if prior else 0.0,
-                            blur=s['blur'], blur_every=s['blur_every'], jitter=s['jitter'],
-                            init=s['init'], **s['overrides'])
+                            progress=False, callback=record, **recipe_overrides(s, config))
     else:
         opt = _optimizer(s['objective'], s['prior'], s['optimizer'])
         picture, _ = render((task['target'],), size=config['size'], optimizer=opt,
@@ -603,6 +608,15 @@ def compare(classes=CLASSES, steps=STEPS, jobs=None, seed=DEFAULTS['seed'],
     if not isinstance(network, (str,)) and not callable(network) and jobs != 1:
         raise ValueError('a built network can only be used with jobs=1')
     config = dict(network=network, size=tuple(size), steps=int(steps), seed=int(seed))
+    # A recipe cell that cannot render at this size fails now, in one line,
+    # not in a worker after minutes.
+    from .render import check
+    for name, s in cells:
+        if 'recipe' in s:
+            try:
+                check(RECIPES_SETTINGS(s['recipe'], **recipe_overrides(s, config)))
+            except ValueError as e:
+                raise ValueError('cell %r: %s' % (name, e)) from None
     tasks = [dict(cell=name, settings=settings, target=c)
              for c in classes for name, settings in cells]
     channel_specs = []
