@@ -25,8 +25,12 @@ no-prior cells without the periodic blur (the 2015 code had no blur; the
 blur is itself a crude prior). 13 cells. Then the same claims' cells under
 the **2015 update rule** (:data:`RULE_2015`: the 2015 Adam, no blur, the
 prior at the 2015 stills' strength): every objective with and without the
-prior, and plain gradient descent with and without it; 10 more cells, 23 in
-all. The report gives every verdict twice, from each set of cells.
+prior, and plain gradient descent with and without it (10 cells); and under
+the **new default** (:data:`NEW_DEFAULT`, the render's default recipe): each
+objective, the prior, plain gradient descent, textbook Adam, each of its
+ingredients taken out and octaves added, then the ``2015`` and
+``2015-stream`` recipes (13 cells); 36 in all. The report gives every
+verdict three times, once from each set of cells.
 
 Every cell renders the same classes (:data:`inception_art.evaluate.CLASSES`,
 20 by default) from the same grey start with the same jitter seed and the
@@ -76,7 +80,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import imagenet, look, nets, spectrum
+from . import imagenet, look, nets, recipes, spectrum
 from .cli import run_main
 from .evaluate import CLASSES, JUDGES, judge
 from .images import atomic_path, center_crop, check_writable, load_rgb
@@ -84,8 +88,7 @@ from .objectives import KINDS, ClassObjective
 from .prior import (DEFAULT_HELDOUT, DEFAULT_TRAIN, PATCH, PatchPrior, default_path,
                     patches_at)
 from .recipes import DEFAULTS as RECIPE_DEFAULTS, RECIPES, STRENGTH_2015_VGG
-from .recipes import settings as RECIPES_SETTINGS
-from .render import PRIORS, initial_image, load_prior, render
+from .render import PRIORS, Renderer, check, initial_image, load_prior, render
 from .step import ImageOptimizer
 
 #: The grid varies from the first stills recipe (issue 13 moves it to the
@@ -110,7 +113,7 @@ def recipe_cell(recipe, **overrides):
     :mod:`inception_art.recipes` (at the grid's size, steps and seed), in
     the grid's vocabulary (objective, prior, optimizer, lr, blur...) so that
     the claims find them; ``overrides`` go to the recipe as they are."""
-    r = dict(RECIPES_SETTINGS(recipe), **overrides)
+    r = dict(recipes.settings(recipe), **overrides)
     prior = r['prior'] if r['prior_strength'] > 0 else 'none'
     return dict(recipe=recipe, objective=r['objective'], prior=prior,
                 optimizer=r['rule'], lr=r['lr'], gd_lr=r['lr'], blur=r['blur'],
@@ -348,7 +351,6 @@ def _work(task):
     if layer:
         # Channels are rendered with the default recipe (the same core as
         # the classes' default pictures), each one compiled once per worker.
-        from .render import Renderer
         renderer = _WORKER.setdefault('renderer', Renderer())
         picture, _ = render((task['target'],), renderer=renderer, layer=layer,
                             model=config['network'], steps=config['steps'],
@@ -356,7 +358,6 @@ def _work(task):
     elif 'recipe' in s:
         # A recipe's cell: its own parameterisation, views and transforms,
         # at the grid's size, steps and seed.
-        from .render import Renderer
         renderer = _WORKER.setdefault('renderer', Renderer())
         picture, _ = render((task['target'],), recipe=s['recipe'], renderer=renderer,
                             progress=False, callback=record, **recipe_overrides(s, config))
@@ -610,11 +611,10 @@ def compare(classes=CLASSES, steps=STEPS, jobs=None, seed=DEFAULTS['seed'],
     config = dict(network=network, size=tuple(size), steps=int(steps), seed=int(seed))
     # A recipe cell that cannot render at this size fails now, in one line,
     # not in a worker after minutes.
-    from .render import check
     for name, s in cells:
         if 'recipe' in s:
             try:
-                check(RECIPES_SETTINGS(s['recipe'], **recipe_overrides(s, config)))
+                check(recipes.settings(s['recipe'], **recipe_overrides(s, config)))
             except ValueError as e:
                 raise ValueError('cell %r: %s' % (name, e)) from None
     tasks = [dict(cell=name, settings=settings, target=c)

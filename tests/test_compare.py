@@ -324,7 +324,7 @@ def test_every_recipe_cell_renders_at_the_default_size():
     cells = [(n, s) for n, s in compare.grid() if 'recipe' in s]
     assert len(cells) == 13
     for name, s in cells:
-        check(compare.RECIPES_SETTINGS(s['recipe'], **compare.recipe_overrides(s, config)))
+        check(compare.recipes.settings(s['recipe'], **compare.recipe_overrides(s, config)))
     bad = compare.recipe_cell('default', octaves=3)
     with pytest.raises(ValueError, match="cell 'x': view pooled by 4"):
         compare.compare(classes=(2,), cells=[('x', bad)], channels=0, jobs=1, progress=False)
