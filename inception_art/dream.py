@@ -11,7 +11,8 @@ recipe of :mod:`inception_art.recipes` whose ``steps`` are the steps per
 keyframe: ``keyframes`` by default (chosen on keyframes: README, "Video"),
 ``2015-stream`` for the 2015 stream's settings. With a Fourier image the
 zoomed keyframe goes back into the parameters through the
-parameterisation's exact inverse (the "jump" of ``bench/video.json``).
+parameterisation's exact inverse (the "jump" of ``bench/keyframes.json``:
+0.000 grey levels).
 
 :class:`Dream` owns one compiled step, built once: changing the subject
 sets the objective's shared class variables and never recompiles. It does no
@@ -20,6 +21,7 @@ file or terminal I/O, so the video writer and the live stream both drive it.
 import numpy as np
 
 from . import recipes
+from .render import Renderer, check, initial_image
 # In imagenet (no Theano there, for the live mode); still importable from here.
 from .imagenet import parse_subject, subject_text
 from .zoom import Motion, warp
@@ -73,7 +75,6 @@ class Dream:
                  warmup_steps=DEFAULTS['warmup_steps'], zoom=DEFAULTS['zoom'],
                  degrees_per_frame=DEFAULTS['degrees_per_frame'], fps=DEFAULTS['fps'],
                  keyframe_seconds=DEFAULTS['keyframe_seconds'], renderer=None, **settings):
-        from .render import Renderer, check
         if warmup_steps < 0 or not keyframe_seconds > 0 or not fps > 0 or not zoom > 0:
             raise ValueError('warmup_steps must be >= 0; keyframe_seconds, fps and zoom > 0')
         s = recipes.settings(recipe, **settings)
@@ -97,7 +98,6 @@ class Dream:
 
     def start_image(self):
         """The first keyframe's start: the recipe's ``init`` at the keyframe size."""
-        from .render import initial_image
         s = self.settings
         return initial_image(s['init'], self.size, s['seed']).astype('float32')
 
