@@ -60,7 +60,8 @@ DEFAULTS = dict(
     budget=0.6,                           # share of keyframe_seconds a keyframe
                                           # may take (fewer steps when busy; 0: off)
     min_steps=1,                          # fewest steps per keyframe
-    warmup_steps=100,                     # steps of the first keyframe (from grey)
+    warmup_steps=100,                     # steps of the first keyframe (from the
+                                          # recipe's start image)
     blur_every=None,                      # the render's blur, every N steps (None:
                                           # the recipe's)
     fps=25.0,
