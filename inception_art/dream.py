@@ -21,7 +21,7 @@ file or terminal I/O, so the video writer and the live stream both drive it.
 import numpy as np
 
 from . import recipes
-from .render import Renderer, check, initial_image
+from .render import Renderer, blur_due, check, initial_image
 # In imagenet (no Theano there, for the live mode); still importable from here.
 from .imagenet import parse_subject, subject_text
 from .zoom import Motion, warp
@@ -158,10 +158,7 @@ class Dream:
         opt.restart(moved)
         for i in range(steps):
             _, self.logit = opt.step()
-            # Blur as render does, but never after the last step: a keyframe
-            # is shown as it left the optimiser.
-            if s['blur'] and s['blur_every'] and (i + 1) % s['blur_every'] == 0 \
-                    and i + 1 < steps:
+            if blur_due(s, i + 1, last=i + 1 == steps):
                 opt.blur(s['blur'])
         self.keyframe = np.ascontiguousarray(opt.get_image())
         return self.keyframe

@@ -133,6 +133,13 @@ class Renderer:
         return self._steps[key]
 
 
+def blur_due(s, count, last):
+    """Whether settings ``s`` blur the image after the ``count``-th step
+    (from 1) of a run: every ``blur_every`` steps, never after the ``last``
+    one (a picture is shown as it left the optimiser)."""
+    return bool(s['blur'] and s['blur_every'] and count % s['blur_every'] == 0 and not last)
+
+
 def render(classes, recipe='default', progress=True, optimizer=None, callback=None,
            renderer=None, layer=None, **overrides):
     """Render ``classes`` (one or two class indices) and return the picture.
@@ -191,8 +198,7 @@ def render(classes, recipe='default', progress=True, optimizer=None, callback=No
                 if callback is not None:
                     callback(done, loss, logit)
                 done += 1
-                if s['blur'] and s['blur_every'] and (i + 1) % s['blur_every'] == 0 \
-                        and done < s['steps']:
+                if blur_due(s, i + 1, last=done == s['steps']):
                     opt.blur(s['blur'])
                 bar.set_description_str('loss %.2f logit %.2f' % (loss, logit), refresh=False)
                 bar.update()
