@@ -23,16 +23,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def read_frames(path):
-    """Every frame of a video file, (n, h, w, 3) uint8, through the bundled ffmpeg."""
-    from inception_art.encode import ffmpeg_exe, probe
-    info = probe(path)
-    raw = subprocess.run([ffmpeg_exe(), '-v', 'error', '-i', str(path), '-f', 'rawvideo',
-                          '-pix_fmt', 'rgb24', '-'], capture_output=True, check=True).stdout
-    return np.frombuffer(raw, np.uint8).reshape(-1, info['height'], info['width'], 3)
-
-
 def video_frames(out=ROOT / 'docs' / 'video_frames.jpg'):
+    from inception_art.encode import read_frames
     with tempfile.TemporaryDirectory() as tmp:
         film = Path(tmp) / 'dream.mp4'
         t = time.perf_counter()

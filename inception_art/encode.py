@@ -343,6 +343,15 @@ class VideoFile:
             self.discard()
 
 
+def read_frames(path):
+    """Every frame of a video file as an (n, h, w, 3) uint8 RGB array,
+    decoded by the bundled ffmpeg."""
+    info = probe(path)
+    raw = subprocess.run([ffmpeg_exe(), '-v', 'error', '-i', str(path), '-f', 'rawvideo',
+                          '-pix_fmt', 'rgb24', '-'], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, info['height'], info['width'], 3)
+
+
 def probe(path):
     """What a video file holds, by decoding it with the bundled ffmpeg
     (which has no ffprobe).

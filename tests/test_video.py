@@ -19,19 +19,11 @@ from inception_art import video
 from inception_art.cli import run_main
 from inception_art.dream import Dream, parse_subject, subject_text
 from inception_art.encode import (EncoderError, FFmpegPipe, GifDither, VideoFile,
-                                  ffmpeg_exe, gif_palette, mp4_args, probe)
+                                  gif_palette, mp4_args, probe, read_frames)
 from inception_art.interpolate import Interpolator
 from inception_art.zoom import Motion, covered, warp, zoom_matrix
 
 TESTS = Path(__file__).resolve().parent
-
-
-def decode(path):
-    """All frames of a video file as an (n, h, w, 3) uint8 array."""
-    info = probe(path)
-    raw = subprocess.run([ffmpeg_exe(), '-v', 'error', '-i', str(path), '-f', 'rawvideo',
-                          '-pix_fmt', 'rgb24', '-'], capture_output=True, check=True).stdout
-    return np.frombuffer(raw, np.uint8).reshape(-1, info['height'], info['width'], 3)
 
 
 def dots(size, offsets, radius=2.0):
@@ -200,7 +192,7 @@ def test_mp4_read_back_has_count_fps_size_and_content(tmp_path):
     info = probe(out)
     assert info == dict(frames=30, width=128, height=72, fps=12.5, codec='h264',
                         pix_fmt='yuv420p')
-    back = decode(out)
+    back = read_frames(out)
     assert np.abs(back.astype(int) - np.stack(frames)).mean() < 2
     assert not list(tmp_path.glob('.ramp*'))                  # no temp file left
     umask = os.umask(0)
@@ -288,7 +280,7 @@ def test_gif_is_dithered_onto_its_palette_and_read_back(tmp_path):
             v.write(f)
     info = probe(out)
     assert (info['frames'], info['width'], info['height'], info['codec']) == (11, 128, 72, 'gif')
-    back = decode(out)
+    back = read_frames(out)
     assert np.abs(back[-1].astype(int) - dithered).max() == 0   # exactly the dithered frame
 
 
@@ -471,7 +463,7 @@ def test_command_writes_the_video(tmp_path):
     assert '2.0/2.0 s of video' in stderr and 'jellyfish + tabby' in stderr
     info = probe(out)
     assert (info['frames'], info['width'], info['height'], info['fps']) == (20, 192, 128, 10.0)
-    frames = decode(out).astype(int)
+    frames = read_frames(out).astype(int)
     steps = [np.abs(a - b).mean() for a, b in zip(frames, frames[1:])]
     keyframes = np.abs(frames[0] - frames[10]).mean()     # keyframes at 0 and 1 s
     assert keyframes > 2 and np.median(steps) < keyframes / 3
@@ -523,7 +515,7 @@ def test_ctrl_c_leaves_playable_file(tmp_path):
     assert proc.returncode == 130, said[-500:]
     frames = probe(out)['frames']
     assert 75 <= frames < 2500
-    decode(out)                                  # every frame decodes
+    read_frames(out)                                  # every frame decodes
     assert not list(tmp_path.glob('.stopped*'))
 
 
@@ -540,7 +532,7 @@ def test_ctrl_c_in_make_video_keeps_a_playable_file(tmp_path):
     assert b'Traceback' not in said, said[-800:]
     frames = probe(out)['frames']
     assert 30 <= frames < 1000
-    assert len(decode(out)) == frames             # every frame decodes
+    assert len(read_frames(out)) == frames             # every frame decodes
     assert not list(tmp_path.glob('.dream*'))
 
 
