@@ -1,15 +1,19 @@
 """Tests of the depthwise and pointwise convolution C ops
-(inception_art.nets.depthwise).
+(inception_art.nets.depthwise, inception_art.nets.pointwise).
 
 The reference is Theano's own grouped convolution,
 ``conv2d(num_groups=C, filter_flip=False)``, plus each op's numpy
 ``perform`` and float64 finite differences (``verify_grad``). Shapes are
 small and odd-sized; each Theano function is compiled once per module.
 """
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from inception_art.theano_env import theano, T
+from inception_art.nets import c_op
 from inception_art.nets.depthwise import (
     DepthwiseCorrelate, DepthwiseCorrelateGradInput,
     DepthwiseCorrelateGradWeights, depthwise_correlate)
@@ -185,9 +189,20 @@ def test_ops_compare_by_stride():
     assert DepthwiseCorrelate(1).c_code_cache_version()
 
 
+def test_c_version_covers_every_c_section():
+    # an edit anywhere in the C the ops use must change the cache version
+    names = ('c_op.c', 'depthwise.c', 'pointwise.c')
+    sections = [(f, s) for f in names for s in c_op.c_sections(f)]
+    assert sorted(sections) == sorted(c_op._C_VERSIONED)
+    for f in names:   # no marker mistyped (its section silently dropped)
+        text = Path(c_op.__file__).with_name(f).read_text()
+        markers = re.findall(r'^// ====', text, re.M)
+        assert len(markers) == 2 * len(c_op.c_sections(f)), f
+
+
 # --- padding, bias and ReLU6 inside the ops; the pointwise (1x1) ops -------
 
-from inception_art.nets.depthwise import (  # noqa: E402
+from inception_art.nets.pointwise import (  # noqa: E402
     PointwiseConv, PointwiseConvGradInput, pointwise_conv)
 from inception_art.nets.layers import zero_pad  # noqa: E402
 

@@ -1,5 +1,6 @@
-"""The natural-image patch prior: the committed fits, the Theano term, the
-fitting command.
+"""The natural-image patch prior: the committed fits, the Theano term
+(:mod:`inception_art.prior`), the fitting command
+(:mod:`inception_art.prior_fit`).
 
 Held-out photographs are scikit-image's bundled ones named in the committed
 files' provenance. Each Theano function is compiled once per module."""
@@ -13,6 +14,7 @@ import pytest
 from PIL import Image
 
 from inception_art import prior as P
+from inception_art import prior_fit as F
 from inception_art.cli import run_main
 from inception_art.theano_env import PROJECT_ROOT, theano, T
 
@@ -43,8 +45,8 @@ def _skimage_photo(entry):
 def heldout(priors):
     """20000 random patches of the held-out photographs."""
     images = [_skimage_photo(e) for e in priors['gaussian'].provenance['heldout_images']]
-    sources = [P.ImageSource(array=im) for im in images]
-    return P.sample_sources(sources, 20000, np.random.RandomState(123))
+    sources = [F.ImageSource(array=im) for im in images]
+    return F.sample_sources(sources, 20000, np.random.RandomState(123))
 
 
 # ------------------------------------------------------------ committed fits --
@@ -69,8 +71,8 @@ def test_committed_files_carry_provenance(priors):
 def test_recorded_heldout_loglik_is_reproducible(priors):
     """The held-out score in the files is what the held-out photographs give."""
     info = priors['gaussian'].provenance
-    sources = [P.ImageSource(array=_skimage_photo(e)) for e in info['heldout_images']]
-    x = P.sample_sources(sources, info['heldout_patch_count'],
+    sources = [F.ImageSource(array=_skimage_photo(e)) for e in info['heldout_images']]
+    x = F.sample_sources(sources, info['heldout_patch_count'],
                          np.random.RandomState(info['seed'] + 1))
     for kind, model in priors.items():
         assert model.log_density(x).mean() == pytest.approx(
@@ -335,7 +337,8 @@ def test_load_errors_are_one_line(priors, tmp_path):
         assert '\n' not in str(e.value) and str(path) in str(e.value)
         return str(e.value)
 
-    assert 'make prior' in error(tmp_path / 'missing.npz')
+    missing = error(tmp_path / 'missing.npz')
+    assert 'make prior' in missing and 'python -m inception_art.prior_fit fit' in missing
     (tmp_path / 'junk.npz').write_bytes(b'not a zip file at all')
     assert 'not a prior file' in error(tmp_path / 'junk.npz')
     np.savez(tmp_path / 'other.npz', weights=np.zeros(3))
@@ -355,7 +358,7 @@ def test_load_errors_are_one_line(priors, tmp_path):
 # --------------------------------------------------------------------- CLI --
 
 def _cli(argv, capsys):
-    code = run_main(P.main, argv)
+    code = run_main(F.main, argv)
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -438,12 +441,22 @@ def test_fit_command_errors(setup, argv, message, photo_folder, tmp_path, capsys
 def test_fit_command_as_a_process(tmp_path):
     """The real entry point: exit status 2, one error line, no traceback."""
     (tmp_path / 'empty').mkdir()
-    r = subprocess.run([sys.executable, '-m', 'inception_art.prior', 'fit',
+    r = subprocess.run([sys.executable, '-m', 'inception_art.prior_fit', 'fit',
                         str(tmp_path / 'empty'), '--out', str(tmp_path / 'p.npz')],
                        capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert r.returncode == 2
     assert r.stderr.strip().splitlines()[-1].startswith('error: ')
     assert 'Traceback' not in r.stderr
+
+
+def test_runtime_prior_does_not_import_the_fit():
+    """What renders imports :mod:`inception_art.prior` alone: the fit's
+    module stays out of the process."""
+    r = subprocess.run([sys.executable, '-c', 'import sys, inception_art.prior; '
+                        "print('inception_art.prior_fit' in sys.modules)"],
+                       capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[-1] == 'False'
 
 
 def test_fit_default_without_scikit_image_says_how_to_install(monkeypatch, tmp_path, capsys):

@@ -12,8 +12,9 @@ convolutions, and padding is TensorFlow's "SAME", computed for the size the
 graph is built for (asymmetric at stride 2).
 
 With ``depthwise='op'`` (the default) each 1x1 and depthwise convolution is
-one C op of :mod:`inception_art.nets.depthwise` that also pads, adds the
-bias and applies ReLU6; the stem lets Theano's convolution do its
+one C op (:mod:`inception_art.nets.pointwise`,
+:mod:`inception_art.nets.depthwise`) that also pads, adds the bias and
+applies ReLU6; the stem lets Theano's convolution do its
 asymmetric padding. ``depthwise='grouped'`` builds the same network from
 Theano's own operations only (explicit padding, ``conv2d``, bias add,
 activation), the reference the fast graph is tested against.

@@ -169,7 +169,7 @@ class PointwiseConvLayer(lasagne.layers.Conv2DLayer):
     """A 1x1 convolution with fixed weights, bias and activation in one op.
 
     A Lasagne ``Conv2DLayer`` (so that code that walks the layers sees a
-    convolution), computed by :class:`inception_art.nets.depthwise.
+    convolution), computed by :class:`inception_art.nets.pointwise.
     PointwiseConv`: one GEMM per image with the bias and the activation
     (:func:`relu6` or linear; any other ``nonlinearity`` is applied after)
     applied right after it. ``implementation='grouped'`` computes
@@ -191,7 +191,7 @@ class PointwiseConvLayer(lasagne.layers.Conv2DLayer):
     def get_output_for(self, input, **kwargs):
         if self.implementation != 'op':
             return super().get_output_for(input, **kwargs)
-        from .depthwise import pointwise_conv
+        from .pointwise import pointwise_conv
         act, after = _fused_activation(self.nonlinearity)
         return after(pointwise_conv(input, self.W, self.b, act))
 
