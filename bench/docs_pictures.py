@@ -41,7 +41,7 @@ def video_frames(out=ROOT / 'docs' / 'video_frames.jpg'):
 
 
 def live_frame(out=ROOT / 'docs' / 'live_frame.jpg', seconds=60.0):
-    from inception_art.live import LiveApp
+    from inception_art.live.app import LiveApp
     app = LiveApp(port=0, subject='volcano').start()
     try:
         while app.clock.keyframes_shown < 1:

@@ -30,7 +30,7 @@ from inception_art.classify import Classifier
 from inception_art.dream import Dream
 from inception_art.evaluate import CLASSES, ranks
 from inception_art.images import atomic_path
-from inception_art.render import Renderer
+from inception_art.loop import Renderer
 from inception_art.zoom import warp
 
 #: Six of the evaluation classes (evaluate.CLASSES), spread over its list.

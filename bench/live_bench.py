@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from inception_art.live import DEFAULTS, LiveApp
-from inception_art.render import parse_size
+from inception_art.live.app import DEFAULTS, LiveApp
+from inception_art.cli import parse_size
 
 TARGETS = {'fps': 25.0, 'deadline_misses_per_minute': 1.0, 'keyframe_period_max_s': 3.0}
 

@@ -98,7 +98,7 @@ def in_step(net, repeat):
          PatchPrior.load(default_path(kind)).with_scales(scales, stride))
         for kind in ('gaussian', 'student') for label, scales, stride in SETTINGS]
     optimizers = []
-    for label, prior in configs:
+    for _label, prior in configs:
         opt = ImageOptimizer(network, ClassObjective(classes=(980,)), prior=prior,
                              prior_strength=1.0 if prior else 0.0)
         opt.set_image(np.random.RandomState(0).uniform(0, 255, size + (3,)))
@@ -134,7 +134,7 @@ def in_recipe_steps(repeat, strides=STRIDES):
     each of ``strides``, timed round-robin in one process; ``fraction`` is
     the prior's extra time over the step without it."""
     from inception_art import recipes
-    from inception_art.render import Renderer
+    from inception_art.loop import Renderer
     rows = []
     renderer = Renderer()
     for label, recipe, overrides in USES:

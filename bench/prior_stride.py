@@ -16,7 +16,7 @@ from pathlib import Path
 
 from inception_art import look
 from inception_art.images import atomic_path
-from inception_art.render import Renderer, load_prior, render
+from inception_art.loop import Renderer, load_prior, render
 from inception_art.theano_env import T, theano
 
 #: (recipe, overrides, prior strength); the default recipe at 256x256 so

@@ -33,7 +33,7 @@ VARIANTS = (
 
 def time_variant(renderer, overrides, repeats):
     from inception_art import recipes
-    from inception_art.render import canvas_size
+    from inception_art.loop import canvas_size
     s = recipes.settings('default', **overrides)
     started = time.perf_counter()
     opt = renderer.optimizer(s, canvas_size(s))
@@ -64,7 +64,7 @@ def main(argv=None):
     p.add_argument('--out', default='bench/render.json')
     p.add_argument('--repeats', type=int, default=10)
     args = p.parse_args(argv)
-    from inception_art.render import Renderer
+    from inception_art.loop import Renderer
     renderer = Renderer()
     steps = {}
     for name, overrides in VARIANTS:

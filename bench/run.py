@@ -427,7 +427,7 @@ def main(argv=None):
     quiet = Quiet(args.max_wait)
     workdir = Path(tempfile.mkdtemp(prefix='inception-art-bench-'))
     results = {
-        'timestamp': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+        'timestamp': datetime.datetime.now(datetime.UTC).isoformat(timespec='seconds'),
         'machine': machine_info(),
         'settings': {'quick': args.quick, 'nets': nets, 'rounds': args.rounds,
                      'sizes_wxh': [common.size_label(s) for s in sizes],

@@ -34,7 +34,7 @@ from inception_art.encode import VideoFile, probe
 from inception_art.images import atomic_path
 from inception_art.interpolate import Interpolator
 from inception_art.zoom import Motion
-from inception_art.video import VIDEO_DEFAULTS
+from inception_art.video import DEFAULTS as VIDEO_DEFAULTS, GIF_SIZE
 
 NETWORKS = ('efficientnet-lite0', 'vgg16')
 SUBJECT = 'volcano'
@@ -175,7 +175,7 @@ def main(argv=None):
     results['encoding'] = [
         encode_factor(keys, args.frames, VIDEO_DEFAULTS['size'], gif=False),
         encode_factor(keys, args.frames, VIDEO_DEFAULTS['size'], gif=False, interpolate=True),
-        encode_factor(keys, args.frames, VIDEO_DEFAULTS['gif_size'], gif=True)]
+        encode_factor(keys, args.frames, GIF_SIZE, gif=True)]
     for r in results['encoding']:
         print('encode %-4s %s%s: %.1fx real time, %.1f Mbit/s' % (
             r['format'], r['size'], ' (with interpolation)' if r['interpolation_included']

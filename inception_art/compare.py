@@ -58,8 +58,9 @@ Metrics per picture
 Top-level features: a channel of each of the network's last layers (the
 two feature layers before the logits) is rendered with
 :class:`~inception_art.objectives.ChannelObjective` under the default
-recipe (the same core as ``render``'s default pictures); for the layer that feeds the classifier, the channels are those
-with the largest classifier weight into some of the compared classes.
+recipe (the same core as ``render``'s default pictures); for the layer
+that feeds the classifier, the channels are those with the largest
+classifier weight into some of the compared classes.
 
 Parallelism: the renders (class x cell, then the channels) are spread over
 ``--jobs`` worker processes (``spawn``); each builds the network once and
@@ -84,11 +85,11 @@ from . import imagenet, look, nets, recipes, spectrum
 from .cli import run_main
 from .evaluate import CLASSES, JUDGES, judge
 from .images import atomic_path, center_crop, check_writable, load_rgb
+from .loop import Renderer, check, initial_image, load_prior, render
 from .objectives import KINDS, ClassObjective
 from .prior import (DEFAULT_HELDOUT, DEFAULT_TRAIN, PATCH, PatchPrior, default_path,
                     patches_at)
-from .recipes import DEFAULTS as RECIPE_DEFAULTS, RECIPES, STRENGTH_2015_VGG
-from .render import PRIORS, Renderer, check, initial_image, load_prior, render
+from .recipes import DEFAULTS as RECIPE_DEFAULTS, PRIORS, RECIPES, STRENGTH_2015_VGG
 from .step import ImageOptimizer
 
 #: The grid varies from the first stills recipe (issue 13 moves it to the

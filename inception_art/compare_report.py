@@ -311,8 +311,9 @@ def claim_adam(r):
                     'half the lower peak logit; gradient descent needs %+.0f steps more '
                     '[%+.0f, %+.0f]; final target logit Adam minus GD %+.1f [%+.1f, %+.1f]; '
                     'judged top-5 %s against %s'
-                    % ((prior_label(row['prior']), np.median(row['steps_adam']), np.median(row['steps_gd']),
-                        m, lo, hi) + row['logit'] + tuple(pct(j) for j in row['judged'])))
+                    % ((prior_label(row['prior']), np.median(row['steps_adam']),
+                        np.median(row['steps_gd']), m, lo, hi) + row['logit']
+                       + tuple(pct(j) for j in row['judged'])))
     return ('Adam speeds the optimisation up', BREAK.join(text),
             combine(parts) if parts else 'not measured')
 

@@ -18,20 +18,43 @@ parameterisation's exact inverse (the "jump" of ``bench/keyframes.json``:
 sets the objective's shared class variables and never recompiles. It does no
 file or terminal I/O, so the video writer and the live stream both drive it.
 """
+import math
+
 import numpy as np
 
 from . import recipes
-from .render import Renderer, blur_due, check, initial_image
-# In imagenet (no Theano there, for the live mode); still importable from here.
+from .loop import Renderer, check, initial_image
 from .imagenet import parse_subject, subject_text
+from .settings import Setting, above, at_least, between, defaults, size, validate
 from .zoom import Motion, warp
 
 #: The recipe of the keyframes unless one is named.
 RECIPE = 'keyframes'
-#: Defaults of the keyframe loop's own settings (see README, "Video", for
+
+
+def _fps(fps):
+    if not (math.isfinite(fps) and 0 < fps <= 120):
+        return 'must be above 0 and at most 120, got %g' % fps
+
+
+#: The keyframe loop's own settings, the motion (see README, "Video", for
 #: the measurements); the render settings come from the recipe.
-DEFAULTS = dict(recipe=RECIPE, opt_size=(252, 448), warmup_steps=100, zoom=1.05,
-                degrees_per_frame=0.01, fps=25.0, keyframe_seconds=3.0)
+SETTINGS = (
+    Setting('opt_size', (252, 448), 'size of the optimised keyframes', type=size,
+            metavar='WxH'),
+    Setting('warmup_steps', 100, 'steps of the first keyframe, from the recipe\'s start '
+                                 'image', type=int, check=at_least(0)),
+    Setting('zoom', 1.05, 'magnification per second, about the centre (1: none)',
+            type=float, check=between(1, 4)),
+    Setting('degrees_per_frame', 0.01, 'turn per output frame, anticlockwise', type=float,
+            check=between(-10, 10)),
+    Setting('fps', 25.0, 'video frames per second', type=float, check=_fps),
+    Setting('keyframe_seconds', 3.0, 'video seconds between keyframes', type=float,
+            check=above(0)),
+)
+DEFAULTS = dict(defaults(SETTINGS), recipe=RECIPE)
+#: Render settings a keyframe does not take: it is one canvas of ``opt_size``.
+NOT_KEYFRAME = ('size', 'octaves', 'octave_scale')
 
 
 class Dream:
@@ -57,7 +80,7 @@ class Dream:
     keyframe_seconds : float
         Video time between keyframes: how far each keyframe is zoomed
         forward before it is optimised.
-    renderer : inception_art.render.Renderer, optional
+    renderer : inception_art.loop.Renderer, optional
         Where the compiled step is kept (and found, if already built).
     **settings
         Any render setting (:data:`inception_art.recipes.SETTINGS`) over the
@@ -75,8 +98,9 @@ class Dream:
                  warmup_steps=DEFAULTS['warmup_steps'], zoom=DEFAULTS['zoom'],
                  degrees_per_frame=DEFAULTS['degrees_per_frame'], fps=DEFAULTS['fps'],
                  keyframe_seconds=DEFAULTS['keyframe_seconds'], renderer=None, **settings):
-        if warmup_steps < 0 or not keyframe_seconds > 0 or not fps > 0 or not zoom > 0:
-            raise ValueError('warmup_steps must be >= 0; keyframe_seconds, fps and zoom > 0')
+        validate(dict(opt_size=opt_size, warmup_steps=warmup_steps, zoom=zoom,
+                      degrees_per_frame=degrees_per_frame, fps=fps,
+                      keyframe_seconds=keyframe_seconds), SETTINGS)
         s = recipes.settings(recipe, **settings)
         s['size'] = tuple(opt_size or s['size'] or DEFAULTS['opt_size'])
         s['octaves'] = 1                     # a keyframe is one canvas
@@ -88,8 +112,7 @@ class Dream:
         self.keyframe_seconds = float(keyframe_seconds)
         self.warmup_steps = int(warmup_steps)
         self.optimizer = (renderer or Renderer()).optimizer(s, self.size)
-        self.optimizer.jitter.pixels = s['jitter']
-        self.optimizer.restart(self.start_image(), lr=s['lr'],
+        self.optimizer.restart(self.start_image(), lr=s['lr'], jitter=s['jitter'],
                                prior_strength=s['prior_strength'], seed=s['seed'])
         self.subject = self.optimizer.objective.classes[:1]
         self.keyframe = None
@@ -100,6 +123,12 @@ class Dream:
         """The first keyframe's start: the recipe's ``init`` at the keyframe size."""
         s = self.settings
         return initial_image(s['init'], self.size, s['seed']).astype('float32')
+
+    @property
+    def next_steps(self):
+        """Steps the next keyframe takes: ``steps``, and at least
+        ``warmup_steps`` for the first."""
+        return self.steps if self.keyframe is not None else max(self.steps, self.warmup_steps)
 
     @property
     def subject_text(self):
@@ -143,10 +172,9 @@ class Dream:
             :meth:`start_image` and takes ``max(steps, warmup_steps)`` steps.
         """
         opt, s = self.optimizer, self.settings
-        steps = self.steps
+        steps = self.next_steps
         if self.keyframe is None:
             moved = self.start_image()
-            steps = max(steps, self.warmup_steps)
         else:
             # Zoom the float image, not the rounded keyframe: repeated
             # rounding would add a little quantisation noise each time.
@@ -156,9 +184,6 @@ class Dream:
                 np.empty_like(current))
         # The update rule starts afresh at every keyframe, as in 2015.
         opt.restart(moved)
-        for i in range(steps):
-            _, self.logit = opt.step()
-            if blur_due(s, i + 1, last=i + 1 == steps):
-                opt.blur(s['blur'])
+        _, self.logit = opt.run(steps, s['blur'], s['blur_every'])
         self.keyframe = np.ascontiguousarray(opt.get_image())
         return self.keyframe

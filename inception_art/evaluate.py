@@ -26,7 +26,7 @@ from . import imagenet, look, recipes
 from .classify import Classifier
 from .cli import ArgumentParser, run_main
 from .images import atomic_path, save_png
-from .render import Renderer, render
+from .loop import Renderer, render
 
 #: 20 classes with distinctive looks, fixed so that results compare.
 CLASSES = (1, 76, 84, 107, 130, 145, 207, 281, 301, 323,
@@ -156,7 +156,7 @@ def main(argv=None):
         settings = json.loads(args.settings)
     except ValueError as e:
         raise ValueError('--settings is not JSON: %s' % e) from None
-    for name, kwargs in settings.items():    # fail before any compiling
+    for kwargs in settings.values():    # fail before any compiling
         kwargs = dict(kwargs)
         recipes.settings(kwargs.pop('recipe', 'default'), **kwargs)
     seeds = tuple(int(s) for s in args.seeds.split(','))

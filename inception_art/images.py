@@ -32,6 +32,20 @@ def resize(image, size):
     return np.asarray(Image.fromarray(image).resize((w, h), Image.BICUBIC))
 
 
+def resize_float(image, size):
+    """Resize an (h, w, 3) float picture to ``size`` (bicubic, float).
+
+    Kept apart from :func:`resize` (photographs, uint8, Pillow): a canvas
+    carried between octaves stays float, unrounded (OpenCV resizes float32).
+    """
+    import cv2
+    h, w = size
+    image = np.asarray(image, dtype='float32')
+    if image.shape[:2] == (h, w):
+        return image
+    return cv2.resize(image, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
 def center_crop(image, size):
     """Scale the shorter side to ``size / 0.875`` and crop the centre:
     the usual ImageNet evaluation view. ``size`` = (h, w)."""

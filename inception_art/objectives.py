@@ -114,7 +114,7 @@ class ChannelObjective:
 
     def set_classes(self, a, b=None):
         """Select channel ``a``: the render loop's name for setting the
-        target (:func:`inception_art.render.render` calls it); ``b`` must be
+        target (:func:`inception_art.loop.render` calls it); ``b`` must be
         None or ``a``, since a channel has no region layout."""
         if b is not None and b != a:
             raise ValueError('a channel objective takes one channel, got %r and %r' % (a, b))

@@ -339,7 +339,7 @@ class PatchPrior:
         try:
             with np.load(path, allow_pickle=False) as data:
                 fields = {k: data[k] for k in data.files}
-        except Exception as e:  # zip, pickle, format and I/O errors alike
+        except Exception as e:  # noqa: BLE001 - zip, pickle, format and I/O errors alike
             raise PriorFileError('%s: not a prior file (%s)'
                                  % (path, str(e).splitlines()[0] if str(e) else
                                     type(e).__name__)) from None

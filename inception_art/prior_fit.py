@@ -282,7 +282,7 @@ def _decode(path):
     try:
         with Image.open(path) as im:
             return np.asarray(im.convert('RGB'))
-    except Exception as e:  # any decoder failure means: not an image
+    except Exception as e:  # noqa: BLE001 - any decoder failure means: not an image
         raise FitError('%s: not a readable image (%s)' % (
             path, str(e).splitlines()[0] if str(e) else type(e).__name__)) from None
 
@@ -298,7 +298,7 @@ def scan_images(paths, progress=True):
         try:
             with Image.open(path) as im:
                 w, h = im.size
-        except Exception as e:  # any decoder failure means: not an image
+        except Exception as e:  # noqa: BLE001 - any decoder failure means: not an image
             tqdm.write('warning: skipping %s: not a readable image (%s)'
                        % (path, str(e).splitlines()[0] if str(e) else type(e).__name__),
                        file=sys.stderr)

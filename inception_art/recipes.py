@@ -1,7 +1,7 @@
 """Recipes: named sets of render settings, and the table of those settings.
 
 Every setting has one name, one default and one help line, in
-:data:`SETTINGS` (:func:`inception_art.render.check` checks them all); a
+:data:`SETTINGS` (:func:`inception_art.loop.check` checks them all); a
 recipe gives values to some of them, and a flag or a keyword argument
 overrides any one. ``python -m inception_art.render
 --recipe NAME`` picks a recipe; the default recipe is ``'default'``.
@@ -23,51 +23,94 @@ overrides any one. ``python -m inception_art.render
 * ``classic``: this project's first defaults (pixels, Adam, jitter 16, a
   periodic blur, Student-t prior 10, 224x224), kept for comparison.
 """
-from dataclasses import dataclass
 from pathlib import Path
+
+from . import nets
+from .settings import (Setting, above, add_flags, at_least, between, defaults, given, numbers,
+                       size)
 
 #: The photograph the 2015 recipes start from: scikit-image's rocket.jpg
 #: (a SpaceX launch photograph, released into the public domain), cropped to
 #: 640x360. ``--init photo`` names it.
 PHOTO = Path(__file__).parent / 'data' / 'rocket_640x360.jpg'
 
+# The names of the choices the compiled step offers. They are written here,
+# not read from the Theano modules that implement them (updates.RULES,
+# param.KINDS, objectives.KINDS), so that reading the settings imports no
+# Theano; tests/test_flags.py checks that the two agree.
+RULES = ('adam', 'adam2015', 'gd')
+PARAMS = ('pixels', 'fourier')
+OBJECTIVES = ('logit', 'logit-plain', 'prob', 'loglik')
+PRIORS = ('none', 'gaussian', 'student')
+PRIOR_SCALES = ('still', 'video')
+#: The named start images; anything else is a photograph's path.
+INITS = ('grey', 'noise', 'photo')
 
-@dataclass(frozen=True)
-class Setting:
-    """One render setting: its keyword name, default (the default
-    recipe's) and help line."""
-    name: str
-    default: object
-    help: str
+
+def _views(views):
+    if not views or min(views) < 1:
+        return 'needs pooling factors of at least 1, e.g. --views 2,4'
 
 
+def _scale(scale):
+    if len(scale) == 1:
+        scale = scale * 2
+    if len(scale) != 2 or not 0 < scale[0] <= scale[1]:
+        return 'takes LOW,HIGH with 0 < LOW <= HIGH, got %s' % ','.join('%g' % v for v in scale)
+
+
+def scale_range(text):
+    """``'LOW,HIGH'`` or one value (both ends) -> (low, high)."""
+    values = numbers(float)(text)
+    return values * 2 if len(values) == 1 else values
+
+
+#: Every render setting: its keyword name, default (the default recipe's),
+#: help line, and what it allows. The flags of render, sheet, video and live
+#: are made from it (:func:`inception_art.settings.add_flags`).
 SETTINGS = (
-    Setting('model', 'efficientnet-lite0', 'network that dreams'),
-    Setting('size', (512, 512), 'canvas (h, w); None: the start photograph\'s size'),
-    Setting('steps', 256, 'update steps in all (shared by the octaves)'),
-    Setting('rule', 'adam2015', 'update rule: adam, adam2015 (the 2015 code\'s) or gd'),
-    Setting('lr', 0.05, 'learning rate, in the parameters\' units'),
-    Setting('param', 'fourier', 'image parameterisation: pixels or fourier'),
-    Setting('views', (2, 4), 'network views: the canvas average-pooled by these factors'),
-    Setting('octaves', 1, 'optimise at this many sizes, smallest first'),
-    Setting('octave_scale', 1.4, 'size ratio between octaves'),
-    Setting('jitter', 0, 'random roll of the view per step, pixels'),
-    Setting('shift', 32.0, 'random shift of the view per step, pixels'),
-    Setting('scale', (0.5, 1.5), 'random scale range of the view'),
-    Setting('degrees', 30.0, 'random rotation of the view, degrees either way'),
-    Setting('blur', 0.0, 'Gaussian blur sigma every blur_every steps (0: none)'),
-    Setting('blur_every', 4, 'steps between blurs'),
-    Setting('objective', 'logit', 'what to maximise'),
-    Setting('prior', 'student', 'natural-image prior: none, gaussian or student'),
-    Setting('prior_strength', 0.0, 'weight of the prior term'),
-    Setting('prior_scales', 'still', 'prior pooling scales: still (1..95) or video (1..32)'),
+    Setting('model', nets.DEFAULT, 'network that dreams', choices=nets.NAMES),
+    Setting('size', (512, 512), 'canvas; None: the start photograph\'s size',
+            type=size, metavar='WxH'),
+    Setting('steps', 256, 'update steps in all (shared by the octaves); for a keyframe '
+                          'recipe, per keyframe', type=int, check=at_least(1)),
+    Setting('rule', 'adam2015', 'update rule (adam2015: the 2015 code\'s Adam)',
+            choices=RULES),
+    Setting('lr', 0.05, 'learning rate, in the parameters\' units', type=float,
+            check=above(0)),
+    Setting('param', 'fourier', 'image parameterisation', choices=PARAMS),
+    Setting('views', (2, 4), 'network views: the canvas average-pooled by these factors',
+            type=numbers(int), check=_views, metavar='F[,F...]'),
+    Setting('octaves', 1, 'optimise at this many sizes, smallest first', type=int,
+            check=at_least(1)),
+    Setting('octave_scale', 1.4, 'size ratio between octaves', type=float,
+            check=at_least(1)),
+    Setting('jitter', 0, 'random roll of the view per step, pixels', type=int,
+            check=at_least(0)),
+    Setting('shift', 32.0, 'random shift of the view per step, pixels', type=float,
+            check=at_least(0)),
+    Setting('scale', (0.5, 1.5), 'random scale range of the view', type=scale_range,
+            check=_scale, metavar='LOW,HIGH'),
+    Setting('degrees', 30.0, 'random rotation of the view, degrees either way', type=float,
+            check=between(0, 180)),
+    Setting('blur', 0.0, 'Gaussian blur sigma every blur_every steps (0: none)', type=float,
+            check=at_least(0)),
+    Setting('blur_every', 4, 'steps between blurs (0: none)', type=int, check=at_least(0)),
+    Setting('objective', 'logit', 'what to maximise (logit: the 2015 code\'s)',
+            choices=OBJECTIVES),
+    Setting('prior', 'student', 'natural-image prior', choices=PRIORS),
+    Setting('prior_strength', 0.0, 'weight of the prior term', type=float,
+            check=at_least(0)),
+    Setting('prior_scales', 'still', 'prior pooling scales: still (1..95) or video (1..32)',
+            choices=PRIOR_SCALES),
     Setting('prior_stride', 8, 'read the prior\'s patches this many pixels apart, on a grid '
-                               'moved at random each step (1: every patch, as in 2015)'),
+                               'moved at random each step (1: every patch, as in 2015)',
+            type=int, check=at_least(1)),
     Setting('init', 'grey', 'start image: grey, noise, photo (the shipped photograph) '
-                            'or a path'),
-    Setting('seed', 0, 'random seed'),
+                            'or a path', metavar='grey|noise|photo|PATH'),
+    Setting('seed', 0, 'random seed', type=int),
 )
-DEFAULTS = {s.name: s.default for s in SETTINGS}
+DEFAULTS = defaults(SETTINGS)
 
 #: The Student-t prior strength of the 2015 stills, set against VGG-16's
 #: logits. Keeping the same balance on another network means scaling it by
@@ -109,3 +152,19 @@ def settings(recipe='default', **overrides):
     result = dict(DEFAULTS, **RECIPES[recipe])
     result.update({k: v for k, v in overrides.items() if v is not None})
     return result
+
+
+def add_recipe_flags(parser, recipe='default', skip=()):
+    """Add ``--recipe`` (default ``recipe``) and a flag for every render
+    setting (but those named in ``skip``) to an argparse ``parser``; their
+    help shows ``recipe``'s values."""
+    parser.add_argument('--recipe', default=recipe, choices=tuple(RECIPES),
+                        help='named render settings; each flag below overrides one '
+                             '(default: %s)' % recipe)
+    add_flags(parser, SETTINGS, defaults=settings(recipe), skip=skip)
+
+
+def from_args(args):
+    """The settings of ``args.recipe`` with the render flags given in
+    ``args`` (argparse's namespace) over them."""
+    return settings(args.recipe, **given(args, SETTINGS))

@@ -12,10 +12,10 @@ import sys
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from . import imagenet
+from . import imagenet, recipes
 from .cli import ArgumentParser, run_main
 from .images import atomic_path, check_writable
-from .render import Renderer, add_settings_flags, render, settings_from_args
+from .loop import Renderer, check, render
 
 #: Twelve classes a person knows at a glance, from animals to scenes.
 GALLERY = ('goldfish', 'flamingo', 'jellyfish', 'monarch', 'zebra', 'tabby',
@@ -58,9 +58,10 @@ def make_sheet(classes, recipe='default', columns=4, cell=256, judge=True, progr
     return contact_sheet(pictures, labels, columns, cell), pictures
 
 
-def main(argv=None):
+def build_parser():
+    """The command's flags: its own and every render setting."""
     p = ArgumentParser(prog='python -m inception_art.sheet',
-                                description=__doc__.splitlines()[0])
+                       description=__doc__.splitlines()[0])
     p.add_argument('--classes', default=','.join(GALLERY),
                    help='comma-separated class names (default: twelve)')
     p.add_argument('--columns', type=int, default=4)
@@ -68,10 +69,15 @@ def main(argv=None):
     p.add_argument('--no-judge', action='store_true',
                    help='labels without the thumbnail test (no judge package needed)')
     p.add_argument('--out', default='docs/gallery.png')
-    add_settings_flags(p)
-    args = p.parse_args(argv)
+    recipes.add_recipe_flags(p)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     classes = [imagenet.resolve(c.strip()) for c in args.classes.split(',')]
-    s = settings_from_args(args)
+    s = recipes.from_args(args)
+    check(s)
     if args.columns < 1 or args.cell < 16:
         raise ValueError('--columns must be >= 1 and --cell >= 16')
     check_writable(args.out)

@@ -107,10 +107,12 @@ class ImageOptimizer:
         """The network of the first view."""
         return next(iter(self.views.networks.values()))
 
-    def restart(self, image, lr=None, prior_strength=None, seed=None):
+    def restart(self, image, lr=None, prior_strength=None, seed=None, jitter=None):
         """Start again from ``image`` ((h, w, 3), 0..255): the update rule
-        forgets its state; ``lr``, ``prior_strength`` and the transforms'
-        ``seed`` change when given."""
+        forgets its state; ``lr``, ``prior_strength``, the transforms'
+        ``seed`` and the largest ``jitter`` roll change when given."""
+        if jitter is not None:
+            self.jitter.pixels = int(jitter)
         if lr is not None:
             self.rule.lr.set_value(np.float32(lr))
         if prior_strength is not None:
@@ -144,3 +146,30 @@ class ImageOptimizer:
             part.randomise(self.rng)
         loss, logit = self._step()
         return float(loss), float(logit)
+
+    def run(self, steps, blur=0.0, blur_every=0, blur_after_last=False, callback=None):
+        """Take ``steps`` steps; returns the last ``(loss, target_logit)``.
+
+        Parameters
+        ----------
+        steps : int
+        blur, blur_every : float, int
+            Blur the image by ``blur`` pixels (:meth:`blur`) after every
+            ``blur_every``-th step (0 for either: never).
+        blur_after_last : bool
+            Whether the schedule may blur after the final step too. A
+            picture is shown as it left the optimiser, so a run that ends a
+            picture says False; one that hands its image on (an octave to
+            the next) says True.
+        callback : callable, optional
+            ``callback(i, loss, logit)`` after step ``i`` (from 0).
+        """
+        loss = logit = float('nan')
+        for i in range(steps):
+            loss, logit = self.step()
+            if callback is not None:
+                callback(i, loss, logit)
+            if blur and blur_every and (i + 1) % blur_every == 0 and (
+                    blur_after_last or i + 1 < steps):
+                self.blur(blur)
+        return loss, logit

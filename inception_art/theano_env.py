@@ -187,7 +187,7 @@ def configure():
     sys.modules.setdefault('theano.scan_module.scan_perform_ext', None)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
     import theano
-    import theano.tensor.signal  # noqa: F401 (the shim attaches to it)
+    import theano.tensor.signal  # the shim attaches to it
     from theano import gof
     _install_downsample_shim(theano)
     _version_prop_less_ops(gof.Op)
@@ -199,7 +199,7 @@ def configure():
 
 theano = configure()
 T = theano.tensor
-import lasagne  # noqa: E402 (needs the shim above)
+import lasagne  # noqa: E402, F401 (needs the shim above; the package imports it from here)
 
 #: Cross-correlation, as Caffe, torch and TF weights expect. Theano's default
 #: ``filter_flip=True`` would also flip every kernel inside the graph on every

@@ -13,17 +13,34 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import nets, recipes
+from . import dream as keyframes, recipes
 from .cli import ArgumentParser, run_main
-from .dream import DEFAULTS, Dream, parse_subject, subject_text
+from .dream import Dream
 from .encode import VideoFile
+from .imagenet import parse_subject, subject_text
 from .images import check_writable
-from .render import PRIORS, check, load_prior, parse_size
+from .loop import check, load_prior
+from .settings import Setting, add_flags, above, between, defaults, given, size, validate
 
-#: Output defaults: the 2015 stream's frame size and rate. A GIF is four
-#: times smaller by default: at full size a 30 s GIF is over 100 MB.
-VIDEO_DEFAULTS = dict(seconds=30.0, fps=25.0, size=(576, 1024), gif_size=(288, 512),
-                      out='dream.mp4', gif_out='dream.gif')
+#: The command's own settings. Output defaults: the 2015 stream's frame
+#: size and rate; a GIF is four times smaller by default (at full size a
+#: 30 s GIF is over 100 MB).
+SETTINGS = (
+    Setting('seconds', 30.0, 'length of the video', type=float, check=between(1e-3, 24 * 3600)),
+    Setting('subject_seconds', None, 'how long each subject holds (default: --seconds '
+                                     'divided by the number of subjects); the list repeats',
+            type=float, check=above(0), metavar='S'),
+    Setting('size', (576, 1024), 'frame size (512x288 with --gif)', type=size,
+            metavar='WxH'),
+    Setting('gif', False, 'write an animated GIF instead of an mp4 (also chosen by an '
+                          '--out ending in .gif)', type=bool),
+    Setting('out', None, 'file to write (default: dream.mp4, or dream.gif with --gif)',
+            metavar='PATH'),
+    Setting('quiet', False, 'no progress bar', type=bool),
+)
+DEFAULTS = defaults(SETTINGS)
+GIF_SIZE = (288, 512)
+OUT, GIF_OUT = 'dream.mp4', 'dream.gif'
 #: The default optimisation size is the output's shape at this width at most
 #: (448x252 for 1024x576; see README, "Video", for the measurements).
 OPT_WIDTH = 448
@@ -57,23 +74,6 @@ class Schedule:
         # keyframe made for 15.0 s despite floating-point sums.
         index = math.floor(seconds / self.subject_seconds + 1e-9)
         return self.subjects[index % len(self.subjects)]
-
-
-def check_model(name, opt_size):
-    """Fail now, not after minutes, on a size the network refuses or a
-    VGG weight file that is not there."""
-    h, w = opt_size
-    if name.startswith('vgg'):
-        from .nets import vgg
-        from .weights import WeightFileError
-        if min(h, w) < vgg.MIN_SIZE:
-            raise ValueError('%s needs --opt-size of at least %dx%d; got %dx%d'
-                             % (name, vgg.MIN_SIZE, vgg.MIN_SIZE, w, h))
-        path = vgg.default_path(int(name[3:]))
-        if not path.is_file():
-            raise WeightFileError(path, 'file not found')
-    elif min(h, w) < 32:
-        raise ValueError('%s needs --opt-size of at least 32x32; got %dx%d' % (name, w, h))
 
 
 def make_video(dream, schedule, out, seconds, fps, size, gif=False, progress=True):
@@ -130,63 +130,30 @@ def _frames(dream, schedule, interp, video, total, fps, segments, bar):
         older = newer
 
 
-def parse_args(argv=None):
-    d, v = DEFAULTS, VIDEO_DEFAULTS
-    k = recipes.settings(d['recipe'])
+def build_parser():
+    """The command's flags: its own, the motion, the keyframes' render settings."""
     p = ArgumentParser(prog='python -m inception_art.video',
-                                description=__doc__.splitlines()[0])
+                       description=__doc__.splitlines()[0])
     p.add_argument('--classes', required=True, metavar='A,B+C,...',
                    help='subjects in order, comma-separated; each is a class (label word, '
                         'full label, index or WordNet id) or two joined by "+" '
                         '(first below, second above)')
-    p.add_argument('--seconds', type=float, default=v['seconds'],
-                   help='length of the video (default: %(default)s)')
-    p.add_argument('--subject-seconds', type=float, metavar='S',
-                   help='how long each subject holds (default: --seconds divided by '
-                        'the number of subjects); the list repeats')
-    p.add_argument('--fps', type=float, default=v['fps'],
-                   help='frames per second (default: %(default)s)')
-    p.add_argument('--size', metavar='WxH',
-                   help='frame size (default: 1024x576; 512x288 with --gif)')
-    p.add_argument('--opt-size', metavar='WxH',
-                   help='size of the optimised keyframes (default: the frame shape at '
-                        'most %d wide: 448x252 for 1024x576)' % OPT_WIDTH)
-    p.add_argument('--zoom', type=float, default=d['zoom'],
-                   help='magnification per second, >= 1 (default: %(default)s)')
-    p.add_argument('--rotation', type=float, default=d['degrees_per_frame'],
-                   metavar='DEGREES', help='turn per frame, anticlockwise '
-                                           '(default: %(default)s)')
-    p.add_argument('--keyframe-seconds', type=float, default=d['keyframe_seconds'],
-                   help='video time between keyframes (default: %(default)s)')
-    p.add_argument('--recipe', default=d['recipe'], choices=tuple(recipes.RECIPES),
-                   help='render settings of the keyframes; its steps are per keyframe '
-                        '(default: %(default)s; 2015-stream: the 2015 stream\'s)')
-    p.add_argument('--steps-per-keyframe', type=int, metavar='N',
-                   help='steps per keyframe (default: the recipe\'s, %d)' % k['steps'])
-    p.add_argument('--warmup-steps', type=int, default=d['warmup_steps'], metavar='N',
-                   help='steps of the first keyframe, from the start image (default: '
-                        '%(default)s)')
-    p.add_argument('--model', choices=nets.NAMES,
-                   help='network (default: the recipe\'s, %s)' % k['model'])
-    p.add_argument('--prior', choices=PRIORS,
-                   help='natural-image prior (default: the recipe\'s, %s)' % k['prior'])
-    p.add_argument('--prior-strength', type=float,
-                   help='weight of the prior term (default: the recipe\'s, %g)'
-                        % k['prior_strength'])
-    p.add_argument('--lr', type=float,
-                   help='learning rate (default: the recipe\'s, %g)' % k['lr'])
-    p.add_argument('--seed', type=int, help='random seed (default: 0)')
-    p.add_argument('--gif', action='store_true',
-                   help='write an animated GIF instead of an mp4 (also chosen by an '
-                        '--out ending in .gif)')
-    p.add_argument('--out', metavar='PATH',
-                   help='file to write (default: dream.mp4, or dream.gif with --gif)')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
-    return p.parse_args(argv)
+    add_flags(p, SETTINGS)
+    add_flags(p.add_argument_group('keyframe motion'), keyframes.SETTINGS,
+              defaults=dict(opt_size=None))
+    recipes.add_recipe_flags(p.add_argument_group('render settings of the keyframes'),
+                             recipe=keyframes.RECIPE, skip=keyframes.NOT_KEYFRAME)
+    return p
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def check_args(args):
-    """Validate everything before any work; returns the settings.
+    """Validate everything before any work; returns ``(motion, settings,
+    video)``: the keyword arguments of :class:`~inception_art.dream.Dream`
+    (the motion, then the render settings) and the command's own settings.
 
     Raises ValueError / OSError with one-line messages (see
     :func:`inception_art.cli.run_main`).
@@ -195,70 +162,55 @@ def check_args(args):
     if not args.classes.strip() or not all(e.strip() for e in entries):
         raise ValueError('--classes %r: give class names separated by commas, '
                          'e.g. volcano,jellyfish+tabby' % args.classes)
-    subjects = [parse_subject(e.strip()) for e in entries]
-    gif = args.gif or (args.out or '').lower().endswith('.gif')
-    out = Path(args.out or VIDEO_DEFAULTS['gif_out' if gif else 'out'])
+    v = given(args, SETTINGS)
+    validate(v, SETTINGS)
+    v['subjects'] = [parse_subject(e.strip()) for e in entries]
+    v['gif'] = gif = bool(v.get('gif')) or (v.get('out') or '').lower().endswith('.gif')
+    out = v['out'] = Path(v.get('out') or (GIF_OUT if gif else OUT))
     if gif and out.suffix.lower() not in ('.gif', ''):
         raise ValueError('--gif writes a GIF, but --out %s ends in %s; use a .gif name'
                          % (out, out.suffix))
-    size = parse_size(args.size) if args.size else VIDEO_DEFAULTS[
-        'gif_size' if gif else 'size']
-    if not gif and (size[0] % 2 or size[1] % 2):
+    frame = v.setdefault('size', GIF_SIZE if gif else DEFAULTS['size'])
+    if not gif and (frame[0] % 2 or frame[1] % 2):
         raise ValueError('--size %dx%d: an mp4 needs an even width and height'
-                         % size[::-1])
+                         % frame[::-1])
+    v.setdefault('seconds', DEFAULTS['seconds'])
+    v.setdefault('subject_seconds', v['seconds'] / len(v['subjects']))
+    motion = dict(keyframes.DEFAULTS, **given(args, keyframes.SETTINGS))
+    validate(motion, keyframes.SETTINGS)
     # The keyframe size: --opt-size, else the recipe's when it has the
     # frames' shape and is no wider (2015-stream: 840x472 for 1024x576),
     # else the frames' shape at most 448 wide.
     own = recipes.settings(args.recipe)['size']
-    opt_size = (parse_size(args.opt_size) if args.opt_size
-                else own if own and own[1] <= size[1] and abs(math.log(
-                    (own[1] / own[0]) / (size[1] / size[0]))) <= 0.02
-                else default_opt_size(size))
-    if abs(math.log((opt_size[1] / opt_size[0]) / (size[1] / size[0]))) > 0.02:
+    if args.opt_size is None:
+        motion['opt_size'] = (own if own and own[1] <= frame[1] and same_shape(own, frame)
+                              else default_opt_size(frame))
+    elif not same_shape(motion['opt_size'], frame):
         raise ValueError('--opt-size %dx%d and --size %dx%d differ in shape; give '
-                         'both the same aspect ratio' % (opt_size[::-1] + size[::-1]))
-    if not (math.isfinite(args.seconds) and 0 < args.seconds <= 24 * 3600):
-        raise ValueError('--seconds must be above 0 (and at most a day), got %g' % args.seconds)
-    if not (math.isfinite(args.fps) and 0 < args.fps <= 120):
-        raise ValueError('--fps must be above 0 and at most 120, got %g' % args.fps)
-    if not (math.isfinite(args.zoom) and 1 <= args.zoom <= 4):
-        raise ValueError('--zoom must be between 1 (no zoom) and 4 per second, got %g'
-                         % args.zoom)
-    if not math.isfinite(args.rotation) or abs(args.rotation) > 10:
-        raise ValueError('--rotation must be within +-10 degrees per frame, got %g'
-                         % args.rotation)
-    if not (math.isfinite(args.keyframe_seconds) and args.keyframe_seconds > 0):
-        raise ValueError('--keyframe-seconds must be above 0, got %g' % args.keyframe_seconds)
-    subject_seconds = (args.subject_seconds if args.subject_seconds is not None
-                       else args.seconds / len(subjects))
-    if not (math.isfinite(subject_seconds) and subject_seconds > 0):
-        raise ValueError('--subject-seconds must be above 0, got %g' % subject_seconds)
-    if args.warmup_steps < 0:
-        raise ValueError('--warmup-steps must be >= 0')
-    settings = {name: value for name, value in (
-        ('steps', args.steps_per_keyframe), ('model', args.model), ('prior', args.prior),
-        ('prior_strength', args.prior_strength), ('lr', args.lr), ('seed', args.seed))
-        if value is not None}
-    keyframes = recipes.settings(args.recipe, **dict(settings, size=opt_size, octaves=1))
-    check_model(keyframes['model'], opt_size)
-    check(keyframes)
-    load_prior(keyframes['prior'])    # a missing prior file fails now
+                         'both the same aspect ratio' % (motion['opt_size'][::-1] + frame[::-1]))
+    motion['recipe'] = args.recipe
+    settings = given(args, recipes.SETTINGS)
+    s = recipes.settings(args.recipe, **dict(settings, size=motion['opt_size'], octaves=1))
+    check(s)
+    load_prior(s['prior'])    # a missing prior file fails now
     check_writable(out)
-    return dict(subjects=subjects, subject_seconds=subject_seconds, gif=gif, out=out,
-                size=size, opt_size=opt_size, settings=settings)
+    return motion, settings, v
+
+
+def same_shape(a, b):
+    """Whether sizes ``a`` and ``b`` (h, w) have the same aspect ratio, to 2%."""
+    return abs(math.log((a[1] / a[0]) / (b[1] / b[0]))) <= 0.02
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    s = check_args(args)
-    dream = Dream(args.recipe, opt_size=s['opt_size'], warmup_steps=args.warmup_steps,
-                  zoom=args.zoom, degrees_per_frame=args.rotation, fps=args.fps,
-                  keyframe_seconds=args.keyframe_seconds, **s['settings'])
+    motion, settings, v = check_args(parse_args(argv))
+    dream = Dream(**motion, **settings)
+    fps = motion['fps']
     path, frames, interrupted = make_video(
-        dream, Schedule(s['subjects'], s['subject_seconds']), s['out'], args.seconds,
-        args.fps, s['size'], gif=s['gif'], progress=not args.quiet)
+        dream, Schedule(v['subjects'], v['subject_seconds']), v['out'], v['seconds'], fps,
+        v['size'], gif=v['gif'], progress=not v.get('quiet'))
     print('%s: %d frames, %.1f s at %g fps, %dx%d%s' % (
-        path, frames, frames / args.fps, args.fps, s['size'][1], s['size'][0],
+        path, frames, frames / fps, fps, v['size'][1], v['size'][0],
         ' (interrupted)' if interrupted else ''))
     return 130 if interrupted else 0
 

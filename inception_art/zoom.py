@@ -123,8 +123,8 @@ def warp(src, matrix, out, keep_outside=False):
         raise ValueError('warp: out must be a C-contiguous array')
     H, W = out.shape[:2]
     border = cv2.BORDER_TRANSPARENT if keep_outside else cv2.BORDER_REPLICATE
-    cv2.warpAffine(np.ascontiguousarray(src), np.asarray(matrix, dtype=np.float64), (W, H), dst=out,
-                   flags=_FLAGS, borderMode=border)
+    cv2.warpAffine(np.ascontiguousarray(src), np.asarray(matrix, dtype=np.float64), (W, H),
+                   dst=out, flags=_FLAGS, borderMode=border)
     return out
 
 

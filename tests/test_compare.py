@@ -318,12 +318,12 @@ def test_every_recipe_cell_renders_at_the_default_size():
     comparison's size (a third octave once pooled the first below Lite0's
     minimum and stopped a whole run); a cell that cannot is one line before
     any work."""
-    from inception_art.render import check
+    from inception_art.loop import check
     config = dict(network='efficientnet-lite0', size=compare.DEFAULTS['size'],
                   steps=compare.STEPS, seed=0)
     cells = [(n, s) for n, s in compare.grid() if 'recipe' in s]
     assert len(cells) == 13
-    for name, s in cells:
+    for _name, s in cells:
         check(compare.recipes.settings(s['recipe'], **compare.recipe_overrides(s, config)))
     bad = compare.recipe_cell('default', octaves=3)
     with pytest.raises(ValueError, match="cell 'x': view pooled by 4"):

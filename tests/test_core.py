@@ -6,7 +6,7 @@ import pytest
 
 from inception_art import look, recipes
 from inception_art.objectives import ClassObjective
-from inception_art.render import octave_sizes
+from inception_art.loop import octave_sizes
 from inception_art.step import ImageOptimizer
 from inception_art.theano_env import theano, T
 from inception_art.views import NetworkViews, check

@@ -428,7 +428,7 @@ def test_pointwise_gradients_match_finite_differences():
     x, w, b, gy = _pw_data((2, 3, 4, 5), 4, seed=12, dtype='float64')
     for act in ('linear', 'relu6'):
         theano.gradient.verify_grad(
-            lambda x_, w_, b_: pointwise_conv(x_, w_, b_, act), [x, w, b],
+            lambda x_, w_, b_: pointwise_conv(x_, w_, b_, act), [x, w, b],  # noqa: B023 - run at once
             rng=rng)
     y = _perform(PointwiseConv('relu6'), x, w, b)
     theano.gradient.verify_grad(

@@ -7,9 +7,10 @@ from PIL import Image
 from scipy import ndimage
 
 from conftest import tiny_network
-from inception_art import nets, recipes, render as render_module
+from inception_art import nets, recipes
+from inception_art.loop import Renderer, initial_image, load_prior, render
 from inception_art.objectives import ClassObjective
-from inception_art.render import Renderer, initial_image, parse_args, render, settings_from_args
+from inception_art.render import parse_args
 from inception_art.step import ImageOptimizer
 from inception_art.theano_env import T, theano
 from inception_art.transforms import Jitter
@@ -26,7 +27,7 @@ from inception_art.transforms import Jitter
     (['--scale', '1.2'], 'scale', (1.2, 1.2)),
 ])
 def test_flags_become_settings(flags, name, value):
-    s = settings_from_args(parse_args(['--class', 'volcano'] + flags))
+    s = recipes.from_args(parse_args(['--class', 'volcano'] + flags))
     assert s[name] == value
     # and nothing else moved from the recipe's
     default = recipes.settings('default')
@@ -49,7 +50,7 @@ def test_objective_and_prior_flags_reach_the_compiled_step():
     for strength in (0.0, 3.0):
         opt.restart(image, lr=0.0, prior_strength=strength)
         losses.append(opt.step()[0])
-    prior = render_module.load_prior('gaussian', 'still')
+    prior = load_prior('gaussian', 'still')
     x = T.tensor4('x')
     term = theano.function([x], prior.term(x, size=(40, 48)))(
         image.transpose(2, 0, 1)[None].astype('float32'))

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from inception_art.live import LiveApp
+from inception_art.live.app import LiveApp
 from live_support import assert_full_rate, chromium, free_port, get_json, wait_for
 
 HOSTILE = ['<img src=x onerror="window.__pwned=1">',
@@ -92,7 +92,7 @@ def test_two_viewers_chat_and_see_the_subject_change(live, browser):
                  message="ann's line on bob's page")
         wait_for(lambda: any('queued tabby + jellyfish' in t for t in log_texts(bob)), 10)
         for page in (ann, bob):
-            wait_for(lambda: page.text_content('#subject') == 'tabby + jellyfish', 15,
+            wait_for(lambda: page.text_content('#subject') == 'tabby + jellyfish', 15,  # noqa: B023
                      message='the subject on both pages')
         # An unknown word: a friendly reply, to the one who typed it only.
         say(bob, 'vulcano')

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from inception_art.classify import Classifier
-from inception_art.live import LiveApp
+from inception_art.live.app import LiveApp
 from live_support import free_port
 
 

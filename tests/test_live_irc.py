@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from inception_art.live import LiveApp
+from inception_art.live.app import LiveApp
 from inception_art.live.chat import clean_name
 from inception_art.live.irc import IRCChat, parse_line
 from live_support import free_port, need, wait_for
@@ -295,7 +295,8 @@ class FakeTwitchIRC:
                                    ('376', '>')):
                     self._send(sock, ':tmi.twitch.tv %s %s :%s' % (code, nick, text))
             elif m.command == 'JOIN':
-                self._send(sock, ':{0}!{0}@{0}.tmi.twitch.tv JOIN {1}'.format(nick, m.params[0]))
+                self._send(sock, ':%s!%s@%s.tmi.twitch.tv JOIN %s'
+                           % (nick, nick, nick, m.params[0]))
 
     @staticmethod
     def _send(sock, line):

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 import pytest
 
-from inception_art.live import LiveApp
+from inception_art.live.app import LiveApp
 from live_support import (assert_full_rate, frame_rate, free_port, get_json, read_mjpeg,
                           wait_for)
 
@@ -322,7 +322,7 @@ def test_ten_thousand_hostile_messages(live, caplog):
         while not reading.is_set():
             try:
                 data = other.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             if not data:
                 break

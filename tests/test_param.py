@@ -47,7 +47,8 @@ def test_fourier_gradient_matches_finite_differences(fourier, fourier_fns):
             fourier.param.set_value(v)
             values.append(f(w)[0])
         fourier.param.set_value(v0)
-        assert g[idx] == pytest.approx((values[0] - values[1]) / (2 * eps), rel=3e-2, abs=2e-3 * np.abs(g).max())
+        assert g[idx] == pytest.approx((values[0] - values[1]) / (2 * eps), rel=3e-2,
+                                       abs=2e-3 * np.abs(g).max())
 
 
 def test_fourier_scale_follows_the_photographs_slope():

@@ -5,7 +5,7 @@ import pytest
 
 from inception_art import recipes
 from inception_art.classify import Classifier
-from inception_art.render import Renderer, render
+from inception_art.loop import Renderer, render
 
 VOLCANO, JELLYFISH = 980, 107
 

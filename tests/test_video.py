@@ -17,7 +17,8 @@ import pytest
 from conftest import tiny_network
 from inception_art import video
 from inception_art.cli import run_main
-from inception_art.dream import Dream, parse_subject, subject_text
+from inception_art.dream import Dream
+from inception_art.imagenet import parse_subject, subject_text
 from inception_art.encode import (EncoderError, FFmpegPipe, GifDither, VideoFile,
                                   gif_palette, mp4_args, probe, read_frames)
 from inception_art.interpolate import Interpolator
@@ -330,7 +331,7 @@ def test_a_dream_of_the_2015_stream_recipe():
     """The recipe's settings reach the keyframe step: the photograph start,
     the 2015 Adam, pixels, the prior at the stream's scales."""
     from inception_art.prior import VIDEO_SCALES
-    from inception_art.render import initial_image
+    from inception_art.loop import initial_image
     from inception_art.updates import Adam2015
     dream = Dream('2015-stream', model=tiny_network, opt_size=(40, 48), warmup_steps=0)
     assert dream.steps == 10 and isinstance(dream.optimizer.rule, Adam2015)
@@ -403,12 +404,12 @@ def test_schedule_cycles():
     (['--classes', 'volcano', '--fps', '0'], ['--fps']),
     (['--classes', 'volcano', '--seconds', '-1'], ['--seconds']),
     (['--classes', 'volcano', '--keyframe-seconds', '0'], ['--keyframe-seconds']),
-    (['--classes', 'volcano', '--steps-per-keyframe', '0'], ['--steps']),
+    (['--classes', 'volcano', '--steps', '0'], ['--steps']),
     (['--classes', 'volcano', '--warmup-steps', '-1'], ['--warmup-steps']),
     (['--classes', 'volcano', '--out', 'no/such/dir/x.mp4'], ['does not exist']),
     (['--classes', 'volcano', '--gif', '--out', 'x.mp4'], ['.gif']),
     (['--classes', 'volcano', '--model', 'vgg16', '--size', '1024x576'], ['vgg16.pkl']),
-    (['--classes', 'volcano', '--model', 'vgg16', '--opt-size', '320x180'], ['at least 224x224']),
+    (['--classes', 'volcano', '--model', 'vgg16', '--opt-size', '320x180'], ['minimum 224x224']),
 ])
 def test_bad_arguments_fail_before_any_work(args, words, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
@@ -427,14 +428,16 @@ def test_recipe_2015_stream_makes_840x472_keyframes(tmp_path, monkeypatch):
     (the 1024x576 frames' shape), its 10 steps and its prior; an unknown
     recipe is one line."""
     monkeypatch.chdir(tmp_path)
-    s = video.check_args(video.parse_args(['--classes', 'volcano', '--recipe', '2015-stream']))
-    assert s['opt_size'] == (472, 840) and s['settings'] == {}
-    s = video.check_args(video.parse_args(['--classes', 'volcano']))
-    assert s['opt_size'] == (252, 448)
+    motion, settings, _ = video.check_args(video.parse_args(
+        ['--classes', 'volcano', '--recipe', '2015-stream']))
+    assert motion['opt_size'] == (472, 840) and settings == {}
+    assert motion['recipe'] == '2015-stream'
+    motion, _, _ = video.check_args(video.parse_args(['--classes', 'volcano']))
+    assert motion['opt_size'] == (252, 448)
     # A GIF's 512x288 is narrower than 840: the frames' shape at most 448 wide.
-    s = video.check_args(video.parse_args(['--classes', 'volcano', '--gif',
-                                           '--recipe', '2015-stream']))
-    assert s['opt_size'] == (252, 448)
+    motion, _, _ = video.check_args(video.parse_args(['--classes', 'volcano', '--gif',
+                                                      '--recipe', '2015-stream']))
+    assert motion['opt_size'] == (252, 448)
     with pytest.raises(ValueError, match='invalid choice'):
         video.parse_args(['--classes', 'volcano', '--recipe', 'nope'])
 

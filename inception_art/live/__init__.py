@@ -23,4 +23,3 @@ parts fit together; each module here is one of them:
 Importing this package does not import Theano: only the optimiser process
 does.
 """
-from .app import DEFAULTS, LiveApp  # noqa: F401

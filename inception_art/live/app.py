@@ -21,9 +21,10 @@ import random
 import threading
 import time
 
-from .. import nets, recipes
+from .. import dream as keyframes, recipes
 from ..imagenet import parse_subject, subject_text
 from ..interpolate import Interpolator
+from ..settings import Setting, above, at_least, between, defaults, size, validate
 from ..zoom import Motion
 from . import twitch
 from .chat import RateLimits, RequestQueue, clean_name, clean_text
@@ -42,50 +43,64 @@ log = logging.getLogger(__name__)
 START_SUBJECTS = ('volcano', 'jellyfish', 'coral reef', 'peacock', 'daisy', 'monarch',
                   'goldfish', 'bubble', 'cliff', 'valley')
 
-#: The configuration and its defaults. ``opt_size``, ``steps``, ``budget``
-#: and ``keyframe_seconds`` are chosen so that a 2-core machine keeps 25 fps
-#: with a new keyframe every 2.5 s, even while other work slows the
-#: optimiser down (README, "Live").
-DEFAULTS = dict(
-    host='127.0.0.1', port=8080,          # where the page is served
-    hold=60.0,                            # seconds a subject stays at least
-    subject=None,                         # start subject (None: a random one)
-    source='dream',                       # 'dream' (the network) or 'stand-in'
-    recipe='keyframes',                   # render settings of the keyframes
-    model=nets.DEFAULT,
-    size=(576, 1024),                     # output frames (h, w)
-    opt_size=(252, 448),                  # optimised keyframes (h, w)
-    steps=10,                             # steps per keyframe, at most
-    keyframe_seconds=2.5,                 # video seconds between keyframes
-    budget=0.6,                           # share of keyframe_seconds a keyframe
-                                          # may take (fewer steps when busy; 0: off)
-    min_steps=1,                          # fewest steps per keyframe
-    warmup_steps=100,                     # steps of the first keyframe (from the
-                                          # recipe's start image)
-    blur_every=None,                      # the render's blur, every N steps (None:
-                                          # the recipe's)
-    fps=25.0,
-    zoom=1.05,                            # magnification per second
-    degrees_per_frame=0.01,               # rotation per output frame
-    prior=None, prior_strength=None,      # None: the recipe's
-    seed=0,
-    lookahead=1,                          # keyframes made ahead of the video
-    nice=10,                              # CPU priority drop of the optimiser
-    stall_timeout=60.0,                   # seconds before the watchdog acts
-    jpeg_quality=80,
-    source_options=None,                  # extra keyword arguments of the source
-    twitch=False,                         # stream to Twitch and read its chat
-    twitch_stream=True,                   # False: Twitch chat only, no video out
-    rtmp_url=twitch.RTMP_URL,
-    irc_server=twitch.IRC_SERVER,
-    bitrate_kbps=3000,
-    reply_interval=3.0,                   # seconds between two bot replies on IRC
-    chat_rate=1.0, chat_burst=10,         # web chat posts per client address: at
-                                          # most chat_rate a second on average,
-                                          # chat_burst at once (None: no limit)
-    rtmp_backoff=(1.0, 60.0), irc_backoff=(1.0, 60.0),
-    environ=None,                         # where the Twitch settings are read
+#: The live mode's own settings. ``budget`` and the keyframe period below
+#: are chosen so that a 2-core machine keeps 25 fps with a new keyframe
+#: every 2.5 s, even while other work slows the optimiser down (README,
+#: "Live"). The settings without a flag are for the library and the tests.
+SETTINGS = (
+    Setting('host', '127.0.0.1', 'address to serve on'),
+    Setting('port', 8080, 'port to serve on, 0 for any free one', type=int,
+            check=between(0, 65535)),
+    Setting('hold', 60.0, 'seconds a subject stays at least; then a waiting request is '
+                          'picked at random', type=float, check=at_least(0)),
+    Setting('subject', None, 'the first subject, e.g. volcano or volcano+jellyfish '
+                             '(default: one of a few, at random)', metavar='NAME'),
+    Setting('source', 'dream', 'dream: the network; stand-in: synthetic keyframes without '
+                               'a network, to try the page or a Twitch set-up quickly',
+            choices=('dream', 'stand-in')),
+    Setting('size', (576, 1024), 'video size', type=size, metavar='WxH'),
+    Setting('budget', 0.6, 'share of --keyframe-seconds one keyframe may take; fewer steps '
+                           'are made when they would take longer, 0 = always --steps',
+            type=float, check=between(0, 1)),
+    Setting('min_steps', 1, 'fewest steps per keyframe when the machine is busy', type=int,
+            check=at_least(1)),
+    Setting('nice', 10, 'how much to lower the optimiser\'s CPU priority, so the video '
+                        'always gets its share', type=int, check=between(0, 19)),
+    Setting('stall_timeout', 60.0, 'seconds without a keyframe before the watchdog restarts '
+                                   'the optimiser', type=float, check=above(0)),
+    Setting('twitch', False, 'also stream to Twitch and read its chat (settings from the '
+                             'environment)', type=bool),
+    Setting('twitch_stream', True, 'with twitch: stream the video (False: chat only)',
+            flag=False),
+    Setting('rtmp_url', twitch.RTMP_URL, 'RTMP server; the stream key is appended'),
+    Setting('irc_server', twitch.IRC_SERVER, 'chat server, ircs://HOST:PORT (TLS) or '
+                                             'irc://HOST:PORT'),
+    Setting('bitrate_kbps', 3000, 'video bit rate of the stream', type=int,
+            check=at_least(1), metavar='KBPS'),
+    Setting('reply_interval', 3.0, 'seconds between two chat replies on Twitch',
+            type=float, check=at_least(0)),
+    Setting('lookahead', 1, 'keyframes made ahead of the video', type=int, check=at_least(1),
+            flag=False),
+    Setting('jpeg_quality', 80, 'JPEG quality of the page\'s video', type=int,
+            check=between(1, 100), flag=False),
+    Setting('source_options', None, 'extra keyword arguments of the source', flag=False),
+    Setting('chat_rate', 1.0, 'web chat posts a second per client address on average '
+                              '(None: no limit)', flag=False),
+    Setting('chat_burst', 10, 'web chat posts at once per client address', flag=False),
+    Setting('rtmp_backoff', (1.0, 60.0), 'RTMP reconnect delays, first and longest',
+            flag=False),
+    Setting('irc_backoff', (1.0, 60.0), 'IRC reconnect delays, first and longest',
+            flag=False),
+    Setting('environ', None, 'where the Twitch settings are read (None: os.environ)',
+            flag=False),
 )
+#: The motion of the keyframe loop, a keyframe every 2.5 s of video.
+MOTION = dict(keyframes.DEFAULTS, keyframe_seconds=2.5)
+#: Every keyword argument of :class:`LiveApp` and its default: the live
+#: settings, the motion, and the render settings a keyframe takes (None:
+#: the recipe's).
+DEFAULTS = dict(defaults(SETTINGS), **MOTION,
+                **{s.name: None for s in recipes.SETTINGS if s.name not in keyframes.NOT_KEYFRAME})
 
 
 class LiveApp:
@@ -102,24 +117,22 @@ class LiveApp:
             raise TypeError('unknown live option(s): %s' % ', '.join(sorted(unknown)))
         c = dict(DEFAULTS, **config)
         self.config = c
-        if c['hold'] < 0 or c['fps'] <= 0 or c['keyframe_seconds'] <= 0 or c['zoom'] <= 0 \
-                or c['steps'] < 1 or c['lookahead'] < 1 or not 0 <= c['budget'] <= 1 \
-                or not 1 <= c['min_steps'] <= c['steps']:
-            raise ValueError('--hold must be >= 0; --fps, --keyframe-seconds, --zoom > 0; '
-                             '--steps, --min-steps and --lookahead >= 1, --min-steps at '
-                             'most --steps; --budget 0 to 1')
-        if c['warmup_steps'] < 0 or (c['blur_every'] or 0) < 0:
-            raise ValueError('--warmup-steps and --blur-every must be >= 0')
+        validate(c, SETTINGS + keyframes.SETTINGS + recipes.SETTINGS)
+        # The render settings left at None are the recipe's (an unknown
+        # recipe fails here, in one line).
+        keyframe = recipes.settings(c['recipe'], **{
+            k: c[k] for k in DEFAULTS if k in recipes.DEFAULTS and k != 'size'})
+        self.steps, self.seed, self.model = keyframe['steps'], keyframe['seed'], keyframe['model']
+        if c['min_steps'] > self.steps:
+            raise ValueError('--min-steps %d is more than --steps %d'
+                             % (c['min_steps'], self.steps))
         (h, w), (oh, ow) = c['size'], c['opt_size']
         if abs(w / h - ow / oh) > 0.02 * w / h:
             raise ValueError('--opt-size %dx%d and --size %dx%d must have the same aspect '
                              'ratio' % (ow, oh, w, h))
-        recipes.settings(c['recipe'])      # an unknown recipe fails here, in one line
-        if c['source'] not in ('dream', 'stand-in'):
-            raise ValueError('unknown source %r: use dream or stand-in' % c['source'])
         if c['chat_rate'] is not None and (c['chat_rate'] <= 0 or c['chat_burst'] < 1):
             raise ValueError('chat_rate must be > 0 (or None) and chat_burst >= 1')
-        rng = random.Random(c['seed'])
+        rng = random.Random(self.seed)
         classes = parse_subject(c['subject'] or rng.choice(START_SUBJECTS))
         self.twitch = (twitch.from_environment(c['environ'], stream=c['twitch_stream'])
                        if c['twitch'] else None)
@@ -130,16 +143,14 @@ class LiveApp:
         start = self._subject(classes, user=None)
         self.hub = FrameHub(jpeg_quality=c['jpeg_quality'])
         self.events = EventBus()
-        self.requests = RequestQueue(hold=c['hold'], seed=c['seed'])
+        self.requests = RequestQueue(hold=c['hold'], seed=self.seed)
         self.chat_limits = RateLimits(c['chat_rate'], c['chat_burst'])
-        options = dict(opt_size=tuple(c['opt_size']), steps=c['steps'], zoom=c['zoom'],
-                       degrees_per_frame=c['degrees_per_frame'], fps=c['fps'],
-                       keyframe_seconds=c['keyframe_seconds'], seed=c['seed'])
+        options = {k: c[k] for k in keyframes.DEFAULTS}
+        options.update(opt_size=tuple(c['opt_size']), seed=self.seed)
         if c['source'] == 'dream':
-            options.update(recipe=c['recipe'], model=c['model'],
-                           warmup_steps=c['warmup_steps'])
-            options.update({k: c[k] for k in ('prior', 'prior_strength', 'blur_every')
-                            if c[k] is not None})
+            # The render settings given (the rest are the recipe's).
+            options.update({k: c[k] for k in DEFAULTS
+                            if k in recipes.DEFAULTS and k != 'size' and c[k] is not None})
         options.update(c['source_options'] or {})
         self.worker = KeyframeWorker(c['source'], options, start, nice=c['nice'],
                                      stall_timeout=c['stall_timeout'],
@@ -329,10 +340,10 @@ class LiveApp:
             'worker': self.worker.status(),
             'watchdog_restarts': self.watchdog.restarts,
             'source': c['source'],
-            'model': c['model'] if c['source'] == 'dream' else None,
+            'model': self.model if c['source'] == 'dream' else None,
             'size': '%dx%d' % (w, h),
             'opt_size': '%dx%d' % tuple(c['opt_size'])[::-1],
-            'steps_max': c['steps'],
+            'steps_max': self.steps,
             'uptime_s': round(time.monotonic() - self.started, 1) if self.started else 0.0,
             'twitch': None if self.twitch is None else {
                 'rtmp': self.rtmp.status() if self.rtmp else None,

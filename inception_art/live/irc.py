@@ -298,7 +298,7 @@ class IRCChat(threading.Thread):
                 last_heard = time.monotonic()
                 pinged = False
                 buffer += data
-            except (socket.timeout, ssl.SSLWantReadError):
+            except (TimeoutError, ssl.SSLWantReadError):
                 pass
             while b'\n' in buffer:
                 line, buffer = buffer.split(b'\n', 1)

@@ -249,7 +249,7 @@ def _same_origin(origin, host):
         return True
     try:
         parts = urllib.parse.urlsplit(origin.strip())
-        parts.port                   # a bad port raises ValueError
+        parts.port  # noqa: B018 - a bad port raises ValueError
     except ValueError:
         return False
     return (parts.scheme in ('http', 'https') and bool(host)

@@ -46,6 +46,9 @@ class StandInDream:
         self.subject = (980,)
         self.keyframe = None
         self.count = 0
+        #: What the worker reads of a keyframe source (see Dream): the
+        #: stand-in takes no optimisation steps, one "step" per keyframe.
+        self.steps = self.next_steps = 1
 
     @property
     def subject_text(self):

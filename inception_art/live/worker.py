@@ -37,7 +37,13 @@ STARTUP_TIMEOUT = 600.0
 def make_source(source, options):
     """Build the keyframe maker named ``source``: ``'dream'`` (the network,
     :class:`inception_art.dream.Dream`) or ``'stand-in'``
-    (:class:`inception_art.live.standin.StandInDream`)."""
+    (:class:`inception_art.live.standin.StandInDream`).
+
+    Both offer what the child uses: ``set_subject(classes)``,
+    ``continue_from(keyframe)``, ``next_keyframe()``, ``keyframe`` (the
+    last one, None before the first), ``steps`` (per keyframe, which the
+    pacer sets) and ``next_steps`` (what the next keyframe will take).
+    """
     if source == 'dream':
         from ..dream import Dream
         return Dream(**options)
@@ -53,9 +59,10 @@ class StepPacer:
     A keyframe must be ready before the video reaches it. How long a step
     takes depends on what else runs on the machine, so the number of steps
     follows the measured time per step (rising at once with a slower step,
-    falling slowly): as many as fit in ``budget`` seconds, between ``min_steps`` and ``max_steps``. On an
-    idle machine that is ``max_steps``; on a busy one fewer, and the dream
-    converges over more keyframes instead of stalling the video.
+    falling slowly): as many as fit in ``budget`` seconds, between
+    ``min_steps`` and ``max_steps``. On an idle machine that is
+    ``max_steps``; on a busy one fewer, and the dream converges over more
+    keyframes instead of stalling the video.
 
     Parameters
     ----------
@@ -104,7 +111,7 @@ def _child(source, options, start_image, subject, nice, pace, commands, results,
             # keyframe then starts from this one zoomed forward.
             dream.continue_from(start_image)
         results.put(('ready', time.time() - t0))
-        pacer = StepPacer(getattr(dream, 'steps', 1), *pace)
+        pacer = StepPacer(dream.steps, *pace)
         credits = 0
         while True:
             busy_since.value = 0.0
@@ -124,18 +131,15 @@ def _child(source, options, start_image, subject, nice, pace, commands, results,
                 continue            # read every waiting command before working
             busy_since.value = time.time()
             t = time.perf_counter()
-            steps = getattr(dream, 'steps', 1)
-            if dream.keyframe is None:       # the first one starts from grey
-                steps = max(steps, getattr(dream, 'warmup_steps', 0))
+            steps = dream.next_steps
             key = dream.next_keyframe()
             seconds = time.perf_counter() - t
             results.put(('keyframe', key, subject, seconds, steps))
-            if hasattr(dream, 'steps'):
-                dream.steps = pacer.update(seconds, steps)
+            dream.steps = pacer.update(seconds, steps)
             credits -= 1
     except KeyboardInterrupt:
         pass
-    except BaseException as e:      # report it; the parent decides what next
+    except BaseException as e:  # noqa: BLE001 - report it; the parent decides what next
         results.put(('error', '%s: %s' % (type(e).__name__, e), traceback.format_exc()))
 
 

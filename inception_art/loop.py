@@ -1,0 +1,187 @@
+"""The render loop: settings -> compiled steps -> a picture.
+
+:func:`render` turns a recipe (:mod:`inception_art.recipes`) and any
+overrides into a picture: it checks the settings (:func:`check`), gets the
+compiled steps from a :class:`Renderer` (kept between renders, so a
+gallery or a comparison compiles each only once), and runs the steps over
+the octaves (:meth:`~inception_art.step.ImageOptimizer.run`). The
+keyframe loop (:mod:`inception_art.dream`) uses the same parts.
+``python -m inception_art.render`` is the command over it.
+"""
+import numpy as np
+from tqdm import tqdm
+
+from . import recipes, views as network_views
+from .images import load_rgb, resize, resize_float
+from .settings import validate
+
+
+def load_prior(kind, scales='still', stride=1):
+    """The committed prior of ``kind`` at the ``'still'`` or ``'video'``
+    pooling scales, reading patches ``stride`` pixels apart, or None for
+    ``'none'``."""
+    if kind == 'none':
+        return None
+    from .prior import STILL_SCALES, VIDEO_SCALES, PatchPrior, default_path
+    return PatchPrior.load(default_path(kind),
+                           scales=STILL_SCALES if scales == 'still' else VIDEO_SCALES,
+                           stride=stride)
+
+
+def initial_image(init, size, seed):
+    """``'grey'``, ``'noise'``, ``'photo'`` or a photo's path -> an (h, w, 3)
+    float array of ``size``."""
+    h, w = size
+    if init == 'grey':
+        return np.full((h, w, 3), 128.0)
+    if init == 'noise':
+        return 128 + np.random.RandomState(seed).uniform(-32, 32, (h, w, 3))
+    return resize(load_rgb(recipes.PHOTO if init == 'photo' else init), size).astype('float64')
+
+
+def canvas_size(s):
+    """The canvas (h, w) of settings ``s``: its ``size``, or the start
+    photograph's when ``size`` is None."""
+    if s['size'] is not None:
+        return tuple(s['size'])
+    if s['init'] in ('grey', 'noise'):
+        raise ValueError('a recipe without a size needs a photograph to start from; '
+                         'give --size WxH or --init PHOTO')
+    return load_rgb(recipes.PHOTO if s['init'] == 'photo' else s['init']).shape[:2]
+
+
+def octave_sizes(size, octaves, scale):
+    """The canvas sizes of ``octaves`` octaves, smallest first, ending at
+    ``size``; each is ``scale`` times the one before."""
+    h, w = size
+    return [(round(h / scale ** k), round(w / scale ** k)) for k in range(octaves - 1, -1, -1)]
+
+
+def check(s):
+    """Raise a one-line error for settings that cannot work; nothing is
+    compiled before this passes.
+
+    Each setting alone is checked by its row of
+    :data:`inception_art.recipes.SETTINGS`; here also what needs several
+    (octaves against steps, the canvas against the network) or a file (the
+    start photograph, VGG's weights).
+    """
+    # A model may be a function that builds a network (the tests' small ones).
+    validate(dict(s, model=None) if callable(s['model']) else s, recipes.SETTINGS)
+    if s['octaves'] > s['steps']:
+        raise ValueError('--octaves %d is more than --steps %d: every octave needs a step'
+                         % (s['octaves'], s['steps']))
+    if s['init'] not in recipes.INITS:
+        load_rgb(s['init'])
+    sizes = octave_sizes(canvas_size(s), s['octaves'], s['octave_scale'])
+    if min(sizes[0]) < 16:
+        raise ValueError('%d octaves of scale %g leave a %dx%d canvas; use fewer --octaves'
+                         % (s['octaves'], s['octave_scale'], sizes[0][1], sizes[0][0]))
+    try:
+        network_views.check(s['model'], sizes[0], s['views'])
+    except ValueError as e:
+        if s['octaves'] == 1:
+            raise
+        raise ValueError('%s (at the first of %d octaves, %dx%d)'
+                         % (e, s['octaves'], sizes[0][1], sizes[0][0])) from None
+    if not callable(s['model']) and s['model'].startswith('vgg'):
+        from .nets.vgg import default_path
+        from .weights import WeightFileError
+        path = default_path(int(s['model'][3:]))
+        if not path.is_file():
+            raise WeightFileError(path, 'file not found')
+
+
+class Renderer:
+    """Compiled steps, kept by what their graph depends on, so that many
+    renders (an evaluation, a gallery) compile each only once."""
+
+    def __init__(self):
+        self._steps = {}
+
+    def optimizer(self, s, size, layer=None):
+        """The compiled :class:`~inception_art.step.ImageOptimizer` for
+        settings ``s`` at canvas ``size``; with ``layer``, for a channel of
+        that feature layer instead of a class."""
+        from .objectives import ChannelObjective, ClassObjective
+        from .step import ImageOptimizer
+        affine = dict(shift=s['shift'], scale=tuple(s['scale']), degrees=s['degrees'])
+        # A prior at strength 0 would cost its full price for nothing.
+        prior = s['prior'] if s['prior_strength'] > 0 else 'none'
+        key = (s['model'], tuple(size), tuple(s['views']), s['param'], s['rule'],
+               ('channel', layer) if layer else s['objective'], prior, s['prior_scales'],
+               s['prior_stride'], tuple(sorted(affine.items())))
+        if key not in self._steps:
+            views = network_views.NetworkViews(s['model'], size, s['views'])
+            self._steps[key] = ImageOptimizer(
+                views, ChannelObjective(layer) if layer else ClassObjective(s['objective']),
+                prior=load_prior(prior, s['prior_scales'], s['prior_stride']),
+                optimizer=s['rule'], param=s['param'], affine=affine)
+        return self._steps[key]
+
+
+def render(classes, recipe='default', progress=True, optimizer=None, callback=None,
+           renderer=None, layer=None, **overrides):
+    """Render ``classes`` (one or two class indices) and return the picture.
+
+    Parameters
+    ----------
+    classes : sequence of int
+        ``(A,)`` or ``(A, B)``: A below, B above.
+    recipe : str
+        A name in :data:`inception_art.recipes.RECIPES`.
+    **overrides
+        Any setting of :data:`inception_art.recipes.SETTINGS` (its keyword
+        name, default and meaning are listed there), e.g. ``steps=100``.
+    progress : bool
+        Show a progress bar (step, loss, logit, time left) on stderr.
+    optimizer : ImageOptimizer, optional
+        A compiled step to use (one octave at its size; its model, views,
+        parameterisation, rule, objective and prior are then its own).
+    callback : callable, optional
+        Called as ``callback(step, loss, logit)`` after each step (from 0).
+    renderer : Renderer, optional
+        Where compiled steps are kept between calls.
+    layer : str, optional
+        Render a channel of this feature layer (``classes`` is then one
+        channel index), the 2015 post's "top-level features".
+
+    Returns
+    -------
+    (image, logit) : (h, w, 3) uint8 array, final target logit
+    """
+    s = recipes.settings(recipe, **overrides)
+    if optimizer is not None:
+        sizes = [optimizer.size]
+    else:
+        check(s)
+        sizes = octave_sizes(canvas_size(s), s['octaves'], s['octave_scale'])
+        renderer = renderer or Renderer()
+    # Steps split as evenly as they go, the later octaves taking the rest.
+    counts = [s['steps'] // len(sizes)] * len(sizes)
+    counts[-1] += s['steps'] - sum(counts)
+    image = initial_image(s['init'], sizes[0], s['seed'])
+    # Every step compiles before the bar starts: its ETA counts steps only.
+    steps = [optimizer] if optimizer else [renderer.optimizer(s, size, layer) for size in sizes]
+    logit, done = float('nan'), 0
+    # A context, so that a Ctrl-C closes the bar before the command's last line.
+    with tqdm(total=s['steps'], unit='step', disable=not progress,
+              bar_format='step {n_fmt}/{total_fmt} |{bar:20}| {desc} '
+                         '[{elapsed}<{remaining}]') as bar:
+        def report(i, loss, logit):
+            if callback is not None:
+                callback(done + i, loss, logit)
+            bar.set_description_str('loss %.2f logit %.2f' % (loss, logit), refresh=False)
+            bar.update()
+
+        for size, count, opt in zip(sizes, counts, steps):
+            opt.objective.set_classes(*classes)
+            opt.restart(resize_float(image, size), lr=s['lr'], jitter=s['jitter'],
+                        prior_strength=s['prior_strength'], seed=s['seed'] + done)
+            # The blur schedule restarts with each octave, and never blurs
+            # the finished picture.
+            _, logit = opt.run(count, s['blur'], s['blur_every'], callback=report,
+                               blur_after_last=done + count < s['steps'])
+            done += count
+            image = opt.get_float_image()
+    return np.round(np.clip(image, 0, 255)).astype('uint8'), logit
