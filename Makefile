@@ -42,7 +42,7 @@ RENDER_FLAGS = --class "$(CLASS)" $(if $(CLASS2),--class2 "$(CLASS2)") \
 # make gallery: docs/gallery.png (RECIPE=2015: docs/gallery_2015.png).
 GALLERY_OUT = $(or $(OUT),docs/gallery$(if $(RECIPE),_$(RECIPE)).png)
 
-# The keyframe loop's motion (inception_art/dream.py), for video and live.
+# The keyframe loop's motion (inception_art/video/dream.py), for video and live.
 MOTION_FLAGS = $(if $(OPT_SIZE),--opt-size $(OPT_SIZE)) \
 	$(if $(WARMUP_STEPS),--warmup-steps $(WARMUP_STEPS)) $(if $(ZOOM),--zoom $(ZOOM)) \
 	$(if $(DEGREES_PER_FRAME),--degrees-per-frame $(DEGREES_PER_FRAME)) \
@@ -138,14 +138,14 @@ lint: install-dev
 # reports/compare.json and the figures (about 45 minutes on 2 cores).
 # Variables: COMPARE_CLASSES (how many of the 20 classes), COMPARE_STEPS,
 # JOBS (worker processes; default the number of cores), COMPARE_FLAGS
-# (e.g. --quick, --report-only; see python -m inception_art.compare --help).
+# (e.g. --quick, --report-only; see python -m inception_art.research.compare --help).
 COMPARE_ARGS = $(if $(COMPARE_CLASSES),--classes $(COMPARE_CLASSES)) \
 	$(if $(COMPARE_STEPS),--steps $(COMPARE_STEPS)) $(if $(JOBS),--jobs $(JOBS)) \
 	$(COMPARE_FLAGS)
 .PHONY: compare
 
 compare: install-dev
-	$(PYTHON) -m inception_art.compare $(COMPARE_ARGS)
+	$(PYTHON) -m inception_art.research.compare $(COMPARE_ARGS)
 
 # PyTorch is a benchmark-only extra (the reference step), never in setup.py.
 # --no-deps: torch's metadata asks for setuptools>=77, and pip would upgrade

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def video_frames(out=ROOT / 'docs' / 'video_frames.jpg'):
-    from inception_art.encode import read_frames
+    from inception_art.video.encode import read_frames
     with tempfile.TemporaryDirectory() as tmp:
         film = Path(tmp) / 'dream.mp4'
         t = time.perf_counter()

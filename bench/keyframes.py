@@ -3,7 +3,7 @@
     python -m bench.keyframes [--classes 6] [--keyframes 6] [--out bench/keyframes.json]
 
 Each candidate (a recipe with overrides) makes, for each class, a short
-film of keyframes as :class:`inception_art.dream.Dream` makes them at the
+film of keyframes as :class:`inception_art.video.dream.Dream` makes them at the
 video's size (448x252): the first from the recipe's start after the warm-up
 steps, then each the one before zoomed forward by 3 s and optimised for the
 recipe's steps per keyframe. The keyframes after the first are measured:
@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from inception_art import look
-from inception_art.classify import Classifier
-from inception_art.dream import Dream
-from inception_art.evaluate import CLASSES, ranks
+from inception_art.nets.classifier import Classifier
+from inception_art.video.dream import Dream
+from inception_art.research.evaluate import CLASSES, ranks
 from inception_art.images import atomic_path
 from inception_art.loop import Renderer
-from inception_art.zoom import warp
+from inception_art.video.zoom import warp
 
 #: Six of the evaluation classes (evaluate.CLASSES), spread over its list.
 FILM_CLASSES = CLASSES[::len(CLASSES) // 6][:6]

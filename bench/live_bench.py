@@ -74,10 +74,10 @@ SUBJECT = 980     # volcano
 def judge_keyframes(keyframes, cls):
     """The look of the keyframes the optimiser made in the window:
     contrast, colourfulness, Lite0 top-1 and Lite2's top-5 at full size and
-    in the thumbnail test (:mod:`inception_art.evaluate`)."""
+    in the thumbnail test (:mod:`inception_art.research.evaluate`)."""
     from inception_art import look
-    from inception_art.classify import Classifier
-    from inception_art.evaluate import ranks
+    from inception_art.nets.classifier import Classifier
+    from inception_art.research.evaluate import ranks
     if not keyframes:
         return {}
     thumbs = [look.thumbnail(k) for k in keyframes]

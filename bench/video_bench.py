@@ -3,7 +3,7 @@
     python -m bench.video_bench [--keyframes 5] [--frames 250] [--out bench/video.json]
 
 * **Seconds per keyframe** for each network at the default optimisation
-  size (448x252): :class:`inception_art.dream.Dream` with the video
+  size (448x252): :class:`inception_art.video.dream.Dream` with the video
   defaults (the ``keyframes`` recipe, 10 steps), after one warm-up
   keyframe; the build + compile time apart.
   VGG-16 runs only when its weight file is in ``models/`` (it is not
@@ -29,12 +29,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inception_art.dream import DEFAULTS, Dream
-from inception_art.encode import VideoFile, probe
+from inception_art.video.dream import DEFAULTS, Dream
+from inception_art.video.encode import VideoFile, probe
 from inception_art.images import atomic_path
-from inception_art.interpolate import Interpolator
-from inception_art.zoom import Motion
-from inception_art.video import DEFAULTS as VIDEO_DEFAULTS, GIF_SIZE
+from inception_art.video.interpolate import Interpolator
+from inception_art.video.zoom import Motion
+from inception_art.video.__main__ import DEFAULTS as VIDEO_DEFAULTS, GIF_SIZE
 
 NETWORKS = ('efficientnet-lite0', 'vgg16')
 SUBJECT = 'volcano'

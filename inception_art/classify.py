@@ -5,53 +5,17 @@ probability; ``--json`` prints one JSON object per image instead.
 Images are viewed as ImageNet evaluation does: shorter side scaled to
 ``size / 0.875``, centre crop to the network's native size.
 """
-import argparse
 import json
 import sys
 
-import numpy as np
-
 from . import imagenet, nets
-from .cli import run_main
-from .images import center_crop, load_rgb
-from .theano_env import theano, T
-
-
-class Classifier:
-    """A compiled forward pass: RGB images -> class logits.
-
-    Parameters
-    ----------
-    model : str
-        Registry name (see :mod:`inception_art.nets`).
-    kwargs
-        Passed to :func:`inception_art.nets.build`.
-    """
-
-    def __init__(self, model=nets.DEFAULT, **kwargs):
-        self.network = nets.build(model, **kwargs)
-        images = T.tensor4('images')
-        logits = self.network.logit_map(images).mean(axis=(2, 3))
-        self._logits = theano.function([images], logits, name='classify')
-
-    def logits(self, images):
-        """Class logits (N, 1000) for (h, w, 3) uint8 images of any size."""
-        batch = np.stack([center_crop(im, self.network.size) for im in images])
-        return self._logits(batch.transpose(0, 3, 1, 2).astype('float32'))
-
-    def top(self, image, k=5):
-        """The ``k`` best classes of one image as a list of dicts with
-        ``index``, ``label``, ``logit`` and ``prob``."""
-        logits = self.logits([image])[0].astype('float64')
-        probs = np.exp(logits - logits.max())
-        probs /= probs.sum()
-        return [dict(index=int(i), label=imagenet.LABELS[i],
-                     logit=round(float(logits[i]), 4), prob=round(float(probs[i]), 6))
-                for i in np.argsort(-logits)[:k]]
+from .cli import ArgumentParser, run_main
+from .images import load_rgb
+from .nets.classifier import Classifier
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog='python -m inception_art.classify', description=__doc__.splitlines()[0])
     parser.add_argument('images', nargs='+', metavar='IMAGE', help='PNG or JPEG files')
     parser.add_argument('--model', default=nets.DEFAULT, choices=nets.NAMES,

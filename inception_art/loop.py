@@ -5,7 +5,7 @@ overrides into a picture: it checks the settings (:func:`check`), gets the
 compiled steps from a :class:`Renderer` (kept between renders, so a
 gallery or a comparison compiles each only once), and runs the steps over
 the octaves (:meth:`~inception_art.step.ImageOptimizer.run`). The
-keyframe loop (:mod:`inception_art.dream`) uses the same parts.
+keyframe loop (:mod:`inception_art.video.dream`) uses the same parts.
 ``python -m inception_art.render`` is the command over it.
 """
 import numpy as np

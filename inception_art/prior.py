@@ -71,13 +71,13 @@ estimate of the same mean at a fraction of the cost (``bench/prior.json``).
 """
 import json
 import math
-import re
 import zlib
 from pathlib import Path
 
 import numpy as np
 from scipy import special
 
+from .c_source import sections
 from .images import atomic_path
 from .theano_env import PROJECT_ROOT, T, theano
 
@@ -378,22 +378,7 @@ class PatchPrior:
 # itself, so two C ops do it in one pass each. Their C, and why it is
 # written as it is, is in prior.c.
 
-_SECTION = re.compile(r'^// ==== section: (\w+) ====$(.*?)^// ==== end: \1 ====$',
-                      re.M | re.S)
-
-
-def _c_sections(name):
-    """The sections of the C file ``name`` in this folder: section name ->
-    text. A section runs from a line ``// ==== section: NAME ====`` to a
-    line ``// ==== end: NAME ====``; its text starts with the newline that
-    ends the first and ends with the newline before the second, verbatim
-    (the compile-cache version hashes it). Lines outside sections (the
-    comments) are in none."""
-    text = Path(__file__).with_name(name).read_text()
-    return {m[1]: m[2] for m in _SECTION.finditer(text)}
-
-
-_C_SECTIONS = _c_sections('prior.c')
+_C_SECTIONS = sections(Path(__file__).with_name('prior.c'))
 _C_PENALTY = _C_SECTIONS['penalty']
 _C_PENALTY_GRAD = _C_SECTIONS['penalty_grad']
 

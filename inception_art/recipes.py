@@ -130,7 +130,7 @@ RECIPES = {
                         param='pixels', views=(1,), octaves=1, jitter=0, shift=0.0,
                         scale=(1.0, 1.0), degrees=0.0, blur=0.0, prior='student',
                         prior_scales='video', prior_strength=10.0, prior_stride=1, steps=10),
-    # The keyframes of the video and the live stream (inception_art.dream):
+    # The keyframes of the video and the live stream (inception_art.video.dream):
     # the default's core at the video's size, seen at pool 1; ``steps`` are
     # per keyframe. Chosen on keyframes (bench/keyframes.json).
     'keyframes': dict(size=(252, 448), views=(1,), steps=10),

@@ -51,7 +51,7 @@ def make_sheet(classes, recipe='default', columns=4, cell=256, judge=True, progr
                                **overrides)[0])
     labels = [imagenet.short_name(c) for c in classes]
     if judge:
-        from .evaluate import judge as run_judges
+        from .research.evaluate import judge as run_judges
         thumb = run_judges(pictures, classes, judges=('efficientnet-lite2',))
         ranks = thumb['efficientnet-lite2']['thumb_ranks']
         labels = ['%s  (thumb #%d)' % (l, r) for l, r in zip(labels, ranks)]

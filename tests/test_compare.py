@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import TINY_CLASSES, tiny_network
-from inception_art import compare, compare_report, spectrum
+from inception_art import spectrum
+from inception_art.research import compare, compare_report
 from inception_art.updates import NormalisedGradient
 from inception_art.nets.network import Network
 from inception_art.objectives import ChannelObjective

@@ -54,7 +54,7 @@ def test_lite0_logits_match_an_independent_torch_reference():
     import json
     from pathlib import Path
     skimage_data = pytest.importorskip('skimage.data')
-    from inception_art.classify import Classifier
+    from inception_art.nets.classifier import Classifier
     record = json.loads((Path(__file__).parent / 'data' / 'lite0_torch_logits.json').read_text())
     classifier = Classifier('efficientnet-lite0')
     for name, want in record['logits'].items():

@@ -4,7 +4,7 @@ command configures it: its first keyframe shows the requested class.
 import numpy as np
 import pytest
 
-from inception_art.classify import Classifier
+from inception_art.nets.classifier import Classifier
 from inception_art.live.app import LiveApp
 from live_support import free_port
 

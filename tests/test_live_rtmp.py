@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from inception_art.encode import ffmpeg_exe
+from inception_art.video.encode import ffmpeg_exe
 from inception_art.live.app import LiveApp
 from live_support import assert_full_rate, free_port, need, wait_for
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from inception_art import recipes
-from inception_art.classify import Classifier
+from inception_art.nets.classifier import Classifier
 from inception_art.loop import Renderer, render
 
 VOLCANO, JELLYFISH = 980, 107
@@ -24,7 +24,7 @@ def test_the_default_recipe_paints_the_requested_class(renderer):
                             progress=False)
     assert picture.shape == (192, 192, 3) and picture.dtype == np.uint8
     from inception_art import look
-    from inception_art.evaluate import judge
+    from inception_art.research.evaluate import judge
     lite0 = Classifier('efficientnet-lite0').logits([picture])[0]
     assert int(np.argmax(lite0)) == VOLCANO
     ranks = judge([picture], [VOLCANO], judges=('efficientnet-lite2',))['efficientnet-lite2']

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from inception_art import dream, objectives, param, recipes, render, sheet, updates, video
+from inception_art import objectives, param, recipes, render, sheet, updates
 from inception_art.live import __main__ as live_command, app as live_app
+from inception_art.video import __main__ as video, dream
 from inception_art.settings import Setting, add_flags, at_least, given, validate
 
 ROOT = Path(__file__).resolve().parent.parent

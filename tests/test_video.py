@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 
 from conftest import tiny_network
-from inception_art import video
 from inception_art.cli import run_main
-from inception_art.dream import Dream
 from inception_art.imagenet import parse_subject, subject_text
-from inception_art.encode import (EncoderError, FFmpegPipe, GifDither, VideoFile,
-                                  gif_palette, mp4_args, probe, read_frames)
-from inception_art.interpolate import Interpolator
-from inception_art.zoom import Motion, covered, warp, zoom_matrix
+from inception_art.video import __main__ as command, film
+from inception_art.video.dream import Dream
+from inception_art.video.encode import (EncoderError, FFmpegPipe, GifDither, VideoFile,
+                                        gif_palette, mp4_args, probe, read_frames)
+from inception_art.video.interpolate import Interpolator
+from inception_art.video.zoom import Motion, covered, warp, zoom_matrix
 
 TESTS = Path(__file__).resolve().parent
 
@@ -360,9 +360,9 @@ def test_make_video_follows_schedule_and_keeps_frames_on_interrupt(tiny_dream, t
     subjects = []
     real = dream.set_subject
     monkeypatch.setattr(dream, 'set_subject', lambda s: subjects.append(s) or real(s))
-    schedule = video.Schedule([(1,), (2, 3)], subject_seconds=3.0)
+    schedule = film.Schedule([(1,), (2, 3)], subject_seconds=3.0)
     out = tmp_path / 'tiny.mp4'
-    path, frames, interrupted = video.make_video(dream, schedule, out, seconds=5.0, fps=10,
+    path, frames, interrupted = film.make_video(dream, schedule, out, seconds=5.0, fps=10,
                                                  size=(80, 96), progress=False)
     assert (path, frames, interrupted) == (out, 50, False)
     info = probe(out)
@@ -380,14 +380,14 @@ def test_make_video_follows_schedule_and_keeps_frames_on_interrupt(tiny_dream, t
             raise KeyboardInterrupt
         write(self, frame)
     monkeypatch.setattr(VideoFile, 'write', interrupting_write)
-    path, frames, interrupted = video.make_video(dream, schedule, out, seconds=5.0, fps=10,
+    path, frames, interrupted = film.make_video(dream, schedule, out, seconds=5.0, fps=10,
                                                  size=(80, 96), progress=False)
     assert (frames, interrupted) == (22, True)
     assert probe(out)['frames'] == 22
 
 
 def test_schedule_cycles():
-    s = video.Schedule([(1,), (2,)], 2.5)
+    s = film.Schedule([(1,), (2,)], 2.5)
     assert [s.at(t) for t in (0, 2.49, 2.5, 5.0, 7.6)] == [(1,), (1,), (2,), (1,), (2,)]
 
 
@@ -414,8 +414,8 @@ def test_schedule_cycles():
 def test_bad_arguments_fail_before_any_work(args, words, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv('INCEPTION_ART_MODELS', str(tmp_path))
-    monkeypatch.setattr(video, 'Dream', lambda *a, **k: pytest.fail('work started'))
-    assert run_main(video.main, args) == 2
+    monkeypatch.setattr(command, 'Dream', lambda *a, **k: pytest.fail('work started'))
+    assert run_main(command.main, args) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith('error: '), lines
     for word in words:
@@ -428,24 +428,24 @@ def test_recipe_2015_stream_makes_840x472_keyframes(tmp_path, monkeypatch):
     (the 1024x576 frames' shape), its 10 steps and its prior; an unknown
     recipe is one line."""
     monkeypatch.chdir(tmp_path)
-    motion, settings, _ = video.check_args(video.parse_args(
+    motion, settings, _ = command.check_args(command.parse_args(
         ['--classes', 'volcano', '--recipe', '2015-stream']))
     assert motion['opt_size'] == (472, 840) and settings == {}
     assert motion['recipe'] == '2015-stream'
-    motion, _, _ = video.check_args(video.parse_args(['--classes', 'volcano']))
+    motion, _, _ = command.check_args(command.parse_args(['--classes', 'volcano']))
     assert motion['opt_size'] == (252, 448)
     # A GIF's 512x288 is narrower than 840: the frames' shape at most 448 wide.
-    motion, _, _ = video.check_args(video.parse_args(['--classes', 'volcano', '--gif',
+    motion, _, _ = command.check_args(command.parse_args(['--classes', 'volcano', '--gif',
                                                       '--recipe', '2015-stream']))
     assert motion['opt_size'] == (252, 448)
     with pytest.raises(ValueError, match='invalid choice'):
-        video.parse_args(['--classes', 'volcano', '--recipe', 'nope'])
+        command.parse_args(['--classes', 'volcano', '--recipe', 'nope'])
 
 
 def test_default_sizes():
-    assert video.default_opt_size((576, 1024)) == (252, 448)
-    assert video.default_opt_size((288, 512)) == (252, 448)
-    assert video.default_opt_size((120, 160)) == (120, 160)
+    assert command.default_opt_size((576, 1024)) == (252, 448)
+    assert command.default_opt_size((288, 512)) == (252, 448)
+    assert command.default_opt_size((120, 160)) == (120, 160)
 
 
 def run_video(*args, **kwargs):
@@ -478,12 +478,12 @@ import sys
 sys.path.insert(0, %r)
 from conftest import tiny_network
 from conftest import tiny_network
-from inception_art import video
-from inception_art.dream import Dream
+from inception_art.video import film
+from inception_art.video.dream import Dream
 dream = Dream(model=tiny_network, opt_size=(40, 48), steps=2, warmup_steps=0,
               prior='none', keyframe_seconds=1.0)
-path, frames, interrupted = video.make_video(
-    dream, video.Schedule([(1,)], 100), sys.argv[1], seconds=100, fps=25, size=(80, 96))
+path, frames, interrupted = film.make_video(
+    dream, film.Schedule([(1,)], 100), sys.argv[1], seconds=100, fps=25, size=(80, 96))
 sys.exit(130 if interrupted else 0)
 '''
 
@@ -543,7 +543,7 @@ def test_ctrl_c_in_make_video_keeps_a_playable_file(tmp_path):
 def test_video_keyframes_show_their_class():
     """The first keyframe of a film (from grey) and the next one (zoomed
     forward, then 10 steps) are both Lite0's picture of the class."""
-    from inception_art.classify import Classifier
+    from inception_art.nets.classifier import Classifier
     dream = Dream(opt_size=(180, 320), warmup_steps=100, steps=10, keyframe_seconds=1.0)
     dream.set_subject('volcano')
     first, second = dream.next_keyframe(), dream.next_keyframe()

@@ -11,7 +11,8 @@ import logging
 import signal
 import sys
 
-from .. import dream as keyframes, recipes
+from ..video import dream as keyframes
+from .. import recipes
 from ..cli import ArgumentParser, run_main
 from ..settings import add_flags, given
 from .app import MOTION, SETTINGS, LiveApp

@@ -21,11 +21,12 @@ import random
 import threading
 import time
 
-from .. import dream as keyframes, recipes
+from ..video import dream as keyframes
+from .. import recipes
 from ..imagenet import parse_subject, subject_text
-from ..interpolate import Interpolator
+from ..video.interpolate import Interpolator
 from ..settings import Setting, above, at_least, between, defaults, size, validate
-from ..zoom import Motion
+from ..video.zoom import Motion
 from . import twitch
 from .chat import RateLimits, RequestQueue, clean_name, clean_text
 from .clock import FrameClock

@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from ..interpolate import TextOverlay
+from ..video.interpolate import TextOverlay
 from .hub import blank_frame
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class FrameClock(threading.Thread):
         Source of keyframes (``poll()``, ``grant(n)``).
     hub : FrameHub
         Where frames go.
-    interpolator : inception_art.interpolate.Interpolator
+    interpolator : inception_art.video.interpolate.Interpolator
         Built for the keyframe size, the output size and the same motion as
         the keyframes.
     fps : float

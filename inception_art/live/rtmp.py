@@ -1,7 +1,7 @@
 """The stream out: frames to an RTMP server (Twitch) through ffmpeg.
 
 The ffmpeg that ``imageio-ffmpeg`` bundles takes the raw frames on its
-stdin (:class:`inception_art.encode.FFmpegPipe`) and sends FLV with H.264
+stdin (:class:`inception_art.video.encode.FFmpegPipe`) and sends FLV with H.264
 video and a silent AAC track over RTMP: Twitch wants an audio track, so
 ``anullsrc`` provides one. A keyframe every 2 s and a constant bit rate,
 as Twitch recommends.
@@ -20,7 +20,7 @@ import queue
 import threading
 import time
 
-from ..encode import EncoderError, FFmpegPipe
+from ..video.encode import EncoderError, FFmpegPipe
 
 log = logging.getLogger(__name__)
 

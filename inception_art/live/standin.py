@@ -1,4 +1,4 @@
-"""A stand-in for :class:`inception_art.dream.Dream`: no network at all.
+"""A stand-in for :class:`inception_art.video.dream.Dream`: no network at all.
 
 It has the same interface (``set_subject``, ``next_keyframe``, ``subject``,
 ``keyframe``, ``size``) and makes keyframes the same way as far as the
@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import imagenet
 from ..imagenet import subject_text
-from ..zoom import Motion, warp
+from ..video.zoom import Motion, warp
 
 
 class StandInDream:
@@ -27,7 +27,7 @@ class StandInDream:
     opt_size : (h, w)
         Keyframe size.
     zoom, degrees_per_frame, fps, keyframe_seconds : float
-        The motion, as for :class:`~inception_art.dream.Dream`.
+        The motion, as for :class:`~inception_art.video.dream.Dream`.
     seconds : float
         Time one keyframe takes (a sleep), to mimic the optimiser's pace.
     hang_at : int, optional

@@ -36,7 +36,7 @@ STARTUP_TIMEOUT = 600.0
 
 def make_source(source, options):
     """Build the keyframe maker named ``source``: ``'dream'`` (the network,
-    :class:`inception_art.dream.Dream`) or ``'stand-in'``
+    :class:`inception_art.video.dream.Dream`) or ``'stand-in'``
     (:class:`inception_art.live.standin.StandInDream`).
 
     Both offer what the child uses: ``set_subject(classes)``,
@@ -45,7 +45,7 @@ def make_source(source, options):
     pacer sets) and ``next_steps`` (what the next keyframe will take).
     """
     if source == 'dream':
-        from ..dream import Dream
+        from ..video.dream import Dream
         return Dream(**options)
     if source == 'stand-in':
         from .standin import StandInDream

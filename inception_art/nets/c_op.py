@@ -10,22 +10,18 @@ template, its cache version) and ``_ForwardOp`` (what the two forward ops
 share), and the one cache version of all that C.
 """
 import functools
-import re
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from ..c_source import sections
 from ..theano_env import theano, T
 
 __all__ = ['ACTIVATIONS', 'c_sections', 'relu6_mask']
 
 #: The activations the ops can apply to their output.
 ACTIVATIONS = ('linear', 'relu6')
-
-_SECTION = re.compile(r'^// ==== section: (\w+) ====$(.*?)'
-                      r'^// ==== end: \1 ====$', re.M | re.S)
-
 
 @functools.cache
 def c_sections(name):
@@ -39,13 +35,9 @@ def c_sections(name):
     Returns
     -------
     dict
-        Section name -> text. A section runs from a line ``// ==== section:
-        NAME ====`` to a line ``// ==== end: NAME ====``; its text starts
-        with the newline that ends the first and ends with the newline
-        before the second. Lines outside sections (comments) are in none.
+        Section name -> text (:func:`inception_art.c_source.sections`).
     """
-    text = Path(__file__).with_name(name).read_text()
-    return {m[1]: m[2] for m in _SECTION.finditer(text)}
+    return sections(Path(__file__).with_name(name))
 
 
 _C_OUTPUT = c_sections('c_op.c')['output']

@@ -83,7 +83,7 @@ class Interpolator:
 
     Parameters
     ----------
-    motion : inception_art.zoom.Motion
+    motion : inception_art.video.zoom.Motion
         The zoom and turn per second, the same the keyframes were made with.
     key_size : (h, w)
         Keyframe size (the optimised image).

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .images import check_writable, give_default_mode
+from ..images import check_writable, give_default_mode
 
 
 class EncoderError(OSError):

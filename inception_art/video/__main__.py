@@ -1,9 +1,9 @@
 """A zooming dream video: ``python -m inception_art.video --classes volcano,jellyfish``
 
 Keyframes are optimised every few seconds of video, each from the previous
-one zoomed forward (:mod:`inception_art.dream`); the frames between them are
-interpolated (:mod:`inception_art.interpolate`) and piped into ffmpeg
-(:mod:`inception_art.encode`), which writes an H.264 mp4 or an animated GIF.
+one zoomed forward (:mod:`inception_art.video.dream`); the frames between them are
+interpolated (:mod:`inception_art.video.interpolate`) and piped into ffmpeg
+(:mod:`inception_art.video.encode`), which writes an H.264 mp4 or an animated GIF.
 The subject follows ``--classes``: each entry holds for ``--subject-seconds``,
 and ``a+b`` puts ``a`` on the lower half and ``b`` on the upper half.
 """
@@ -11,16 +11,15 @@ import math
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
-from . import dream as keyframes, recipes
-from .cli import ArgumentParser, run_main
+from .. import recipes
+from ..cli import ArgumentParser, run_main
+from ..imagenet import parse_subject
+from ..images import check_writable
+from ..loop import check, load_prior
+from ..settings import Setting, add_flags, above, between, defaults, given, size, validate
+from . import dream as keyframes
 from .dream import Dream
-from .encode import VideoFile
-from .imagenet import parse_subject, subject_text
-from .images import check_writable
-from .loop import check, load_prior
-from .settings import Setting, add_flags, above, between, defaults, given, size, validate
+from .film import Schedule, make_video
 
 #: The command's own settings. Output defaults: the 2015 stream's frame
 #: size and rate; a GIF is four times smaller by default (at full size a
@@ -54,82 +53,6 @@ def default_opt_size(size):
     return max(32, 4 * round(h * scale / 4)), max(32, 4 * round(w * scale / 4))
 
 
-class Schedule:
-    """Which subject holds at each instant of the video.
-
-    Parameters
-    ----------
-    subjects : list of tuple of int
-        One entry per subject (one or two classes each).
-    subject_seconds : float
-        How long each holds; past the last entry the list starts again.
-    """
-
-    def __init__(self, subjects, subject_seconds):
-        self.subjects, self.subject_seconds = list(subjects), float(subject_seconds)
-
-    def at(self, seconds):
-        """The subject at video time ``seconds``."""
-        # A small tolerance, so that a switch at exactly 15.0 s lands on the
-        # keyframe made for 15.0 s despite floating-point sums.
-        index = math.floor(seconds / self.subject_seconds + 1e-9)
-        return self.subjects[index % len(self.subjects)]
-
-
-def make_video(dream, schedule, out, seconds, fps, size, gif=False, progress=True):
-    """Write the video; returns ``(path, frames written, interrupted)``.
-
-    ``dream`` makes the keyframes, every ``dream.keyframe_seconds`` of video;
-    the subject of a keyframe is the schedule's at the keyframe's time, and
-    the text on a frame is the schedule's at the frame's time. On Ctrl-C the
-    frames written so far are kept as a complete file.
-    """
-    period = dream.keyframe_seconds
-    total = max(1, round(seconds * fps))
-    interp = dream.interpolator(size)
-    segments = math.floor((total - 1) / fps / period) + 1
-    bar = tqdm(total=round(total / fps, 2), unit='s', disable=not progress,
-               bar_format='{n:.1f}/{total:.1f} s of video |{bar:20}| {desc} '
-                          '[{elapsed}<{remaining}]')
-    video = VideoFile(out, size, fps, gif=gif)
-    try:
-        with video:
-            _frames(dream, schedule, interp, video, total, fps, segments, bar)
-    except KeyboardInterrupt:
-        if not video.finished:
-            raise               # no file was kept: an ordinary interrupt
-    finally:
-        bar.close()
-    return video.path, video.frames, video.interrupted
-
-
-def _frames(dream, schedule, interp, video, total, fps, segments, bar):
-    """The keyframe loop and the frames between keyframes (see make_video)."""
-    period = dream.keyframe_seconds
-    dream.set_subject(schedule.at(0.0))
-    older = dream.next_keyframe()
-    frame, buffer = 0, None
-    last = (total - 1) / fps
-    for k in range(segments):
-        # The last keyframe may lie past the end: it takes the subject of the
-        # last frame, not one that never shows.
-        subject = schedule.at(min((k + 1) * period, last))
-        bar.set_description_str('keyframe %d/%d: %s' % (k + 2, segments + 1,
-                                                         subject_text(subject)))
-        bar.refresh()
-        dream.set_subject(subject)
-        newer = dream.next_keyframe()
-        interp.set_keyframes(older, newer, period)
-        while frame < total and frame / fps < (k + 1) * period:
-            t = frame / fps
-            interp.set_text(subject_text(schedule.at(t)))
-            buffer = interp.frame(t - k * period, out=buffer)
-            video.write(buffer)
-            frame += 1
-            bar.update(round(frame / fps, 2) - bar.n)
-        older = newer
-
-
 def build_parser():
     """The command's flags: its own, the motion, the keyframes' render settings."""
     p = ArgumentParser(prog='python -m inception_art.video',
@@ -152,7 +75,7 @@ def parse_args(argv=None):
 
 def check_args(args):
     """Validate everything before any work; returns ``(motion, settings,
-    video)``: the keyword arguments of :class:`~inception_art.dream.Dream`
+    video)``: the keyword arguments of :class:`~inception_art.video.dream.Dream`
     (the motion, then the render settings) and the command's own settings.
 
     Raises ValueError / OSError with one-line messages (see

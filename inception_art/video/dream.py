@@ -4,7 +4,7 @@ Each keyframe starts from the previous one zoomed forward by the time
 between them (about the centre, turning a little), and is then optimised for
 a few steps, the update rule's state reset, towards the current subject: one
 class, or two on the two halves of the picture. Between keyframes the video
-is interpolated (:mod:`inception_art.interpolate`).
+is interpolated (:mod:`inception_art.video.interpolate`).
 
 The optimisation is the stills' core (:mod:`inception_art.step`), set by a
 recipe of :mod:`inception_art.recipes` whose ``steps`` are the steps per
@@ -22,10 +22,10 @@ import math
 
 import numpy as np
 
-from . import recipes
-from .loop import Renderer, check, initial_image
-from .imagenet import parse_subject, subject_text
-from .settings import Setting, above, at_least, between, defaults, size, validate
+from .. import recipes
+from ..loop import Renderer, check, initial_image
+from ..imagenet import parse_subject, subject_text
+from ..settings import Setting, above, at_least, between, defaults, size, validate
 from .zoom import Motion, warp
 
 #: The recipe of the keyframes unless one is named.
@@ -147,7 +147,7 @@ class Dream:
         return classes
 
     def interpolator(self, out_size):
-        """An :class:`~inception_art.interpolate.Interpolator` from this
+        """An :class:`~inception_art.video.interpolate.Interpolator` from this
         dream's keyframes to frames of ``out_size`` (H, W), with the same
         motion."""
         from .interpolate import Interpolator

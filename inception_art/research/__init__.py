@@ -1,0 +1,15 @@
+"""The research comparison against the 2015 post, and the measurements it
+rests on.
+
+==================  =========================================================
+``evaluate``        renders classes under named settings; *other* networks
+                    judge them at full size and in the thumbnail test
+``compare``         the 2015 post's claims, measured on a grid of settings:
+                    ``python -m inception_art.research.compare``
+``compare_report``  the report of a comparison: tables, verdicts, figures
+==================  =========================================================
+
+How a picture looks (:mod:`inception_art.look`) and its power spectrum
+(:mod:`inception_art.spectrum`) stay in the core: the Fourier
+parameterisation reads the photographs' measurements.
+"""
