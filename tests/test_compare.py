@@ -140,7 +140,7 @@ def test_large_scale_fraction_and_flat_pictures():
 def test_grid_design():
     cells = compare.grid()
     names = [n for n, _ in cells]
-    assert names[0] == 'default' and len(set(names)) == len(names) == 36
+    assert names[0] == 'default' and len(set(names)) == len(names) == 38
     settings = [s for _, s in cells]
     for factor, levels in (('objective', ('logit', 'logit-plain', 'prob', 'loglik')),
                            ('prior', ('none', 'gaussian', 'student')),
@@ -152,8 +152,12 @@ def test_grid_design():
     rule = [s for s in settings if s['optimizer'] == 'adam2015' and 'recipe' not in s]
     assert {(s['objective'], s['prior']) for s in rule} == {
         (k, p) for k in kinds for p in ('student', 'none')}
-    # The 2015 rule: no blur, the prior at the 2015 strength; and its GD cells.
-    assert all(s['blur'] == 0 and s['prior_strength'] == 1000 for s in rule)
+    # The 2015 rule: no blur, the prior at the 2015 strength, and at the 2015
+    # balance for this network (logit only); and its GD cells.
+    assert all(s['blur'] == 0 for s in rule)
+    assert sorted(s['prior_strength'] for s in rule if s['prior'] == 'student') == [
+        333, 1000, 1000, 1000, 1000]
+    assert compare.STRENGTH_2015_BALANCED == 333
     assert {s['prior'] for s in settings if s['optimizer'] == 'gd' and s['blur'] == 0
             and 'recipe' not in s} == {'student', 'none'}
     # The new default: its claims' cells, each ingredient out, the 2015 recipes.
@@ -164,6 +168,9 @@ def test_grid_design():
             'new default, octaves 2', 'recipe 2015', 'recipe 2015-stream'} <= set(new)
     assert new['new default, pixels']['overrides'] == {'param': 'pixels'}
     assert new['new default, pixels']['lr'] == 5.0
+    # Its plain gradient descent at its own rate, and the prior at both strengths.
+    assert new['new default, gd']['gd_lr'] == compare.NEW_DEFAULT_GD_LR == 0.005
+    assert new['new default, student prior, prior x333']['prior_strength'] == 333
 
 
 def test_bootstrap_and_verdicts():
@@ -213,6 +220,29 @@ def tiny_run(layered):
     return compare.compare(classes=(2, 7), steps=3, jobs=1, network=layered_tiny,
                            size=layered.size, channels=1, judges=('judge-a', 'judge-b'),
                            judge_fn=tiny_judge, progress=False)
+
+
+def test_cells_rendered_again_take_their_place_with_the_same_numbers(tiny_run, layered):
+    """--cells-only: a cell dropped from a run comes back in the grid's order,
+    rendered from the same seed to the same numbers; the others are kept."""
+    results, pictures = tiny_run
+    results = json.loads(json.dumps(results))
+    dropped = 'no prior, gd'
+    kept = {n: c for n, c in results['cells'].items() if n != dropped}
+    again, new = compare.rerender_cells(
+        dict(results, cells=kept), {k: v for k, v in pictures.items() if k[0] != dropped},
+        [dropped], jobs=1, network=layered_tiny, judges=('judge-a', 'judge-b'),
+        judge_fn=tiny_judge, progress=False)
+    assert list(again['cells']) == list(results['cells'])
+    for c in ('2', '7'):
+        for key in ('target_logit', 'rank', 'contrast', 'logp_student'):
+            assert again['cells'][dropped]['classes'][c][key] == pytest.approx(
+                results['cells'][dropped]['classes'][c][key], rel=1e-5), key
+    assert np.array_equal(new[(dropped, 7)], pictures[(dropped, 7)])
+    assert again['cells']['default'] == results['cells']['default']
+    assert again['config']['rerendered']['cells'] == [dropped]
+    with pytest.raises(ValueError, match='unknown cell'):
+        compare.rerender_cells(results, pictures, ['no such cell'])
 
 
 def test_tiny_grid_writes_the_report(tiny_run, tmp_path):
@@ -323,7 +353,7 @@ def test_every_recipe_cell_renders_at_the_default_size():
     config = dict(network='efficientnet-lite0', size=compare.DEFAULTS['size'],
                   steps=compare.STEPS, seed=0)
     cells = [(n, s) for n, s in compare.grid() if 'recipe' in s]
-    assert len(cells) == 13
+    assert len(cells) == 14
     for _name, s in cells:
         check(compare.recipes.settings(s['recipe'], **compare.recipe_overrides(s, config)))
     bad = compare.recipe_cell('default', octaves=3)

@@ -7,6 +7,7 @@ rests on.
 ``compare``         the 2015 post's claims, measured on a grid of settings:
                     ``python -m inception_art.research.compare``
 ``compare_report``  the report of a comparison: tables, verdicts, figures
+                    (its Markdown template: ``compare_report.md``)
 ==================  =========================================================
 
 How a picture looks (:mod:`inception_art.look`) and its power spectrum

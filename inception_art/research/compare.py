@@ -17,7 +17,8 @@ optimiser (Adam, normalised plain gradient descent). The full factorial is
 4 x 3 x 2 = 24 cells; at 200 steps with the prior costing about 0.12 s a
 step on two cores it would take hours, and most of its cells answer no
 claim. So the grid (:func:`grid`) is the **default configuration** (the
-render defaults: 2015 objective, the default prior, Adam, jitter and blur)
+first defaults, recipe ``classic``: 2015 objective, Student-t prior, Adam,
+jitter and blur)
 plus **one factor at a time** changed, plus the **interactions the claims
 need**: every objective and plain gradient descent also without the prior
 (does a claim hold only because of the prior?), and the default and
@@ -25,11 +26,12 @@ no-prior cells without the periodic blur (the 2015 code had no blur; the
 blur is itself a crude prior). 13 cells. Then the same claims' cells under
 the **2015 update rule** (:data:`RULE_2015`: the 2015 Adam, no blur, the
 prior at the 2015 stills' strength): every objective with and without the
-prior, and plain gradient descent with and without it (10 cells); and under
-the **new default** (:data:`NEW_DEFAULT`, the render's default recipe): each
-objective, the prior, plain gradient descent, textbook Adam, each of its
-ingredients taken out and octaves added, then the ``2015`` and
-``2015-stream`` recipes (13 cells); 36 in all. The report gives every
+prior, plain gradient descent with and without it, and the prior at the
+2015 balance for this network (:data:`STRENGTH_2015_BALANCED`; 11 cells);
+and under the **new default** (:data:`NEW_DEFAULT`, the render's default
+recipe): each objective, the prior at both strengths, plain gradient
+descent, textbook Adam, each of its ingredients taken out and octaves
+added, then the ``2015`` and ``2015-stream`` recipes (14 cells); 38 in all. The report gives every
 verdict three times, once from each set of cells.
 
 Every cell renders the same classes (:data:`inception_art.research.evaluate.CLASSES`,
@@ -101,6 +103,14 @@ OPTIMIZERS = ('adam', 'gd')
 #: stills' strength (``../shared/ORIGINAL.md``; set against VGG-16's logits,
 #: see :data:`inception_art.recipes.STRENGTH_2015_VGG`).
 RULE_2015 = dict(optimizer='adam2015', blur=0.0, prior_strength=STRENGTH_2015_VGG)
+#: The 2015 strength brought to this network as far as it can be here: on
+#: Lite0, at the start photograph, the prior's RMS gradient at 1000 is 3.0
+#: times the network's (``python -m bench.balance``, README "The 2015
+#: recipes"), so at 333 the two are equal. The 2015 pictures, saturated and
+#: busy, say that VGG-16's gradient was the larger at 1000: 333 is the most
+#: the 2015 balance allows on Lite0. The claims' prior cells are rendered
+#: at this strength too.
+STRENGTH_2015_BALANCED = round(STRENGTH_2015_VGG / 3.0)
 
 
 #: The render settings a cell names in the grid's own words (the rest of a
@@ -125,8 +135,15 @@ def recipe_cell(recipe, **overrides):
 
 #: The new default (the render's default recipe) as the base of the claims'
 #: cells: its prior is off; "with the prior" means the Student-t at the
-#: 2015 strength, as for the 2015 rule.
-NEW_DEFAULT = recipe_cell('default')
+#: 2015 strength, as for the 2015 rule. Plain gradient descent on its
+#: Fourier coefficients takes ``NEW_DEFAULT_GD_LR`` (the mean step per
+#: coefficient), the best of a sweep: on 4 of the classes, 100 steps, the
+#: final target logit was 9.9 / 10.2 / 9.4 / 5.4 at 0.002 / 0.005 / 0.01 /
+#: 0.02 (the 2015 Adam at 0.05: 9.9). At the recipe's 0.05 the low
+#: frequencies, whose gradients are the largest, saturate into blobs (final
+#: logit 3.1 over the 20 classes).
+NEW_DEFAULT_GD_LR = 0.005
+NEW_DEFAULT = dict(recipe_cell('default'), gd_lr=NEW_DEFAULT_GD_LR)
 #: Each ingredient of the new default taken out (one at a time; its update
 #: rule is a grid change, ``optimizer='adam'``), and octaves added (two: at
 #: 224x224 a third would pool the first octave below Lite0's 32 pixels):
@@ -154,9 +171,10 @@ BASE = dict(objective=DEFAULTS['objective'], prior=DEFAULTS['prior'],
 PHOTOS = DEFAULT_HELDOUT + DEFAULT_TRAIN
 #: Patch positions for the log-density metric: every 2nd pixel each way.
 PATCH_STRIDE = 2
-#: Steps per picture: half the render default (200), so that the whole grid
-#: (13 cells x 20 classes, 7 of the cells with the prior at about 0.15-0.3 s
-#: a step on a shared 2-core machine) runs in about 40 minutes.
+#: Steps per picture: half the ``classic`` recipe's 200, so that the whole
+#: grid (38 cells x 20 classes; 17 cells with the prior read at every patch,
+#: at about 20 s a picture on a shared 2-core machine, the others about 5 s)
+#: runs in about an hour.
 STEPS = 100
 #: Channels rendered per last layer.
 CHANNELS = 4
@@ -209,14 +227,16 @@ def grid(base=BASE):
                + [dict(blur=0.0), dict(none, blur=0.0)]
                + [dict(RULE_2015, objective=k) for k in KINDS]
                + [dict(RULE_2015, prior='none', objective=k) for k in KINDS]
-               + [dict(RULE_2015, optimizer='gd'), dict(RULE_2015, prior='none', optimizer='gd')])
+               + [dict(RULE_2015, optimizer='gd'), dict(RULE_2015, prior='none', optimizer='gd')]
+               + [dict(RULE_2015, prior_strength=STRENGTH_2015_BALANCED)])
     settings = [dict(base, **change) for change in changes]
     # The new default: the claims' cells again (each objective, the prior
     # on, plain gradient descent, textbook Adam), each ingredient out, and
     # the 2015 recipes.
     settings += [dict(NEW_DEFAULT, **change) for change in (
         [{}] + [dict(objective=k) for k in KINDS]
-        + [dict(prior='student'), dict(optimizer='gd'), dict(optimizer='adam')])]
+        + [dict(prior='student'), dict(prior='student', prior_strength=STRENGTH_2015_BALANCED),
+           dict(optimizer='gd'), dict(optimizer='adam')])]
     settings += [recipe_cell('default', **o) for _, o in INGREDIENTS]
     settings += [recipe_cell('2015'), recipe_cell('2015-stream')]
     cells, seen = [], set()
@@ -662,7 +682,7 @@ def compare(classes=CLASSES, steps=STEPS, jobs=None, seed=DEFAULTS['seed'],
                     size=list(size), steps=int(steps), seed=int(seed), jobs=jobs,
                     classes=classes, labels=[imagenet.LABELS[c] for c in classes],
                     judges=list(judges), base=BASE, rule_2015=RULE_2015,
-                    new_default=NEW_DEFAULT,
+                    new_default=NEW_DEFAULT, balanced_strength=STRENGTH_2015_BALANCED,
                     cores=os.cpu_count(),
                     render_default_steps=DEFAULTS['steps'],
                     render_seconds=round(render_seconds, 1),
@@ -673,6 +693,41 @@ def compare(classes=CLASSES, steps=STEPS, jobs=None, seed=DEFAULTS['seed'],
                            heldout=name + '.png' in DEFAULT_HELDOUT)
                 for name, photo in photos.items()},
         channels=channel_specs)
+    return results, pictures
+
+
+def rerender_cells(results, pictures, names, jobs=None, network=None, **kwargs):
+    """Render the cells ``names`` of :func:`grid` again, with the run's
+    classes, steps, seed, network (or ``network``) and size, and put them
+    into ``results`` and ``pictures`` (a new cell takes its place in the
+    grid's order; the other cells are kept as they were). Returns both;
+    ``kwargs`` go to :func:`compare` (``judges``, ``judge_fn``,
+    ``progress``)."""
+    config = results['config']
+    cells = dict(grid())
+    unknown = [n for n in names if n not in cells]
+    if unknown:
+        raise ValueError('unknown cell(s) %s; the grid has: %s'
+                         % (', '.join(map(repr, unknown)), '; '.join(cells)))
+    again, new = compare(config['classes'], steps=config['steps'], jobs=jobs,
+                         seed=config['seed'], network=network or config['model'],
+                         size=tuple(config['size']), cells=[(n, cells[n]) for n in names],
+                         channels=0, **kwargs)
+    merged = {}
+    for name in cells:
+        if name in again['cells']:
+            merged[name] = again['cells'][name]
+        elif name in results['cells']:
+            merged[name] = results['cells'][name]
+    merged.update({n: c for n, c in results['cells'].items() if n not in merged})
+    # What describes the grid follows the grid the cells were rendered from.
+    grid_keys = ('base', 'rule_2015', 'new_default', 'balanced_strength')
+    results = dict(results, cells=merged, config=dict(
+        results['config'], rerendered=dict(cells=list(names), date=again['config']['date'],
+                                           seconds=again['config']['wall_seconds']),
+        **{k: again['config'][k] for k in grid_keys}))
+    pictures = dict(pictures)
+    pictures.update({k: v for k, v in new.items() if k[0] in names})
     return results, pictures
 
 
@@ -730,6 +785,10 @@ def parse_args(argv=None):
     p.add_argument('--channels-only', action='store_true',
                    help='render only the channel pictures again and put them into '
                         'the report of an earlier run (OUT/compare.json, cached pictures)')
+    p.add_argument('--cells-only', metavar='NAME;NAME...',
+                   help='render only these cells of the grid again (names as in the '
+                        'report, separated by ";") and put them into the report of an '
+                        'earlier run (OUT/compare.json, cached pictures)')
     p.add_argument('--report-only', action='store_true',
                    help='rewrite the report from OUT/compare.json and the cached '
                         'pictures, without rendering')
@@ -742,14 +801,22 @@ def main(argv=None):
     out, cache = Path(args.out), Path(args.cache) / 'pictures.npz'
     out.mkdir(parents=True, exist_ok=True)
     check_writable(out / 'compare.md')
-    if args.report_only or args.channels_only:
-        flag = '--report-only' if args.report_only else '--channels-only'
+    if args.report_only or args.channels_only or args.cells_only:
+        flag = ('--report-only' if args.report_only else '--channels-only'
+                if args.channels_only else '--cells-only')
         if not (out / 'compare.json').is_file() or not cache.is_file():
             raise ValueError('%s needs %s and %s from an earlier run'
                              % (flag, out / 'compare.json', cache))
-        check_requirements(judges=(), photos=args.channels_only)
+        check_requirements(judges=JUDGES if args.cells_only else (),
+                           photos=not args.report_only)
         results = json.loads((out / 'compare.json').read_text())
         pictures = load_pictures(cache)
+        if args.cells_only:
+            results, pictures = rerender_cells(results, pictures, args.cells_only.split(';'),
+                                               jobs=args.jobs)
+            save_pictures(pictures, cache)
+            with atomic_path(out / 'compare.json') as tmp:
+                tmp.write_text(json.dumps(results, indent=1))
         if args.channels_only:
             config = results['config']
             again, new = compare(config['classes'], steps=config['steps'], jobs=args.jobs,
