@@ -73,7 +73,7 @@ def test_evaluate_measures_what_it_rendered(tmp_path):
     from inception_art import look
     from inception_art.nets.classifier import Classifier
     out = tmp_path / 'report.json'
-    result = run('evaluate', '--settings', '{"small": {"size": [192, 192], "steps": 16}}',
+    result = run('research.evaluate', '--settings', '{"small": {"size": [192, 192], "steps": 16}}',
                  '--classes', 'volcano', '--out', out, '--save-dir', tmp_path / 'pictures')
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())['small']
@@ -87,7 +87,7 @@ def test_evaluate_measures_what_it_rendered(tmp_path):
             logits = classifier.logits([image])[0]
             assert report['judges'][judge][key] == [1 + int((logits > logits[980]).sum())]
     assert 'small' in result.stdout and 'contrast' in result.stdout
-    bad = run('evaluate', '--settings', '{"x": {"stepz": 3}}', '--out', out)
+    bad = run('research.evaluate', '--settings', '{"x": {"stepz": 3}}', '--out', out)
     assert bad.returncode == 2 and bad.stderr.strip() == 'error: unknown setting(s): stepz'
 
 
