@@ -140,9 +140,13 @@ class DaskEngine:
         self._saved = {n: os.environ.get(n) for n in BLAS_VARIABLES}
         if scheduler is None:
             workers = workers or os.cpu_count() or 1
-            threads = {'distributed.nanny.pre-spawn-environ.' + n: str(blas_threads)
-                       for n in BLAS_VARIABLES}
-            with dask.config.set(threads):
+            config = {'distributed.nanny.pre-spawn-environ.' + n: str(blas_threads)
+                      for n in BLAS_VARIABLES}
+            # A worker is sent one task at a time (Dask's default, 1.1, sends a
+            # single-threaded worker two): the rest wait at the scheduler for
+            # whichever worker is free first, and a worker that dies held one.
+            config['distributed.scheduler.worker-saturation'] = 1.0
+            with dask.config.set(config):
                 self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
                                             processes=True, dashboard_address=None,
                                             silence_logs=logging.ERROR)
@@ -162,8 +166,10 @@ class DaskEngine:
         stderr.
 
         Tasks are submitted in order, and Dask starts them roughly in that
-        order; a worker holds only the task it runs (the scheduler queues the
-        rest), so a worker that dies costs one task, run again elsewhere.
+        order; the scheduler queues them and a worker holds only the task it
+        runs (and, on a cluster with Dask's default ``worker-saturation``,
+        the next one), so a worker that dies costs the task it was running;
+        what it held is run again elsewhere.
 
         Parameters
         ----------

@@ -165,7 +165,7 @@ def test_a_worker_killed_mid_run_loses_only_its_class(cluster, tmp_path):
     proc = subprocess.Popen(
         [sys.executable, '-m', 'inception_art.gallery', ','.join(CLASSES), '--out', str(out),
          '--scheduler', address, '--size', '64x64', '--steps', '300', '--views', '1',
-         '--no-progress'], cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
+         '--format', 'jpg', '--picture-size', '48', '--no-progress'], cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
     try:
         def busy():
@@ -190,6 +190,10 @@ def test_a_worker_killed_mid_run_loses_only_its_class(cluster, tmp_path):
     assert sorted(e['index'] for e in entries.values()) == INDICES
     # Whatever the killed worker was rendering was finished by another one.
     assert victim not in {e['worker'] for e in entries.values()}
+    # The full pictures as asked: JPEG, shrunk.
+    from PIL import Image
+    with Image.open(out / (imagenet.WNIDS[980] + '.jpg')) as picture:
+        assert picture.format == 'JPEG' and picture.size == (48, 48)
     # Its nanny starts it again: the cluster is whole for the next test.
     client.wait_for_workers(2, timeout=60)
 

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from .. import engine, imagenet
-from ..images import atomic_path, check_writable, save_png
+from ..images import atomic_path, check_writable
 from .manifest import Manifest, settings_key
 from .page import write_page
 from .task import render_class
@@ -31,12 +31,20 @@ FORMATS = ('png', 'jpg')
 THUMBS = 'thumbs'
 
 
-def _save_jpeg(picture, path, size=None, quality=90):
+def _shrunk(picture, size):
+    """``picture`` as a PIL image, its longer side at most ``size``."""
     image = Image.fromarray(np.asarray(picture, dtype='uint8'))
     if size is not None:
         image.thumbnail((size, size), Image.LANCZOS)
+    return image
+
+
+def _save(image, path, fmt, quality=90):
     with atomic_path(path) as tmp:
-        image.save(tmp, format='JPEG', quality=quality, optimize=True)
+        if fmt == 'png':
+            image.save(tmp, format='PNG')
+        else:
+            image.save(tmp, format='JPEG', quality=quality, optimize=True)
 
 
 def prepare(out):
@@ -54,7 +62,7 @@ def prepare(out):
 
 
 def make_gallery(classes, s, out, scheduler=None, workers=None, thumb=192, fmt='png',
-                 progress=True, connect_timeout=engine.CONNECT_TIMEOUT):
+                 picture_size=None, progress=True, connect_timeout=engine.CONNECT_TIMEOUT):
     """Render the classes not yet done with settings ``s`` into ``out``.
 
     Parameters
@@ -74,6 +82,9 @@ def make_gallery(classes, s, out, scheduler=None, workers=None, thumb=192, fmt='
         The thumbnails' longer side, pixels.
     fmt : ``'png'`` or ``'jpg'``
         The full pictures' format.
+    picture_size : int, optional
+        Shrink the full pictures to this longer side, pixels (None: as
+        rendered).
 
     Returns
     -------
@@ -105,7 +116,7 @@ def make_gallery(classes, s, out, scheduler=None, workers=None, thumb=192, fmt='
                 if isinstance(got, Exception):
                     result['failed'].append((task['index'], got))
                 else:
-                    _store(out, manifest, s, got, thumb, fmt)
+                    _store(out, manifest, s, got, thumb, fmt, picture_size)
                     result['rendered'].append(got['index'])
                     result['render_seconds'] += got['seconds']
                 pending = len(todo) - len(result['rendered']) - len(result['failed'])
@@ -118,17 +129,14 @@ def _describe(got):
     return '%s (%.0f s)' % (imagenet.short_name(got['index']), got['seconds'])
 
 
-def _store(out, manifest, s, got, thumb, fmt):
+def _store(out, manifest, s, got, thumb, fmt, picture_size):
     """Write a finished class's picture and thumbnail, then its entry."""
     index = got['index']
     wnid = imagenet.WNIDS[index]
     picture = '%s.%s' % (wnid, fmt)
     thumbnail = '%s/%s.jpg' % (THUMBS, wnid)
-    if fmt == 'png':
-        save_png(got['picture'], out / picture)
-    else:
-        _save_jpeg(got['picture'], out / picture, quality=92)
-    _save_jpeg(got['picture'], out / thumbnail, size=thumb, quality=85)
+    _save(_shrunk(got['picture'], picture_size), out / picture, fmt)
+    _save(_shrunk(got['picture'], thumb), out / thumbnail, 'jpg', quality=85)
     manifest.add(wnid, s, dict(
         index=index, label=imagenet.LABELS[index], picture=picture, thumbnail=thumbnail,
         logit=round(got['logit'], 3), seconds=round(got['seconds'], 2), worker=got['worker'],

@@ -31,6 +31,8 @@ def build_parser():
                    metavar='S', help='seconds to wait for --scheduler (default: %(default)g)')
     p.add_argument('--format', default='png', choices=FORMATS,
                    help='the full pictures\' format (default: %(default)s)')
+    p.add_argument('--picture-size', type=int, metavar='PX',
+                   help='shrink the full pictures to this longer side (default: as rendered)')
     p.add_argument('--thumb', type=int, default=192, metavar='PX',
                    help='thumbnail size, pixels (default: %(default)s)')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
@@ -48,6 +50,8 @@ def main(argv=None):
                          '(not with --scheduler)')
     if not 16 <= args.thumb <= 1024:
         raise ValueError('--thumb must be 16..1024 pixels, got %d' % args.thumb)
+    if args.picture_size is not None and not 16 <= args.picture_size <= 4096:
+        raise ValueError('--picture-size must be 16..4096 pixels, got %d' % args.picture_size)
     if args.connect_timeout <= 0:
         raise ValueError('--connect-timeout must be > 0')
     if args.scheduler is not None and '://' not in args.scheduler:
@@ -55,6 +59,7 @@ def main(argv=None):
                          % args.scheduler)
     done = make_gallery(classes, s, args.out, scheduler=args.scheduler,
                         workers=args.workers, thumb=args.thumb, fmt=args.format,
+                        picture_size=args.picture_size,
                         progress=not args.no_progress, connect_timeout=args.connect_timeout)
     for index, error in done['failed']:
         message = str(error).splitlines()[0] if str(error) else ''

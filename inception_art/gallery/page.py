@@ -22,13 +22,13 @@ RELOAD_SECONDS = 20
 
 _STYLE = '''
 body { font: 14px/1.4 system-ui, sans-serif; margin: 0; background: #111; color: #ddd; }
-header { padding: 12px 16px; position: sticky; top: 0; background: #111e; z-index: 1; }
+header { padding: 12px 16px; }
 h1 { font-size: 20px; margin: 0 0 4px; }
 #filter { font-size: 16px; padding: 4px 8px; width: 22em; max-width: 90%; }
 #count, .meta { color: #999; }
-details { margin-top: 6px; }
-table { border-collapse: collapse; }
-td { padding: 0 12px 0 0; }
+details { margin-top: 6px; max-width: 60em; }
+code { color: #bbb; }
+code span { white-space: nowrap; }
 main { display: grid; gap: 12px; padding: 12px 16px;
        grid-template-columns: repeat(auto-fill, minmax(@CELL@px, 1fr)); }
 figure { margin: 0; }
@@ -110,12 +110,11 @@ def _figure(entry):
                index, wnid))
 
 
-def _settings_rows(s):
-    rows = []
-    for setting in recipes.SETTINGS:
-        rows.append('<tr><td>%s</td><td>%s</td></tr>'
-                    % (setting.option, html.escape(show(s[setting.name], setting))))
-    return '\n'.join(rows)
+def _settings_flags(s):
+    """Every render setting of ``s`` as the render command's flags (HTML)."""
+    return ' '.join('<span>%s %s</span>' % (setting.option,
+                                            html.escape(show(s[setting.name], setting)))
+                    for setting in recipes.SETTINGS)
 
 
 def render_page(entries, s, pending=0, cell=192, now=None):
@@ -142,8 +141,9 @@ def render_page(entries, s, pending=0, cell=192, now=None):
         % (status, time.strftime('%Y-%m-%d %H:%M', now), seconds),
         '<input id="filter" type="search" placeholder="filter: label, index, WordNet id, '
         'category (dog, bird)" aria-label="filter"> <span id="count"></span>',
-        '<details><summary>render settings (python -m inception_art.render)</summary>',
-        '<table>%s</table></details></header>' % _settings_rows(s),
+        '<details><summary>render settings</summary><p>Each picture is <code>python -m '
+        'inception_art.render --class CLASS %s</code></p></details></header>'
+        % _settings_flags(s),
         '<main id="grid">',
         '\n'.join(_figure(e) for e in entries),
         '</main>',
