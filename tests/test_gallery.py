@@ -165,8 +165,8 @@ def test_a_worker_killed_mid_run_loses_only_its_class(cluster, tmp_path):
     proc = subprocess.Popen(
         [sys.executable, '-m', 'inception_art.gallery', ','.join(CLASSES), '--out', str(out),
          '--scheduler', address, '--size', '64x64', '--steps', '300', '--views', '1',
-         '--format', 'jpg', '--picture-size', '48', '--no-progress'], cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+         '--format', 'jpg', '--picture-size', '48', '--no-progress'],
+        cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         def busy():
             # A worker well into a render (its task started a moment ago).
@@ -175,6 +175,10 @@ def test_a_worker_killed_mid_run_loses_only_its_class(cluster, tmp_path):
                     return worker
             return None
         victim = wait_for(busy, 120, interval=0.2, message='a worker rendering')
+        # The page is whole while the run goes on, and says so.
+        page = (out / 'index.html').read_text()
+        assert page.endswith('</html>\n') and 'data-running="yes"' in page
+        assert 'rendering: ' in page and ' of 4 pictures so far' in page
         time.sleep(1.0)
         pid = client.run(os.getpid, workers=[victim])[victim]
         assert busy() == victim
@@ -190,6 +194,7 @@ def test_a_worker_killed_mid_run_loses_only_its_class(cluster, tmp_path):
     assert sorted(e['index'] for e in entries.values()) == INDICES
     # Whatever the killed worker was rendering was finished by another one.
     assert victim not in {e['worker'] for e in entries.values()}
+    assert 'data-running="no"' in (out / 'index.html').read_text()
     # The full pictures as asked: JPEG, shrunk.
     from PIL import Image
     with Image.open(out / (imagenet.WNIDS[980] + '.jpg')) as picture:
