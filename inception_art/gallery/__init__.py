@@ -106,7 +106,7 @@ def make_gallery(classes, s, out, scheduler=None, workers=None, thumb=192, fmt='
     else:
         tasks = [dict(index=c, settings=s) for c in todo]
         # Connected (or started) before the first page is written: a
-        # cluster that cannot be reached leaves the folder as it was.
+        # cluster that cannot be reached leaves no page behind.
         with engine.start(scheduler, workers, blas_threads=1,
                           connect_timeout=connect_timeout) as pool:
             result['workers'] = pool.workers
