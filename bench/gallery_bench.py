@@ -20,6 +20,7 @@ worth of bytes; the cluster's start-up. The CPU model is recorded beside
 them.
 """
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -100,6 +101,7 @@ def main(argv=None):
     s = recipes.settings('default', **(dict(size=(64, 64), steps=20, views=(1,))
                                        if args.quick else {}))
     classes = wordnet.class_set(str(args.classes))
+    load_before = round(os.getloadavg()[0], 2)
     one = serial(classes, s)
     print('serial: %.2f pictures/min (%.1f s each)'
           % (one['pictures_per_minute'], one['render_seconds_median']), flush=True)
@@ -111,6 +113,8 @@ def main(argv=None):
              many['task_round_trip_seconds']))
     common.write_json_atomic(args.out, dict(
         machine=machine_info(), date=time.strftime('%Y-%m-%d %H:%M'),
+        # Other work on the machine slows both runs: the load before and after.
+        load_average_1min=dict(before=load_before, after=round(os.getloadavg()[0], 2)),
         settings={k: list(v) if isinstance(v, tuple) else v for k, v in s.items()},
         classes=classes, serial=one, dask=many,
         speedup=round(many['pictures_per_minute'] / one['pictures_per_minute'], 3)))
