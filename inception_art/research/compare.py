@@ -287,6 +287,7 @@ def logit_metrics(logits, target, start):
 # compiled step it has built (inception_art.engine.worker_state), so a
 # cell's step compiles once per process.
 
+
 def _build_network(spec, size):
     """A registry name, a picklable factory ``f(size)`` or a built Network."""
     if isinstance(spec, str):
@@ -351,6 +352,8 @@ def _work(task):
 
 
 def _render_task(worker, task):
+    """:func:`_work` with the process's ``worker`` state: the picture, its
+    per-step history, seconds and measurements."""
     config, s = worker['config'], task['settings']
     layer = task.get('layer')
     history = np.zeros(config['steps'], dtype='float32')
