@@ -2,11 +2,13 @@
 #   make render CLASS=volcano     and     make test
 # Variables (make VAR=value) are the flags' names in capitals, and mean what
 # the flag means (README, "Commands and flags"):
-#   render settings (render, gallery, video, live): RECIPE, MODEL, SIZE (render,
-#     gallery), STEPS, RULE, LR, PARAM, VIEWS, OCTAVES, OCTAVE_SCALE, JITTER,
-#     SHIFT, SCALE, DEGREES, BLUR, BLUR_EVERY, OBJECTIVE, PRIOR, PRIOR_STRENGTH,
-#     PRIOR_SCALES, PRIOR_STRIDE, INIT, SEED;
+#   render settings (render, gallery, sheet, video, live): RECIPE, MODEL, SIZE
+#     (render, gallery, sheet), STEPS, RULE, LR, PARAM, VIEWS, OCTAVES,
+#     OCTAVE_SCALE, JITTER, SHIFT, SCALE, DEGREES, BLUR, BLUR_EVERY, OBJECTIVE,
+#     PRIOR, PRIOR_STRENGTH, PRIOR_SCALES, PRIOR_STRIDE, INIT, SEED;
 #   render: CLASS, CLASS2, OUT; classify: IMAGES;
+#   gallery: CLASSES (all, a count, a list or a WordNet subtree), OUT, SCHEDULER,
+#     WORKERS, FORMAT, PICTURE_SIZE, THUMB, CONNECT_TIMEOUT; compare: SCHEDULER too;
 #   keyframe motion (video, live): OPT_SIZE, WARMUP_STEPS, ZOOM,
 #     DEGREES_PER_FRAME, FPS, KEYFRAME_SECONDS;
 #   video: CLASSES, SECONDS, SUBJECT_SECONDS, SIZE (frames), OUT, GIF=1;
@@ -39,8 +41,15 @@ SETTINGS_FLAGS = $(KEYFRAME_SETTINGS) $(if $(SIZE),--size $(SIZE)) \
 	$(if $(OCTAVES),--octaves $(OCTAVES)) $(if $(OCTAVE_SCALE),--octave-scale $(OCTAVE_SCALE))
 RENDER_FLAGS = --class "$(CLASS)" $(if $(CLASS2),--class2 "$(CLASS2)") \
 	$(SETTINGS_FLAGS) $(if $(OUT),--out "$(OUT)")
-# make gallery: docs/gallery.png (RECIPE=2015: docs/gallery_2015.png).
-GALLERY_OUT = $(or $(OUT),docs/gallery$(if $(RECIPE),_$(RECIPE)).png)
+# make sheet: docs/gallery.png (RECIPE=2015: docs/gallery_2015.png).
+SHEET_OUT = $(or $(OUT),docs/gallery$(if $(RECIPE),_$(RECIPE)).png)
+# make gallery: the classes (default all) into OUT (default renders/gallery),
+# on a local Dask cluster or the one at SCHEDULER (README, "Gallery").
+GALLERY_FLAGS = $(if $(CLASSES),"$(CLASSES)") $(if $(OUT),--out "$(OUT)") \
+	$(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(WORKERS),--workers $(WORKERS)) \
+	$(if $(FORMAT),--format $(FORMAT)) $(if $(THUMB),--thumb $(THUMB)) \
+	$(if $(PICTURE_SIZE),--picture-size $(PICTURE_SIZE)) \
+	$(if $(CONNECT_TIMEOUT),--connect-timeout $(CONNECT_TIMEOUT)) $(SETTINGS_FLAGS)
 
 # The keyframe loop's motion (inception_art/video/dream.py), for video and live.
 MOTION_FLAGS = $(if $(OPT_SIZE),--opt-size $(OPT_SIZE)) \
@@ -48,7 +57,8 @@ MOTION_FLAGS = $(if $(OPT_SIZE),--opt-size $(OPT_SIZE)) \
 	$(if $(DEGREES_PER_FRAME),--degrees-per-frame $(DEGREES_PER_FRAME)) \
 	$(if $(FPS),--fps $(FPS)) $(if $(KEYFRAME_SECONDS),--keyframe-seconds $(KEYFRAME_SECONDS))
 
-CLASSES ?= volcano,jellyfish
+# The video's subjects when CLASSES is not given (the gallery's default is all).
+video: CLASSES ?= volcano,jellyfish
 VIDEO_FLAGS = --classes "$(CLASSES)" $(if $(SECONDS),--seconds $(SECONDS)) \
 	$(if $(SUBJECT_SECONDS),--subject-seconds $(SUBJECT_SECONDS)) \
 	$(if $(SIZE),--size $(SIZE)) $(if $(OUT),--out "$(OUT)") $(if $(filter-out 0,$(GIF)),--gif) \
@@ -60,7 +70,7 @@ LIVE_ARGS = $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST)) \
 	$(if $(SIZE),--size $(SIZE)) $(if $(filter-out 0,$(TWITCH)),--twitch) \
 	$(MOTION_FLAGS) $(KEYFRAME_SETTINGS) $(LIVE_FLAGS)
 
-.PHONY: install install-dev render gallery video live classify prior test lint bench clean distclean
+.PHONY: install install-dev render gallery sheet wordnet video live classify prior test lint bench clean distclean
 
 # Debian's OpenBLAS is what Theano links its compiled ops against.
 $(VENV)/.system:
@@ -77,11 +87,13 @@ $(VENV)/.installed: $(VENV)/.system setup.py
 
 # What only the tests use, from Debian: Chromium (driven by playwright,
 # which must never download a browser of its own), nginx with the RTMP
-# module and ngircd, as real local servers for the live mode's tests. Only
+# module and ngircd, as real local servers for the live mode's tests;
+# wordnet-base (WordNet 3.0), which the committed WordNet table is checked
+# against (tests/test_wordnet.py). Only
 # `make test` installs them. The tests start their own instances, so the
 # system services that apt may start for a newly installed nginx or ngircd
 # (ports 80 and 6667) are stopped and disabled again.
-TEST_DEBS = chromium nginx libnginx-mod-rtmp ngircd
+TEST_DEBS = chromium nginx libnginx-mod-rtmp ngircd wordnet-base
 $(VENV)/.system-test: $(VENV)/.system
 	@missing=$$(for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -108,8 +120,24 @@ render: install
 
 # Twelve classes with one recipe on a contact sheet, each labelled with its
 # thumbnail-test rank by Lite2 (a judge: the dev extras).
-gallery: install-dev
-	$(PYTHON) -m inception_art.sheet $(SETTINGS_FLAGS) --out "$(GALLERY_OUT)"
+sheet: install-dev
+	$(PYTHON) -m inception_art.sheet $(SETTINGS_FLAGS) --out "$(SHEET_OUT)"
+
+# A browsable gallery of classes (default: all 1000, about 8 hours on 2
+# cores; resumable): make gallery CLASSES=dog, make gallery CLASSES=48
+# OUT=docs/gallery FORMAT=jpg PICTURE_SIZE=384 THUMB=160, make gallery
+# SCHEDULER=tcp://HOST:8786
+gallery: install
+	$(PYTHON) -m inception_art.gallery $(GALLERY_FLAGS)
+
+# Remake inception_art/data/imagenet_wordnet.tsv from Debian's WordNet 3.0
+# (the committed file is what this writes; nobody needs to run it).
+wordnet: install
+	@dpkg -s wordnet-base >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends wordnet-base; }
+	$(PYTHON) -m inception_art.wordnet
 
 # A zooming dream: make video CLASSES="volcano,jellyfish" SECONDS=30
 video: install
@@ -137,11 +165,12 @@ lint: install-dev
 # The research comparison against the 2015 post: writes reports/compare.md,
 # reports/compare.json and the figures (about 45 minutes on 2 cores).
 # Variables: COMPARE_CLASSES (how many of the 20 classes), COMPARE_STEPS,
-# JOBS (worker processes; default the number of cores), COMPARE_FLAGS
+# JOBS (local Dask worker processes; default the number of cores), SCHEDULER
+# (a running Dask cluster's tcp://HOST:PORT instead), COMPARE_FLAGS
 # (e.g. --quick, --report-only; see python -m inception_art.research.compare --help).
 COMPARE_ARGS = $(if $(COMPARE_CLASSES),--classes $(COMPARE_CLASSES)) \
 	$(if $(COMPARE_STEPS),--steps $(COMPARE_STEPS)) $(if $(JOBS),--jobs $(JOBS)) \
-	$(COMPARE_FLAGS)
+	$(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(COMPARE_FLAGS)
 .PHONY: compare
 
 compare: install-dev
@@ -163,6 +192,7 @@ bench: install-dev
 	$(PYTHON) -m bench.live_bench --out bench/live.json
 	$(PYTHON) -m bench.render_bench --out bench/render.json
 	$(PYTHON) -m bench.winograd_bench --out bench/winograd.json
+	$(PYTHON) -m bench.gallery_bench --out bench/gallery.json
 
 clean:
 	rm -rf .cache renders .pytest_cache

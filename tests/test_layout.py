@@ -8,7 +8,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / 'inception_art'
 #: The command-line entry points: a library never imports one.
 COMMANDS = {'inception_art.render', 'inception_art.sheet', 'inception_art.classify',
-            'inception_art.video.__main__', 'inception_art.live.__main__'}
+            'inception_art.video.__main__', 'inception_art.live.__main__',
+            'inception_art.gallery.__main__'}
 
 
 def module_name(path):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from inception_art import objectives, param, recipes, render, sheet, updates
+from inception_art.gallery import __main__ as gallery
 from inception_art.live import __main__ as live_command, app as live_app
 from inception_art.video import __main__ as video, dream
 from inception_art.settings import Setting, add_flags, at_least, given, validate
@@ -132,7 +133,7 @@ def test_make_variables_are_the_flags_in_capitals():
 def test_every_flag_is_in_the_readme():
     readme = (ROOT / 'README.md').read_text()
     missing = []
-    for command in (render, video, live_command, sheet):
+    for command in (render, video, live_command, sheet, gallery):
         for action in command.build_parser()._actions:
             for option in action.option_strings:
                 if option.startswith('--') and option != '--help' and not re.search(

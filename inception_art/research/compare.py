@@ -64,27 +64,27 @@ recipe (the same core as ``render``'s default pictures); for the layer
 that feeds the classifier, the channels are those with the largest
 classifier weight into some of the compared classes.
 
-Parallelism: the renders (class x cell, then the channels) are spread over
-``--jobs`` worker processes (``spawn``); each builds the network once and
-compiles each step it needs once (Theano's compile cache is shared on
-disk), then keeps it for the next render. Each worker's BLAS gets
-``cores / jobs`` threads, so the workers do not fight over the cores.
+Parallelism: the renders (class x cell, then the channels) run on Dask
+(:mod:`inception_art.engine`): ``--jobs`` worker processes of a
+LocalCluster, or the workers of an existing cluster (``--scheduler``). Each
+worker builds the network once and compiles each step it needs once
+(Theano's compile cache is shared on disk), then keeps it for the next
+render. Each local worker's BLAS gets ``cores / jobs`` threads, so the
+workers do not fight over the cores.
 """
 import argparse
-import contextlib
 import importlib.util
 import json
-import multiprocessing
 import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from .. import imagenet, look, nets, recipes, spectrum
+from .. import engine, imagenet, look, nets, recipes, spectrum
 from ..cli import run_main
+from ..engine import worker_lock, worker_state
 from .evaluate import CLASSES, JUDGES, judge
 from ..images import atomic_path, center_crop, check_writable, load_rgb
 from ..loop import Renderer, check, initial_image, load_prior, render
@@ -304,9 +304,8 @@ def logit_metrics(logits, target, start):
 # ---------------------------------------------------------------- worker --
 #
 # Each worker process keeps its network, a compiled forward pass and every
-# compiled step it has built, so a cell's step compiles once per process.
-
-_WORKER = {}
+# compiled step it has built (inception_art.engine.worker_state), so a
+# cell's step compiles once per process.
 
 
 def _build_network(spec, size):
@@ -319,19 +318,26 @@ def _build_network(spec, size):
 
 
 def _start_worker(config):
+    """What a worker builds once for ``config``: the network, its forward
+    pass, the priors that measure the pictures, and room for steps."""
     from ..theano_env import theano, T
     network = _build_network(config['network'], config['size'])
     images = T.tensor4('images')
     forward = theano.function([images], network.logit_map(images).mean(axis=(2, 3)),
                               name='compare_forward')
-    _WORKER.clear()
-    _WORKER.update(config=config, network=network, forward=forward, steps={},
-                   priors={k: PatchPrior.load(default_path(k)) for k in ('student', 'gaussian')})
+    return dict(config=config, network=network, forward=forward, steps={},
+                priors={k: PatchPrior.load(default_path(k)) for k in ('student', 'gaussian')})
 
 
-def _logits(picture):
+def _worker(config):
+    """The state of this process for ``config`` (built on its first task)."""
+    return worker_state('compare', tuple(sorted(config.items())),
+                        lambda: _start_worker(config))
+
+
+def _logits(worker, picture):
     batch = np.asarray(picture, dtype='float32').transpose(2, 0, 1)[None]
-    return _WORKER['forward'](np.ascontiguousarray(batch))[0]
+    return worker['forward'](np.ascontiguousarray(batch))[0]
 
 
 def recipe_overrides(s, config):
@@ -347,21 +353,28 @@ def recipe_overrides(s, config):
                 init=s['init'], **s['overrides'])
 
 
-def _optimizer(objective, prior, optimizer):
+def _optimizer(worker, objective, prior, optimizer):
     """The worker's compiled step for a class cell (channels go through
     the default recipe's Renderer instead)."""
     key = (objective, prior, optimizer)
-    steps = _WORKER['steps']
+    steps = worker['steps']
     if key not in steps:
-        steps[key] = ImageOptimizer(_WORKER['network'], ClassObjective(objective),
+        steps[key] = ImageOptimizer(worker['network'], ClassObjective(objective),
                                     prior=load_prior(prior), optimizer=optimizer,
-                                    seed=_WORKER['config']['seed'])
+                                    seed=worker['config']['seed'])
     return steps[key]
 
 
 def _work(task):
     """Render one task (a class in a cell, or a channel) and measure it."""
-    config, s = _WORKER['config'], task['settings']
+    with worker_lock():
+        return _render_task(_worker(task['config']), task)
+
+
+def _render_task(worker, task):
+    """:func:`_work` with the process's ``worker`` state: the picture, its
+    per-step history, seconds and measurements."""
+    config, s = worker['config'], task['settings']
     layer = task.get('layer')
     history = np.zeros(config['steps'], dtype='float32')
 
@@ -372,18 +385,18 @@ def _work(task):
     if layer:
         # Channels are rendered with the default recipe (the same core as
         # the classes' default pictures), each one compiled once per worker.
-        renderer = _WORKER.setdefault('renderer', Renderer())
+        renderer = worker.setdefault('renderer', Renderer())
         picture, _ = render((task['target'],), renderer=renderer, layer=layer,
                             model=config['network'], steps=config['steps'],
                             seed=config['seed'], progress=False, callback=record)
     elif 'recipe' in s:
         # A recipe's cell: its own parameterisation, views and transforms,
         # at the grid's size, steps and seed.
-        renderer = _WORKER.setdefault('renderer', Renderer())
+        renderer = worker.setdefault('renderer', Renderer())
         picture, _ = render((task['target'],), recipe=s['recipe'], renderer=renderer,
                             progress=False, callback=record, **recipe_overrides(s, config))
     else:
-        opt = _optimizer(s['objective'], s['prior'], s['optimizer'])
+        opt = _optimizer(worker, s['objective'], s['prior'], s['optimizer'])
         picture, _ = render((task['target'],), size=config['size'], optimizer=opt,
                             progress=False, steps=config['steps'],
                             lr=s['gd_lr'] if s['optimizer'] == 'gd' else s['lr'],
@@ -392,63 +405,28 @@ def _work(task):
                             prior_strength=s['prior_strength'] if s['prior'] != 'none' else 0.0,
                             callback=record)
     seconds = time.perf_counter() - started
-    result = dict(task, picture=picture, history=history, seconds=seconds,
-                  steps=config['steps'])
-    result.update(picture_metrics(picture, _WORKER['priors']))
+    result = {k: v for k, v in task.items() if k != 'config'}
+    result.update(picture=picture, history=history, seconds=seconds, steps=config['steps'])
+    result.update(picture_metrics(picture, worker['priors']))
     if layer is None:
-        start = _logits(initial_image(s['init'], config['size'], config['seed']))
-        result.update(logit_metrics(_logits(picture), task['target'], start))
+        start = _logits(worker, initial_image(s['init'], config['size'], config['seed']))
+        result.update(logit_metrics(_logits(worker, picture), task['target'], start))
     else:
         result['value'] = float(history[-1])
     return result
 
 
-@contextlib.contextmanager
-def _blas_threads(count):
-    """Children spawned inside inherit ``count`` BLAS/OpenMP threads."""
-    names = ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS')
-    saved = {n: os.environ.get(n) for n in names}
-    os.environ.update({n: str(count) for n in names})
-    try:
-        yield
-    finally:
-        for n, v in saved.items():
-            if v is None:
-                os.environ.pop(n, None)
-            else:
-                os.environ[n] = v
-
-
-def _run_tasks(tasks, config, jobs, progress):
-    """Yield each task's result as it finishes, in ``jobs`` processes."""
-    bar = tqdm(total=len(tasks), unit='render', disable=not progress,
-               bar_format='{n_fmt}/{total_fmt} renders |{bar:20}| {desc} '
-                          '[{elapsed}<{remaining}]')
-    try:
-        if jobs == 1:
-            _start_worker(config)
-            results = map(_work, tasks)
-            for result in results:
-                bar.set_description_str(_describe(result), refresh=False)
-                bar.update()
-                yield result
-            return
-        with _blas_threads(max(1, (os.cpu_count() or 1) // jobs)):
-            pool = multiprocessing.get_context('spawn').Pool(
-                jobs, initializer=_start_worker, initargs=(config,))
-        try:
-            for result in pool.imap_unordered(_work, tasks, chunksize=1):
-                bar.set_description_str(_describe(result), refresh=False)
-                bar.update()
-                yield result
-            pool.close()   # let the workers exit cleanly (their locks released)
-        except BaseException:
-            pool.terminate()
-            raise
-        finally:
-            pool.join()
-    finally:
-        bar.close()
+def _run_tasks(tasks, config, jobs, progress, scheduler=None):
+    """Yield each task's result as it finishes: on ``jobs`` Dask worker
+    processes here (each with ``cores / jobs`` BLAS threads, so that they do
+    not fight over the cores), in this process for ``jobs=1``, or on the
+    cluster at ``scheduler``."""
+    tasks = [dict(task, config=config) for task in tasks]
+    with engine.start(scheduler=scheduler, workers=0 if jobs == 1 else jobs,
+                      blas_threads=max(1, (os.cpu_count() or 1) // jobs)) as pool:
+        for _, result in pool.map(_work, tasks, describe=_describe, unit='render',
+                                  progress=progress):
+            yield result
 
 
 def _describe(result):
@@ -585,7 +563,7 @@ def photographs(size):
 
 def compare(classes=CLASSES, steps=STEPS, jobs=None, seed=DEFAULTS['seed'],
             network=DEFAULTS['model'], size=DEFAULTS['size'], cells=None, channels=CHANNELS,
-            judges=JUDGES, judge_fn=judge, progress=True, cache=None):
+            judges=JUDGES, judge_fn=judge, progress=True, cache=None, scheduler=None):
     """Run the comparison; return ``(results, pictures)``.
 
     Parameters
@@ -615,6 +593,9 @@ def compare(classes=CLASSES, steps=STEPS, jobs=None, seed=DEFAULTS['seed'],
     cache : path, optional
         Where to save the pictures (:func:`save_pictures`) as soon as they
         are rendered, before judging: a failure later keeps them.
+    scheduler : str, optional
+        ``tcp://HOST:PORT`` of a running Dask cluster to render on
+        (``jobs`` is then ignored; its workers need this package).
 
     Returns
     -------
@@ -627,7 +608,8 @@ def compare(classes=CLASSES, steps=STEPS, jobs=None, seed=DEFAULTS['seed'],
     classes = [int(c) for c in classes]
     cells = grid() if cells is None else cells
     jobs = jobs or os.cpu_count() or 1
-    if not isinstance(network, (str,)) and not callable(network) and jobs != 1:
+    if not isinstance(network, (str,)) and not callable(network) and (
+            jobs != 1 or scheduler):
         raise ValueError('a built network can only be used with jobs=1')
     config = dict(network=network, size=tuple(size), steps=int(steps), seed=int(seed))
     # A recipe cell that cannot render at this size fails now, in one line,
@@ -649,7 +631,7 @@ def compare(classes=CLASSES, steps=STEPS, jobs=None, seed=DEFAULTS['seed'],
     photos = photographs(size)
     started = time.time()
     records, pictures = {}, {}
-    for result in _run_tasks(tasks, config, jobs, progress):
+    for result in _run_tasks(tasks, config, jobs, progress, scheduler):
         picture, history = result.pop('picture'), result.pop('history')
         result.pop('settings')
         result['history'] = [round(float(v), 4) for v in history]
@@ -768,6 +750,9 @@ def parse_args(argv=None):
                    help='steps per render (default: %(default)s)')
     p.add_argument('--jobs', type=int, default=os.cpu_count() or 1,
                    help='worker processes (default: the number of cores, %(default)s)')
+    p.add_argument('--scheduler', metavar='tcp://HOST:PORT',
+                   help='render on this running Dask cluster instead of --jobs local '
+                        'workers (README, "Gallery")')
     p.add_argument('--seed', type=int, default=DEFAULTS['seed'],
                    help='jitter seed (default: %(default)s)')
     p.add_argument('--channels', type=int, default=CHANNELS,
@@ -822,7 +807,7 @@ def main(argv=None):
             again, new = compare(config['classes'], steps=config['steps'], jobs=args.jobs,
                                  seed=config['seed'], network=config['model'],
                                  size=tuple(config['size']), cells=[],
-                                 channels=args.channels)
+                                 channels=args.channels, scheduler=args.scheduler)
             results['channels'] = again['channels']
             pictures = {k: v for k, v in pictures.items() if k[0] != 'channel'}
             pictures.update({k: v for k, v in new.items() if k[0] == 'channel'})
@@ -845,7 +830,8 @@ def main(argv=None):
         # a failure in judging or in the report keeps them.
         results, pictures = compare(CLASSES[:args.classes], steps=args.steps,
                                     jobs=args.jobs, seed=args.seed, network=args.model,
-                                    channels=args.channels, cache=cache)
+                                    channels=args.channels, cache=cache,
+                                    scheduler=args.scheduler)
         with atomic_path(out / 'compare.json') as tmp:
             tmp.write_text(json.dumps(results, indent=1))
     for path in write_report(results, pictures, out):
