@@ -370,15 +370,14 @@ def test_the_warm_up_keyframe_gets_its_time_before_the_watchdog_acts():
 
     worker = KeyframeWorker('dream', dict(steps=10, warmup_steps=100), {'classes': (980,)},
                             stall_timeout=60)
-    worker.process, worker.ready = Alive(), True
-
-    class Since:
-        value = 1000.0
-    worker.busy_since = Since()
+    worker.process, worker.ready, worker.ready_at = Alive(), True, 1000.0
+    worker.owed, worker.owed_since = 3, 990.0                   # owed while compiling
     assert worker.problem(now=1000.0 + 500) is None             # warming up: 600 s allowed
     assert 'no keyframe for 601 s' in worker.problem(now=1000.0 + 601)
     worker.last_image = np.zeros((2, 2, 3), np.uint8)          # a keyframe has come
     assert 'limit 60 s' in worker.problem(now=1000.0 + 61)
+    worker.owed = 0                                             # nothing owed: all is well
+    assert worker.problem(now=1000.0 + 1000) is None
 
 
 def test_watchdog_restarts_a_stuck_optimiser():
@@ -391,6 +390,38 @@ def test_watchdog_restarts_a_stuck_optimiser():
         wait_for(lambda: app.clock.keyframes_shown > shown, 30, message='keyframes after it')
         assert_full_rate(frame_rate(app, 1.0), app.clock.fps)
         assert get_json(app.server.url)['watchdog_restarts'] >= 1
+    finally:
+        app.stop()
+
+
+def test_watchdog_restarts_a_stopped_optimiser():
+    """SIGSTOP, as a debugger, a suspended container or a swapped-out
+    process would: the optimiser cannot say it is stuck. It is mostly idle
+    between keyframes (the stand-in takes 50 ms of each 1 s), so it is
+    stopped while waiting for a credit, and never learns of the next one;
+    the parent notices the keyframe it owes and restarts it, and keyframes
+    come again."""
+    app = stand_in_app(stall_timeout=1.5).start()
+    try:
+        wait_for(lambda: app.clock.keyframes_shown >= 2, 60, message='the first keyframes')
+        # Stopped while waiting for a credit (it owes nothing, for about 1 s).
+        wait_for(lambda: app.worker.owed == 0, 10, interval=0.01, message='an idle optimiser')
+        pid = app.worker.process.pid
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            stopped, shown = time.monotonic(), app.clock.keyframes_shown
+            wait_for(lambda: app.worker.status()['pid'] not in (pid, None), 20,
+                     message='a watchdog restart')
+            assert time.monotonic() - stopped < 1.5 + 1.0 + 2.0      # one keyframe's wait
+            assert app.watchdog.restarts == 1
+            wait_for(lambda: app.clock.keyframes_shown > shown + 1, 30,
+                     message='keyframes after the restart')
+            assert_full_rate(frame_rate(app, 1.0), app.clock.fps)
+        finally:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
     finally:
         app.stop()
 
