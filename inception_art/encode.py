@@ -138,6 +138,12 @@ class FFmpegPipe:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
+        # Closed here, not by the garbage collector: frames still buffered
+        # for a dead ffmpeg would fail to flush there and print a traceback.
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
         if not self._log.closed:
             self._log.close()
 

@@ -25,6 +25,8 @@ import numpy as np
 import pytest
 
 from bench.hostile import hostile_body
+from bench.loopback import Nginx
+from bench.procs import alive, command_line, descendants
 from inception_art.live.app import LiveApp
 from live_support import (assert_full_rate, frame_rate, free_port, get_json, read_mjpeg,
                           wait_for)
@@ -473,41 +475,58 @@ def test_command_flags_reach_the_app_and_its_parts(monkeypatch):
     assert app.requests.hold == 7.0
 
 
-def alive_in_group(pgid):
-    """Processes of group ``pgid`` still running (zombies excluded)."""
-    ps = subprocess.run(['ps', '-o', 'pid=,stat=', '-g', str(pgid)], capture_output=True,
-                        text=True).stdout.split('\n')
-    return [line for line in ps if line.strip() and 'Z' not in line.split()[1]]
+@pytest.fixture(scope='module')
+def nginx(tmp_path_factory):
+    server = Nginx(tmp_path_factory.mktemp('nginx'), record=False)
+    server.start()
+    yield server
+    if server.running():
+        server.stop()
 
 
 @pytest.mark.parametrize('sig, status', [(signal.SIGINT, 130), (signal.SIGTERM, 0)])
-def test_ctrl_c_and_sigterm_stop_the_command_and_its_children(sig, status):
+def test_ctrl_c_and_sigterm_stop_the_command_and_its_children(sig, status, nginx):
     """Ctrl-C as a terminal sends it (SIGINT to the whole process group,
-    the optimiser's process included) and SIGTERM to the command alone:
-    the program ends with 130 and 0, quietly, and leaves no process behind."""
+    the optimiser's process included) and SIGTERM to the command alone,
+    while it streams over RTMP (ffmpeg runs in a session of its own, out of
+    Ctrl-C's reach): the program ends with 130 and 0, quietly, within 5 s,
+    and leaves no process behind, ffmpeg included."""
     port = free_port()
+    env = dict({k: v for k, v in os.environ.items() if not k.startswith('TWITCH_')},
+               TWITCH_STREAM_KEY='live_stop_test')
     proc = subprocess.Popen([sys.executable, '-m', 'inception_art.live', '--source', 'stand-in',
-                             '--port', str(port), '--opt-size', '160x90'],
+                             '--port', str(port), '--size', '512x288', '--opt-size', '160x90',
+                             '--twitch', '--rtmp-url',
+                             'rtmp://127.0.0.1:%d/app' % nginx.rtmp_port],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+                            start_new_session=True, env=env)
     url = 'http://127.0.0.1:%d/' % port
     try:
-        def ready():
+        def streaming():
             assert proc.poll() is None, proc.communicate()[1]
             try:
-                return get_json(url)['keyframes'] >= 1
+                status = get_json(url)
             except OSError:
                 return False
-        wait_for(ready, 120, interval=0.2, message='the live command to start')
-        assert len(alive_in_group(proc.pid)) >= 2          # the optimiser's process too
+            rtmp = status['twitch']['rtmp']
+            return status['keyframes'] >= 1 and rtmp['state'] == 'streaming' \
+                and rtmp['frames_sent'] >= 25
+        wait_for(streaming, 120, interval=0.2, message='the live command to stream')
+        children = descendants(proc.pid)
+        names = [os.path.basename((command_line(pid) or ['?'])[0]) for pid in children]
+        assert any(n.startswith('ffmpeg') for n in names), names
+        assert any(n.startswith('python') for n in names), names     # the optimiser
+        t0 = time.monotonic()
         if sig == signal.SIGINT:
             os.killpg(proc.pid, sig)
         else:
             proc.send_signal(sig)
         _, err = proc.communicate(timeout=30)
+        wait_for(lambda: not [p for p in children if alive(p)], 10,
+                 message='the children to end')
+        assert time.monotonic() - t0 <= 5.0
         assert proc.returncode == status, err.decode()[-800:]
         assert b'Traceback' not in err, err.decode()[-800:]
-        wait_for(lambda: not alive_in_group(proc.pid), 10, message='the children to end')
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -229,7 +229,8 @@ class LiveApp:
             log.warning('live: %s is not set: no Twitch chat', twitch.ENV['channel'])
 
     def stop(self):
-        """Stop everything (idempotent)."""
+        """Stop everything (idempotent), within a few seconds: the command
+        promises an end within 5 s of SIGTERM or Ctrl-C."""
         if self.stopping:
             return
         self.stopping = True
@@ -237,8 +238,10 @@ class LiveApp:
             if part is not None:
                 part.stop()
         if self.rtmp is not None:
-            self.rtmp.stop()
-        self.worker.stop()
+            self.rtmp.stop(timeout=2.0)
+        # The keyframe in progress is of no use now: 1 s to end by itself
+        # (it does at once while it waits for a credit), then SIGKILL.
+        self.worker.stop(timeout=1.0)
         self.hub.close()
         self.events.close()
         if self.server is not None:
