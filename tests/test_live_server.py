@@ -221,6 +221,22 @@ def test_one_waiting_request_per_address_whatever_the_name():
                                                   'coral reef']
 
 
+def test_the_app_accounts_for_every_chat_message():
+    """Messages taken and answered, by source, match the queue's accounts:
+    an empty message (nothing left after cleaning) is taken, not answered."""
+    app = stand_in_app(hold=1000)              # never started: nothing picks
+    app.requests.changed()
+    app.chat('web', 'ann', 'volcano', address='10.0.0.1')
+    app.chat('web', 'ann', '\x00\u202e ', address='10.0.0.1')
+    app.chat('web', 'bob', 'vulcano', address='10.0.0.2')
+    app.chat('irc', 'cy', 'jellyfish')
+    app.chat('irc', 'cy', 'daisy')
+    a = app.chat_accounts()
+    assert a['messages'] == {'web': 3, 'irc': 2} and a['answered'] == {'web': 2, 'irc': 2}
+    assert (a['queued'], a['unknown'], a['replaced'], a['waiting']) == (3, 1, 1, 2)
+    assert app.status()['chat'] == a
+
+
 def test_twitch_settings_are_checked_before_anything_starts():
     env = {'TWITCH_STREAM_KEY': 'live_123', 'TWITCH_CHANNEL': 'somebody'}
     with pytest.raises(ValueError, match='even width and height, got 511x288'):
