@@ -548,6 +548,55 @@ def test_ctrl_c_and_sigterm_stop_the_command_and_its_children(sig, status, nginx
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+ARENAS_DRIVER = '''
+import ctypes, os, sys, tempfile, threading
+from inception_art.live import __main__ as command
+
+class Stop(Exception):
+    pass
+
+def no_app(**config):
+    raise Stop                  # after main() has set up the process, before any work
+command.LiveApp = no_app
+try:
+    command.main(['--source', 'stand-in'])
+except Stop:
+    pass
+libc = ctypes.CDLL('libc.so.6')
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+barrier = threading.Barrier(8)
+
+def work():                     # 8 threads allocating at once, as viewers do
+    barrier.wait()
+    for _ in range(200):
+        libc.free(libc.malloc(100000))
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+with tempfile.TemporaryFile() as f:
+    libc.fdopen.restype = ctypes.c_void_p
+    stream = ctypes.c_void_p(libc.fdopen(os.dup(f.fileno()), b'w'))
+    libc.malloc_info(0, stream)
+    libc.fflush(stream)
+    f.seek(0)
+    print(f.read().decode().count('<heap nr='))
+'''
+
+
+def test_the_live_command_keeps_malloc_to_two_arenas():
+    """The command caps glibc's malloc arenas at 2 before any thread starts
+    (memory.py: with a thread per viewer, the default 8 a core let the main
+    process's memory creep up); glibc's own report (malloc_info) counts the
+    heaps after 8 threads allocated at once."""
+    result = subprocess.run([sys.executable, '-c', ARENAS_DRIVER], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) == 2
+
+
 def test_the_live_command_does_not_import_theano():
     # The frame clock runs in the parent process: Theano (and its compile
     # lock and memory) belongs in the optimiser's child process only.
