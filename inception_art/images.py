@@ -1,5 +1,6 @@
 """Reading and writing pictures: clear errors, atomic writes."""
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -91,11 +92,33 @@ def give_default_mode(path):
     os.chmod(path, 0o666 & ~_umask())
 
 
+#: Why a write fails when the disk is full, by errno: the disk itself, a
+#: quota, or a file-size limit (``ulimit -f``, RLIMIT_FSIZE).
+_FULL = {errno.ENOSPC: 'the disk is full', errno.EDQUOT: 'the disk quota is used up',
+         errno.EFBIG: 'the file-size limit (ulimit -f) was reached'}
+
+
+def out_of_space(error):
+    """Why ``error`` (an OSError) means the output did not fit, or None."""
+    return _FULL.get(getattr(error, 'errno', None))
+
+
+def not_written(path, reason):
+    """The one-line error for an output that could not be written; says
+    whether a file of that name from before is still there, unchanged
+    (every output is written beside it and renamed into place)."""
+    path = Path(path)
+    kept = ('the %s already there is unchanged' % path.name if path.exists()
+            else 'no file was made')
+    return ImageFileError('%s not written: %s; %s' % (path, reason, kept))
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; rename it onto ``path`` on
     success, delete it on failure, so a reader never sees half a file and an
-    earlier file is only replaced by a complete new one."""
+    earlier file is only replaced by a complete new one. A full disk fails
+    with one line that says so (:func:`not_written`)."""
     path = Path(path)
     folder = check_writable(path)
     fd, tmp = tempfile.mkstemp(prefix='.' + path.name + '.', suffix=path.suffix,
@@ -105,6 +128,11 @@ def atomic_path(path):
         yield Path(tmp)
         give_default_mode(tmp)
         os.replace(tmp, path)
+    except OSError as e:
+        reason = out_of_space(e)
+        if reason is None:
+            raise
+        raise not_written(path, reason) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -8,28 +8,17 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import tempfile
 import time
 
 import pytest
 
+from bench.loopback import free_port  # noqa: F401 - the tests' one source of ports
+
 CHROMIUM = '/usr/bin/chromium'
 CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
                   '--no-first-run', '--disable-background-networking',
                   '--disable-component-update', '--disable-sync']
-# Ports Chromium refuses to talk to (besides those below 1024).
-_CHROMIUM_BLOCKED = set(range(6665, 6670)) | {6697, 10080}
-
-
-def free_port():
-    """A TCP port on 127.0.0.1 that is free now (and Chromium accepts)."""
-    while True:
-        with socket.socket() as s:
-            s.bind(('127.0.0.1', 0))
-            port = s.getsockname()[1]
-        if port not in _CHROMIUM_BLOCKED:
-            return port
 
 
 def wait_for(condition, timeout, interval=0.05, message='condition'):

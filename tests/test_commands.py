@@ -156,6 +156,22 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
         save_png(np.zeros((4, 4, 3), np.uint8), tmp_path / 'missing' / 'x.png')
 
 
+def test_atomic_write_on_a_full_disk_is_one_line_and_keeps_the_old_file(tmp_path):
+    """ENOSPC, from Linux's /dev/full (every write to it fails so), while
+    the new file is written: one line that says so, the old file kept."""
+    out = tmp_path / 'pic.png'
+    save_png(np.zeros((4, 4, 3), np.uint8), out)
+    before = out.read_bytes()
+    with pytest.raises(ImageFileError) as e:
+        with atomic_path(out):
+            with open('/dev/full', 'wb') as full:
+                full.write(b'x' * 100000)
+    assert str(e.value) == ('%s not written: the disk is full; the pic.png already there is '
+                            'unchanged' % out)
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['pic.png']
+
+
 def test_atomic_write_has_the_usual_file_mode(tmp_path):
     """mkstemp makes private 0600 files; a written picture must get the
     mode any new file gets under the umask, like a plain open() would."""
@@ -191,7 +207,6 @@ def test_ctrl_c_during_a_render_exits_130_and_keeps_the_old_picture(tmp_path):
     in the middle of the steps: exit status 130, one line, and the picture
     already at --out is left as it was."""
     import signal
-    import time
     out = tmp_path / 'volcano.png'
     save_png(np.full((4, 4, 3), 7, np.uint8), out)
     before = out.read_bytes()
@@ -199,18 +214,56 @@ def test_ctrl_c_during_a_render_exits_130_and_keeps_the_old_picture(tmp_path):
                              '--size', '160x128', '--steps', '100000', '--out', str(out)],
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     # Wait until the bar shows a step done (tqdm skips redrawing fast steps).
+    wait_for_a_step(proc)
+    os.killpg(proc.pid, signal.SIGINT)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=60) == 130
+    assert rest.strip().splitlines()[-1] == 'interrupted'
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['volcano.png']
+
+
+def wait_for_a_step(proc, timeout=300):
+    """Read ``proc``'s stderr until its progress bar shows a step done;
+    returns what it read."""
     import re
-    seen = ''
-    deadline = time.monotonic() + 300
+    import time
+    seen, deadline = '', time.monotonic() + timeout
     while not re.search(r'step [1-9][0-9]*/', seen) and time.monotonic() < deadline:
         char = proc.stderr.read(1)
         if not char:
             break
         seen += char
     assert re.search(r'step [1-9][0-9]*/', seen), seen
-    os.killpg(proc.pid, signal.SIGINT)
-    rest = proc.stderr.read()
-    assert proc.wait(timeout=60) == 130
-    assert rest.strip().splitlines()[-1] == 'interrupted'
+    return seen
+
+
+@pytest.mark.full_network
+def test_a_full_disk_keeps_the_old_picture_and_says_so_in_one_line(tmp_path):
+    """The disk fills while a render runs: a file-size limit (RLIMIT_FSIZE,
+    as ``ulimit -f`` sets it; Python ignores SIGXFSZ, so the write fails
+    with EFBIG) is put on the running command once its steps have begun,
+    below the size of its picture. The picture already at --out stays as
+    it was, no temporary file is left, and the user gets one line and exit
+    status 2."""
+    import resource
+    out = tmp_path / 'volcano.png'
+    save_png(np.full((4, 4, 3), 7, np.uint8), out)
+    before = out.read_bytes()
+    proc = subprocess.Popen([sys.executable, '-m', 'inception_art.render', '--class', 'volcano',
+                             '--size', '160x128', '--steps', '60', '--out', str(out)],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_a_step(proc)
+        resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (4096, 4096))
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=300) == 2, rest[-800:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    last = rest.strip().splitlines()[-1]
+    assert last == ('error: %s not written: the file-size limit (ulimit -f) was reached; '
+                    'the volcano.png already there is unchanged' % out), rest[-800:]
+    assert 'Traceback' not in rest
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ['volcano.png']

@@ -71,6 +71,23 @@ def test_queue_keeps_one_request_per_viewer_and_is_bounded():
     assert len(q) == 3
 
 
+def test_queue_accounts_for_every_request():
+    """Each request queued is picked, replaced by the same viewer's next
+    one, evicted (the oldest, over max_queued) or still waiting."""
+    q = RequestQueue(hold=0, max_queued=3, clock=FakeClock())
+    q.offer('ann', 'volcano')
+    q.offer('ann', 'jellyfish')                     # replaces ann's volcano
+    for name in 'bcde':
+        q.offer(name, 'daisy')                      # b evicts ann's, c evicts b's
+    q.offer('x', 'no such thing at all')
+    picked = q.due()
+    a = q.accounts()
+    assert (a['queued'], a['unknown'], a['picked'], a['replaced'], a['evicted'],
+            a['waiting']) == (6, 1, 1, 1, 2, 2)
+    assert a['queued'] == a['picked'] + a['replaced'] + a['evicted'] + a['waiting']
+    assert picked.user in 'cde'
+
+
 def test_unknown_words_get_suggestions_within_a_budget():
     clock = FakeClock()
     q = RequestQueue(suggestions_per_second=1, clock=clock)

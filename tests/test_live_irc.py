@@ -15,44 +15,22 @@ import http.client
 import json
 import logging
 import socket
-import subprocess
 import threading
 import time
 
 import pytest
 
+from bench.loopback import NgIRCd
 from inception_art.live.app import LiveApp
 from inception_art.live.chat import clean_name
 from inception_art.live.irc import IRCChat, parse_line
-from live_support import free_port, need, wait_for
+from live_support import free_port, wait_for
 
 TOKEN = 'oauth:s3cr3t-test-token'
 CHANNEL = 'dreamchannel'
 
 
 # -- a real IRC server -------------------------------------------------------
-
-NGIRCD_CONF = """[Global]
-Name = irc.test.local
-Info = inception_art test server
-Password = {password}
-AdminInfo1 = test
-AdminInfo2 = test
-AdminEMail = test@test.local
-Listen = 127.0.0.1
-Ports = {port}
-MotdPhrase = test
-PidFile = {folder}/ngircd.pid
-[Limits]
-MaxConnectionsIP = 0
-MaxNickLength = 30
-PingTimeout = 120
-[Options]
-PAM = no
-Ident = no
-DNS = no
-"""
-
 
 def read_lines(sock):
     """Yield the lines (CR LF removed) a socket receives, until it closes."""
@@ -68,33 +46,6 @@ def read_lines(sock):
         while b'\r\n' in buffer:
             line, buffer = buffer.split(b'\r\n', 1)
             yield line.decode('utf-8', 'replace')
-
-
-class NgIRCd:
-    """ngircd in the foreground on ``port``; :meth:`stop` and :meth:`start`."""
-
-    def __init__(self, folder, port):
-        self.folder, self.port = folder, port
-        self.conf = folder / 'ngircd.conf'
-        self.conf.write_text(NGIRCD_CONF.format(password=TOKEN, port=port, folder=folder))
-        self.process = None
-
-    def start(self):
-        self.process = subprocess.Popen([need('ngircd', 'ngircd'), '-n', '-f', str(self.conf)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-        def listening():
-            try:
-                socket.create_connection(('127.0.0.1', self.port), timeout=1).close()
-                return True
-            except OSError:
-                assert self.process.poll() is None, 'ngircd exited'
-                return False
-        wait_for(listening, 15, message='ngircd to listen')
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(10)
 
 
 class Viewer:
@@ -135,7 +86,7 @@ class Viewer:
 
 @pytest.fixture(scope='module')
 def ircd(tmp_path_factory):
-    server = NgIRCd(tmp_path_factory.mktemp('ngircd'), free_port())
+    server = NgIRCd(tmp_path_factory.mktemp('ngircd'), free_port(), TOKEN)
     server.start()
     yield server
     server.stop()

@@ -7,103 +7,18 @@ in the log or the status.
 """
 import json
 import logging
-import os
 import re
-import signal
-import socket
 import subprocess
-import urllib.request
 
 import pytest
 
+from bench.loopback import Nginx
 from inception_art.video.encode import ffmpeg_exe
 from inception_art.live.app import LiveApp
-from live_support import assert_full_rate, free_port, need, wait_for
+from live_support import assert_full_rate, free_port, wait_for
 
 KEY = 'live_123456_SecretStreamKey'
 SIZE = (288, 512)
-MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so'
-
-NGINX_CONF = """
-daemon off;
-master_process on;
-worker_processes 1;
-{user}
-pid {folder}/nginx.pid;
-error_log {folder}/error.log info;
-load_module {module};
-events {{ worker_connections 64; }}
-rtmp {{
-    server {{
-        listen 127.0.0.1:{rtmp_port};
-        application app {{
-            live on;
-            record all;
-            record_path {folder}/rec;
-            record_unique on;
-        }}
-    }}
-}}
-http {{
-    access_log off;
-    client_body_temp_path {folder}/tmp; proxy_temp_path {folder}/tmp;
-    fastcgi_temp_path {folder}/tmp; uwsgi_temp_path {folder}/tmp; scgi_temp_path {folder}/tmp;
-    server {{
-        listen 127.0.0.1:{http_port};
-        location /stat {{ rtmp_stat all; }}
-    }}
-}}
-"""
-
-
-class Nginx:
-    def __init__(self, folder):
-        self.folder = folder
-        (folder / 'rec').mkdir()
-        (folder / 'tmp').mkdir()
-        self.rtmp_port, self.http_port = free_port(), free_port()
-        if not os.path.exists(MODULE):
-            pytest.fail('%s missing: the RTMP test needs Debian\'s libnginx-mod-rtmp '
-                        '(make install-dev installs it)' % MODULE)
-        self.conf = folder / 'nginx.conf'
-        self.conf.write_text(NGINX_CONF.format(
-            folder=folder, module=MODULE, rtmp_port=self.rtmp_port, http_port=self.http_port,
-            # Workers must be able to write the recordings.
-            user='user root;' if os.geteuid() == 0 else ''))
-        self.process = None
-
-    def start(self):
-        self.process = subprocess.Popen(
-            [need('nginx', 'nginx'), '-p', str(self.folder), '-c', str(self.conf),
-             '-e', str(self.folder / 'error.log')],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-        def listening():
-            assert self.process.poll() is None, (self.folder / 'error.log').read_text()
-            try:
-                socket.create_connection(('127.0.0.1', self.rtmp_port), timeout=1).close()
-                return True
-            except OSError:
-                return False
-        wait_for(listening, 15, message='nginx to listen')
-
-    def stop(self):
-        # SIGQUIT: a graceful stop that finishes the recordings. It waits for
-        # clients to leave, and a live stream never does: then SIGTERM.
-        self.process.send_signal(signal.SIGQUIT)
-        try:
-            self.process.wait(2)
-        except subprocess.TimeoutExpired:
-            self.process.terminate()
-            self.process.wait(15)
-
-    def stat(self):
-        with urllib.request.urlopen('http://127.0.0.1:%d/stat' % self.http_port,
-                                    timeout=5) as r:
-            return r.read().decode()
-
-    def recordings(self):
-        return sorted((self.folder / 'rec').glob('*.flv'))
 
 
 def probe(path):

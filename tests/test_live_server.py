@@ -24,6 +24,9 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.hostile import hostile_body
+from bench.loopback import Nginx
+from bench.procs import alive, command_line, descendants
 from inception_art.live.app import LiveApp
 from live_support import (assert_full_rate, frame_rate, free_port, get_json, read_mjpeg,
                           wait_for)
@@ -218,6 +221,22 @@ def test_one_waiting_request_per_address_whatever_the_name():
                                                   'coral reef']
 
 
+def test_the_app_accounts_for_every_chat_message():
+    """Messages taken and answered, by source, match the queue's accounts:
+    an empty message (nothing left after cleaning) is taken, not answered."""
+    app = stand_in_app(hold=1000)              # never started: nothing picks
+    app.requests.changed()
+    app.chat('web', 'ann', 'volcano', address='10.0.0.1')
+    app.chat('web', 'ann', '\x00\u202e ', address='10.0.0.1')
+    app.chat('web', 'bob', 'vulcano', address='10.0.0.2')
+    app.chat('irc', 'cy', 'jellyfish')
+    app.chat('irc', 'cy', 'daisy')
+    a = app.chat_accounts()
+    assert a['messages'] == {'web': 3, 'irc': 2} and a['answered'] == {'web': 2, 'irc': 2}
+    assert (a['queued'], a['unknown'], a['replaced'], a['waiting']) == (3, 1, 1, 2)
+    assert app.status()['chat'] == a
+
+
 def test_twitch_settings_are_checked_before_anything_starts():
     env = {'TWITCH_STREAM_KEY': 'live_123', 'TWITCH_CHANNEL': 'somebody'}
     with pytest.raises(ValueError, match='even width and height, got 511x288'):
@@ -281,35 +300,7 @@ def test_ten_thousand_hostile_messages(live, caplog):
     """Random and hostile chat never crashes or stalls the stream, and
     what another viewer receives holds no markup."""
     rng = random.Random(5)
-    pieces = ['<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', '&lt;&amp;',
-              '\r\nPRIVMSG #chan :pwned\r\n', '\x00\x01\x02\x1b[2J', '\u202e\u200b\ufeff',
-              'volcano', ' + ', '+++', 'tabby cat', '\U0001F30B', '\ud800', '%s%n',
-              '{{7*7}}', "'; DROP TABLE x; --", 'javascript:alert(1)', '\\u003c', ' ' * 50]
-
-    def hostile(i):
-        kind = i % 5
-        if kind == 0:
-            return ''.join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
-        if kind == 1:
-            return ''.join(chr(rng.randint(0, 0x2FFFF)) for _ in range(rng.randint(1, 60)))
-        if kind == 2:
-            return rng.choice(pieces) * rng.randint(1, 60)
-        if kind == 3:
-            return ''.join(chr(rng.randint(0, 127)) for _ in range(rng.randint(1, 200)))
-        return rng.choice(['volcano', 'jellyfish + daisy', 'vulcano', '980', '1000', '+'])
-
-    bodies = []
-    for i in range(10000):
-        if i % 97 == 0:
-            bodies.append(rng.choice([b'\xff\xfe garbage', b'{"text": [1,2]}', b'null',
-                                      b'{"text": "' + b'[' * 3000 + b'"}', b'"text"']))
-            continue
-        payload = {'name': hostile(i + 1), 'text': hostile(i), 'client': hostile(i + 2)}
-        try:
-            bodies.append(json.dumps(payload, ensure_ascii=rng.random() < 0.5)
-                          .encode('utf-8', 'surrogatepass'))
-        except UnicodeEncodeError:
-            bodies.append(json.dumps(payload).encode())
+    bodies = [hostile_body(rng, i) for i in range(10000)]
 
     port = live.server.server_address[1]
     other = socket.create_connection(('127.0.0.1', port))
@@ -397,15 +388,14 @@ def test_the_warm_up_keyframe_gets_its_time_before_the_watchdog_acts():
 
     worker = KeyframeWorker('dream', dict(steps=10, warmup_steps=100), {'classes': (980,)},
                             stall_timeout=60)
-    worker.process, worker.ready = Alive(), True
-
-    class Since:
-        value = 1000.0
-    worker.busy_since = Since()
+    worker.process, worker.ready, worker.ready_at = Alive(), True, 1000.0
+    worker.owed, worker.owed_since = 3, 990.0                   # owed while compiling
     assert worker.problem(now=1000.0 + 500) is None             # warming up: 600 s allowed
     assert 'no keyframe for 601 s' in worker.problem(now=1000.0 + 601)
     worker.last_image = np.zeros((2, 2, 3), np.uint8)          # a keyframe has come
     assert 'limit 60 s' in worker.problem(now=1000.0 + 61)
+    worker.owed = 0                                             # nothing owed: all is well
+    assert worker.problem(now=1000.0 + 1000) is None
 
 
 def test_watchdog_restarts_a_stuck_optimiser():
@@ -418,6 +408,38 @@ def test_watchdog_restarts_a_stuck_optimiser():
         wait_for(lambda: app.clock.keyframes_shown > shown, 30, message='keyframes after it')
         assert_full_rate(frame_rate(app, 1.0), app.clock.fps)
         assert get_json(app.server.url)['watchdog_restarts'] >= 1
+    finally:
+        app.stop()
+
+
+def test_watchdog_restarts_a_stopped_optimiser():
+    """SIGSTOP, as a debugger, a suspended container or a swapped-out
+    process would: the optimiser cannot say it is stuck. It is mostly idle
+    between keyframes (the stand-in takes 50 ms of each 1 s), so it is
+    stopped while waiting for a credit, and never learns of the next one;
+    the parent notices the keyframe it owes and restarts it, and keyframes
+    come again."""
+    app = stand_in_app(stall_timeout=1.5).start()
+    try:
+        wait_for(lambda: app.clock.keyframes_shown >= 2, 60, message='the first keyframes')
+        # Stopped while waiting for a credit (it owes nothing, for about 1 s).
+        wait_for(lambda: app.worker.owed == 0, 10, interval=0.01, message='an idle optimiser')
+        pid = app.worker.process.pid
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            stopped, shown = time.monotonic(), app.clock.keyframes_shown
+            wait_for(lambda: app.worker.status()['pid'] not in (pid, None), 20,
+                     message='a watchdog restart')
+            assert time.monotonic() - stopped < 1.5 + 1.0 + 2.0      # one keyframe's wait
+            assert app.watchdog.restarts == 1
+            wait_for(lambda: app.clock.keyframes_shown > shown + 1, 30,
+                     message='keyframes after the restart')
+            assert_full_rate(frame_rate(app, 1.0), app.clock.fps)
+        finally:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
     finally:
         app.stop()
 
@@ -469,44 +491,110 @@ def test_command_flags_reach_the_app_and_its_parts(monkeypatch):
     assert app.requests.hold == 7.0
 
 
-def alive_in_group(pgid):
-    """Processes of group ``pgid`` still running (zombies excluded)."""
-    ps = subprocess.run(['ps', '-o', 'pid=,stat=', '-g', str(pgid)], capture_output=True,
-                        text=True).stdout.split('\n')
-    return [line for line in ps if line.strip() and 'Z' not in line.split()[1]]
+@pytest.fixture(scope='module')
+def nginx(tmp_path_factory):
+    server = Nginx(tmp_path_factory.mktemp('nginx'), record=False)
+    server.start()
+    yield server
+    if server.running():
+        server.stop()
 
 
 @pytest.mark.parametrize('sig, status', [(signal.SIGINT, 130), (signal.SIGTERM, 0)])
-def test_ctrl_c_and_sigterm_stop_the_command_and_its_children(sig, status):
+def test_ctrl_c_and_sigterm_stop_the_command_and_its_children(sig, status, nginx):
     """Ctrl-C as a terminal sends it (SIGINT to the whole process group,
-    the optimiser's process included) and SIGTERM to the command alone:
-    the program ends with 130 and 0, quietly, and leaves no process behind."""
+    the optimiser's process included) and SIGTERM to the command alone,
+    while it streams over RTMP (ffmpeg runs in a session of its own, out of
+    Ctrl-C's reach): the program ends with 130 and 0, quietly, within 5 s,
+    and leaves no process behind, ffmpeg included."""
     port = free_port()
+    env = dict({k: v for k, v in os.environ.items() if not k.startswith('TWITCH_')},
+               TWITCH_STREAM_KEY='live_stop_test')
     proc = subprocess.Popen([sys.executable, '-m', 'inception_art.live', '--source', 'stand-in',
-                             '--port', str(port), '--opt-size', '160x90'],
+                             '--port', str(port), '--size', '512x288', '--opt-size', '160x90',
+                             '--twitch', '--rtmp-url',
+                             'rtmp://127.0.0.1:%d/app' % nginx.rtmp_port],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+                            start_new_session=True, env=env)
     url = 'http://127.0.0.1:%d/' % port
     try:
-        def ready():
+        def streaming():
             assert proc.poll() is None, proc.communicate()[1]
             try:
-                return get_json(url)['keyframes'] >= 1
+                status = get_json(url)
             except OSError:
                 return False
-        wait_for(ready, 120, interval=0.2, message='the live command to start')
-        assert len(alive_in_group(proc.pid)) >= 2          # the optimiser's process too
+            rtmp = status['twitch']['rtmp']
+            return status['keyframes'] >= 1 and rtmp['state'] == 'streaming' \
+                and rtmp['frames_sent'] >= 25
+        wait_for(streaming, 120, interval=0.2, message='the live command to stream')
+        children = descendants(proc.pid)
+        names = [os.path.basename((command_line(pid) or ['?'])[0]) for pid in children]
+        assert any(n.startswith('ffmpeg') for n in names), names
+        assert any(n.startswith('python') for n in names), names     # the optimiser
+        t0 = time.monotonic()
         if sig == signal.SIGINT:
             os.killpg(proc.pid, sig)
         else:
             proc.send_signal(sig)
         _, err = proc.communicate(timeout=30)
+        wait_for(lambda: not [p for p in children if alive(p)], 10,
+                 message='the children to end')
+        assert time.monotonic() - t0 <= 5.0
         assert proc.returncode == status, err.decode()[-800:]
         assert b'Traceback' not in err, err.decode()[-800:]
-        wait_for(lambda: not alive_in_group(proc.pid), 10, message='the children to end')
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+ARENAS_DRIVER = '''
+import ctypes, os, sys, tempfile, threading
+from inception_art.live import __main__ as command
+
+class Stop(Exception):
+    pass
+
+def no_app(**config):
+    raise Stop                  # after main() has set up the process, before any work
+command.LiveApp = no_app
+try:
+    command.main(['--source', 'stand-in'])
+except Stop:
+    pass
+libc = ctypes.CDLL('libc.so.6')
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+barrier = threading.Barrier(8)
+
+def work():                     # 8 threads allocating at once, as viewers do
+    barrier.wait()
+    for _ in range(200):
+        libc.free(libc.malloc(100000))
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+with tempfile.TemporaryFile() as f:
+    libc.fdopen.restype = ctypes.c_void_p
+    stream = ctypes.c_void_p(libc.fdopen(os.dup(f.fileno()), b'w'))
+    libc.malloc_info(0, stream)
+    libc.fflush(stream)
+    f.seek(0)
+    print(f.read().decode().count('<heap nr='))
+'''
+
+
+def test_the_live_command_keeps_malloc_to_two_arenas():
+    """The command caps glibc's malloc arenas at 2 before any thread starts
+    (memory.py: with a thread per viewer, the default 8 a core let the main
+    process's memory creep up); glibc's own report (malloc_info) counts the
+    heaps after 8 threads allocated at once."""
+    result = subprocess.run([sys.executable, '-c', ARENAS_DRIVER], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) == 2
 
 
 def test_the_live_command_does_not_import_theano():

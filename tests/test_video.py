@@ -264,6 +264,18 @@ def test_ffmpeg_failure_is_one_line(tmp_path):
     assert 'No such file' in str(e.value) and '\n' not in str(e.value)
 
 
+def test_ffmpeg_on_a_full_disk_says_so():
+    """ENOSPC (Linux's /dev/full refuses every write so): ffmpeg's error
+    knows that the output did not fit (VideoFile then says so in one line,
+    as the full-disk test of the command checks)."""
+    pipe = FFmpegPipe((72, 128), 25, ['-c:v', 'libx264', '-f', 'h264', '/dev/full'])
+    with pytest.raises(EncoderError) as e:
+        for f in ramp_frames(200):
+            pipe.write(f)
+        pipe.close()
+    assert e.value.out_of_space == 'the disk is full', str(e.value)
+
+
 def test_gif_is_dithered_onto_its_palette_and_read_back(tmp_path):
     rng = np.random.RandomState(0)
     frame = cv2.resize(rng.randint(0, 255, (6, 8, 3)).astype(np.uint8), (128, 72))
@@ -537,6 +549,50 @@ def test_ctrl_c_in_make_video_keeps_a_playable_file(tmp_path):
     assert 30 <= frames < 1000
     assert len(read_frames(out)) == frames             # every frame decodes
     assert not list(tmp_path.glob('.dream*'))
+
+
+@pytest.mark.full_network
+def test_a_full_disk_keeps_the_old_video_and_says_so_in_one_line(tmp_path):
+    """The disk fills while the video is written: once ffmpeg is writing
+    frames, a file-size limit (RLIMIT_FSIZE, as ``ulimit -f`` sets it) is
+    put on it. ffmpeg ends (the kernel's SIGXFSZ); the video already at
+    --out stays as it was, no temporary file is left, and the user gets one
+    line and exit status 2."""
+    import resource
+    from bench.procs import command_line, descendants
+    out = tmp_path / 'dream.mp4'
+    with VideoFile(out, (72, 128), 25) as v:
+        for f in ramp_frames(10):
+            v.write(f)
+    before = out.read_bytes()
+    proc = run_video('--classes', 'volcano', '--seconds', 100, '--fps', 10, '--size', '192x128',
+                     '--opt-size', '96x64', '--keyframe-seconds', 1, '--steps', 2,
+                     '--warmup-steps', 2, '--out', out)
+    try:
+        seen, deadline = b'', time.time() + 300
+        while b'1.0/' not in seen and time.time() < deadline:
+            chunk = os.read(proc.stderr.fileno(), 4096)
+            if not chunk:
+                break
+            seen += chunk
+        assert b'1.0/' in seen, seen[-500:]
+        ffmpeg = [p for p in descendants(proc.pid)
+                  if os.path.basename((command_line(p) or [''])[0]).startswith('ffmpeg')]
+        assert len(ffmpeg) == 1
+        resource.prlimit(ffmpeg[0], resource.RLIMIT_CORE, (0, 0))     # no core file
+        resource.prlimit(ffmpeg[0], resource.RLIMIT_FSIZE, (1024, 1024))
+        _, rest = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    said = (seen + rest).decode()
+    assert proc.returncode == 2, said[-800:]
+    assert said.strip().splitlines()[-1] == (
+        'error: %s not written: the file-size limit (ulimit -f) was reached; the dream.mp4 '
+        'already there is unchanged' % out), said[-800:]
+    assert 'Traceback' not in said
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['dream.mp4']
 
 
 @pytest.mark.full_network

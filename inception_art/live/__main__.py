@@ -15,6 +15,7 @@ from ..video import dream as keyframes
 from .. import recipes
 from ..cli import ArgumentParser, run_main
 from ..settings import add_flags, given
+from . import memory
 from .app import MOTION, SETTINGS, LiveApp
 from .twitch import ENV
 
@@ -42,6 +43,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    # Before any thread starts: flat memory over days (see memory.py).
+    memory.tune()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format='%(asctime)s %(levelname)s %(message)s', datefmt='%H:%M:%S')
     config = given(args, SETTINGS + keyframes.SETTINGS + recipes.SETTINGS)

@@ -15,6 +15,7 @@
 (:data:`DEFAULTS`); ``python -m inception_art.live`` is a thin command line
 over it, and the tests build it directly.
 """
+import collections
 import itertools
 import logging
 import random
@@ -145,6 +146,10 @@ class LiveApp:
         self.hub = FrameHub(jpeg_quality=c['jpeg_quality'])
         self.events = EventBus()
         self.requests = RequestQueue(hold=c['hold'], seed=self.seed)
+        # Chat messages taken, and those answered (queued or "unknown"), by
+        # source: with the queue's own accounts, nothing taken goes missing.
+        self.messages, self.answered = collections.Counter(), collections.Counter()
+        self.chat_lock = threading.Lock()
         self.chat_limits = RateLimits(c['chat_rate'], c['chat_burst'])
         options = {k: c[k] for k in keyframes.DEFAULTS}
         options.update(opt_size=tuple(c['opt_size']), seed=self.seed)
@@ -230,7 +235,8 @@ class LiveApp:
             log.warning('live: %s is not set: no Twitch chat', twitch.ENV['channel'])
 
     def stop(self):
-        """Stop everything (idempotent)."""
+        """Stop everything (idempotent), within a few seconds: the command
+        promises an end within 5 s of SIGTERM or Ctrl-C."""
         if self.stopping:
             return
         self.stopping = True
@@ -238,8 +244,10 @@ class LiveApp:
             if part is not None:
                 part.stop()
         if self.rtmp is not None:
-            self.rtmp.stop()
-        self.worker.stop()
+            self.rtmp.stop(timeout=2.0)
+        # The keyframe in progress is of no use now: 1 s to end by itself
+        # (it does at once while it waits for a credit), then SIGKILL.
+        self.worker.stop(timeout=1.0)
         self.hub.close()
         self.events.close()
         if self.server is not None:
@@ -298,6 +306,8 @@ class LiveApp:
         viewers); without it, one per name. Returns the bot's reply text, or
         None for an empty message. Never raises on any input.
         """
+        with self.chat_lock:
+            self.messages[source] += 1
         name, text = clean_name(name), clean_text(text)
         if not text:
             return None
@@ -306,6 +316,8 @@ class LiveApp:
         reply = self.requests.offer(name, text, key=key)
         if reply is None:
             return None
+        with self.chat_lock:
+            self.answered[source] += 1
         if source == 'irc':
             # On Twitch most lines are conversation, not requests: answer an
             # unknown word only when it looks like a misspelt class.
@@ -322,6 +334,16 @@ class LiveApp:
                                 to=str(client)[:40], keep=False)
         return reply.text
 
+    def chat_accounts(self):
+        """The request queue's accounts (:meth:`RequestQueue.accounts`) and
+        the messages taken and answered by source (``web``, ``irc``): every
+        message answered is queued or unknown to the queue."""
+        out = self.requests.accounts()
+        with self.chat_lock:
+            out['messages'] = {k: self.messages[k] for k in ('web', 'irc')}
+            out['answered'] = {k: self.answered[k] for k in ('web', 'irc')}
+        return out
+
     # -- status ------------------------------------------------------------
 
     def status(self):
@@ -337,7 +359,7 @@ class LiveApp:
             'jpeg_encoded': self.hub.encoded,
             'queue': self.requests.snapshot(),
             'hold_s': c['hold'],
-            'chat': dict(self.requests.counts),
+            'chat': self.chat_accounts(),
             'worker': self.worker.status(),
             'watchdog_restarts': self.watchdog.restarts,
             'source': c['source'],

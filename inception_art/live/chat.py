@@ -210,19 +210,22 @@ class RequestQueue:
             return None
         classes = imagenet.parse_request(text)
         if classes is None:
-            self.counts['unknown'] += 1
+            with self.lock:
+                self.counts['unknown'] += 1
             names = self._suggestions(text)
             return Reply('unknown', self._unknown_text(user, text, names), None, names)
         request = Request(user, tuple(classes), subject_text(classes), self.clock())
         key = user if key is None else key
         with self.lock:
-            self.waiting.pop(key, None)
+            if self.waiting.pop(key, None) is not None:
+                self.counts['replaced'] += 1
             self.waiting[key] = request
             while len(self.waiting) > self.max_queued:
                 self.waiting.popitem(last=False)
+                self.counts['evicted'] += 1
             position = len(self.waiting)
             wait = self._seconds_to_next_pick()
-        self.counts['queued'] += 1
+            self.counts['queued'] += 1
         when = 'the next pick is now' if wait < 1 else 'next pick in %d s' % round(wait)
         return Reply('queued', '@%s: queued %s (%d waiting; %s)'
                      % (user, request.text, position, when), request, [])
@@ -289,3 +292,15 @@ class RequestQueue:
         with self.lock:
             return {'waiting': [r.text for r in self.waiting.values()],
                     'next_pick_s': round(self._seconds_to_next_pick(), 1)}
+
+    def accounts(self):
+        """The counts of :attr:`counts` (``queued``, ``unknown``, ``picked``,
+        ``replaced``: by the same viewer's next request, ``evicted``: the
+        oldest when more than ``max_queued`` wait) and ``waiting``, taken at
+        one instant. Every request queued is picked, replaced, evicted or
+        still waiting: ``queued == picked + replaced + evicted + waiting``."""
+        with self.lock:
+            out = {k: self.counts[k] for k in ('queued', 'unknown', 'picked', 'replaced',
+                                                'evicted')}
+            out['waiting'] = len(self.waiting)
+            return out

@@ -155,13 +155,16 @@ class RTMPOutput(threading.Thread):
             self.pipe = None
 
     def stop(self, timeout=5.0):
-        """End the stream (ffmpeg is killed if it does not end in time)."""
+        """End the stream now: ffmpeg is killed (a live stream has nothing
+        to finish), then the thread is given ``timeout`` seconds to end."""
         self.stop_event.set()
-        if self.is_alive():
-            self.join(timeout)
         pipe = self.pipe
         if pipe is not None:
+            # First, so that a write blocked on ffmpeg's full pipe (a stalled
+            # network) ends at once instead of holding up the stop.
             pipe.kill()
+        if self.is_alive():
+            self.join(timeout)
 
     def status(self):
         return {'state': self.state, 'url': self.public_url, 'connects': self.connects,

@@ -59,10 +59,11 @@ class StandInDream:
         self.subject = tuple(imagenet.resolve(int(c)) for c in subject)
         return self.subject
 
-    def colour(self, index):
-        """The RGB colour that stands for class ``index``."""
+    def colour(self, index, value=230):
+        """The RGB colour that stands for class ``index`` (its hue), at
+        brightness ``value`` (0-255)."""
         hue = (index * 37) % 180
-        hsv = np.uint8([[[hue, 200, 230]]])
+        hsv = np.uint8([[[hue, 200, value]]])
         return tuple(int(v) for v in cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0])
 
     def continue_from(self, keyframe):
@@ -86,9 +87,12 @@ class StandInDream:
         for i in range(6):
             which = i % len(self.subject)           # class A below, B above
             y = self.rng.randint(h // 2) + (h // 2 if which == 0 else 0)
+            # Shades of the subject's colour: blobs of one flat colour, zoomed
+            # in keyframe after keyframe, would fill the picture and the
+            # video would stand still (a soak's watcher saw 40 s of it).
             cv2.circle(image, (int(self.rng.randint(w)), int(min(y, h - 1))),
                        int(self.rng.randint(3, max(4, h // 8))),
-                       self.colour(self.subject[which]), -1)
+                       self.colour(self.subject[which], int(self.rng.randint(90, 256))), -1)
         self.keyframe = image
         left = self.seconds - (time.perf_counter() - t0)
         if left > 0:

@@ -17,7 +17,14 @@ subject it was made for.
 If the child hangs (no keyframe for ``stall_timeout`` seconds while it owes
 one) or dies, :meth:`KeyframeWorker.restart` kills it and starts a fresh one
 that continues from the last keyframe received, with the same subject; the
-credits it owed are handed out again.
+credits it owed are handed out again. The parent times the debt itself:
+a child that is stopped or stuck cannot report that it is busy.
+
+Keyframes come back through a pipe whose only write end is the child's,
+read by a thread of the parent's own: when the child dies, even in the
+middle of sending a keyframe, the thread reads the end of the file and
+exits. Nothing the child does can block the frame clock, which only looks
+at what the thread has received.
 """
 import logging
 import multiprocessing
@@ -92,13 +99,15 @@ class StepPacer:
         return self.steps
 
 
-def _child(source, options, start_image, subject, nice, pace, commands, results,
-           busy_since):
+#: Seconds between the checks of an idle child that its parent still lives.
+ORPHAN_CHECK_SECONDS = 1.0
+
+
+def _child(source, options, start_image, subject, nice, pace, commands, results, parent):
     """The child process: build the source, then one keyframe per credit.
 
-    ``pace`` is ``(min_steps, budget)`` for :class:`StepPacer`.
-    ``busy_since`` (shared) holds the wall-clock time the current keyframe
-    was started, or 0 while the child waits for a credit.
+    ``pace`` is ``(min_steps, budget)`` for :class:`StepPacer`; ``results``
+    the write end of a pipe to the parent (process id ``parent``).
     """
     try:
         if nice:
@@ -110,15 +119,21 @@ def _child(source, options, start_image, subject, nice, pace, commands, results,
             # Continue the dream where the previous child left it: the next
             # keyframe then starts from this one zoomed forward.
             dream.continue_from(start_image)
-        results.put(('ready', time.time() - t0))
+        results.send(('ready', time.time() - t0))
         pacer = StepPacer(dream.steps, *pace)
         credits = 0
         while True:
-            busy_since.value = 0.0
             try:
-                command = commands.get(timeout=None if credits == 0 else 0)
+                command = commands.get(timeout=ORPHAN_CHECK_SECONDS if credits == 0 else 0)
             except queue.Empty:
                 command = None
+                # A parent killed outright (SIGKILL, the kernel's OOM killer)
+                # cannot stop its child: an idle child that finds itself
+                # orphaned ends, rather than wait for credits for ever.
+                if os.getppid() != parent:
+                    return
+                if credits == 0:
+                    continue
             if command is not None:
                 kind = command[0]
                 if kind == 'stop':
@@ -129,18 +144,20 @@ def _child(source, options, start_image, subject, nice, pace, commands, results,
                     subject = command[1]
                     dream.set_subject(subject['classes'])
                 continue            # read every waiting command before working
-            busy_since.value = time.time()
             t = time.perf_counter()
             steps = dream.next_steps
             key = dream.next_keyframe()
             seconds = time.perf_counter() - t
-            results.put(('keyframe', key, subject, seconds, steps))
+            results.send(('keyframe', key, subject, seconds, steps))
             dream.steps = pacer.update(seconds, steps)
             credits -= 1
-    except KeyboardInterrupt:
-        pass
+    except (KeyboardInterrupt, BrokenPipeError):
+        pass                        # Ctrl-C, or the parent has gone
     except BaseException as e:  # noqa: BLE001 - report it; the parent decides what next
-        results.put(('error', '%s: %s' % (type(e).__name__, e), traceback.format_exc()))
+        try:
+            results.send(('error', '%s: %s' % (type(e).__name__, e), traceback.format_exc()))
+        except OSError:
+            pass
 
 
 class Keyframe:
@@ -179,9 +196,9 @@ class KeyframeWorker:
         Fewest steps per keyframe when pacing.
 
     Use :meth:`start`, then :meth:`grant` credits and :meth:`poll` for
-    keyframes; :meth:`stop` at the end. Not thread-safe: one thread (the
-    frame clock) polls and grants; :meth:`set_subject` may come from
-    another, and :meth:`restart` from the watchdog (it takes the lock).
+    keyframes; :meth:`stop` at the end. One thread (the frame clock) polls
+    and grants; :meth:`set_subject` may come from another, and
+    :meth:`restart` from the watchdog (each takes the lock).
     """
 
     def __init__(self, source, options, subject, nice=10, stall_timeout=60.0,
@@ -195,7 +212,14 @@ class KeyframeWorker:
         self.ctx = multiprocessing.get_context('spawn')
         self.lock = threading.RLock()
         self.process = None
+        self.commands = None
+        # What the children send, tagged with the child's generation (one
+        # per start): a message of a child since replaced is dropped.
+        self.inbox = queue.Queue()
+        self.generation = 0
         self.owed = 0               # credits granted and not yet paid with a keyframe
+        self.owed_since = None      # monotonic: when the child last owed with no progress
+        self.ready_at = None        # monotonic: when the current child got ready
         self.received = 0
         self.restarts = 0
         self.failed_starts = 0
@@ -215,19 +239,37 @@ class KeyframeWorker:
     def start(self):
         """Start the child (returns at once; it gets ready in the background)."""
         with self.lock:
+            self.generation += 1
             self.commands = self.ctx.Queue()
-            self.results = self.ctx.Queue()
-            self.busy_since = self.ctx.Value('d', 0.0, lock=False)
+            reader, writer = self.ctx.Pipe(duplex=False)
             self.ready = False
-            self.started_at = time.time()
-            self.busy_since.value = self.started_at
+            self.ready_at = None
+            self.started_at = time.monotonic()
             self.process = self.ctx.Process(
                 target=_child, name='inception_art-optimiser', daemon=True,
                 args=(self.source, self.options, self.last_image, self.subject,
-                      self.nice, self.pace, self.commands, self.results, self.busy_since))
-            self.process.start()
+                      self.nice, self.pace, self.commands, writer, os.getpid()))
+            try:
+                self.process.start()
+            finally:
+                # The child holds the only write end now: its end is our EOF.
+                writer.close()
+            threading.Thread(target=self._receive, args=(reader, self.generation),
+                             name='optimiser-results', daemon=True).start()
             if self.owed:
                 self.commands.put(('credit', self.owed))
+
+    def _receive(self, reader, generation):
+        """Move one child's messages into :attr:`inbox` until it ends."""
+        try:
+            while True:
+                try:
+                    message = reader.recv()
+                except (EOFError, OSError):
+                    return          # the child ended (maybe mid-message)
+                self.inbox.put((generation, message))
+        finally:
+            reader.close()
 
     def stop(self, timeout=5.0):
         """Ask the child to stop; kill it if it does not within ``timeout``."""
@@ -248,9 +290,10 @@ class KeyframeWorker:
             if process.is_alive():
                 process.kill()
                 process.join(5)
-        for q in (self.commands, self.results):
-            q.cancel_join_thread()   # never wait on a dead child's pipe
-            q.close()
+        self.commands.cancel_join_thread()   # never wait on a dead child's pipe
+        self.commands.close()
+        if process.exitcode is not None:
+            process.close()         # its sentinel's file descriptor, now
 
     def restart(self, reason):
         """Kill the child and start a fresh one where it left off."""
@@ -274,6 +317,8 @@ class KeyframeWorker:
     def grant(self, n=1):
         """Allow the child ``n`` more keyframes."""
         with self.lock:
+            if not self.owed:
+                self.owed_since = time.monotonic()
             self.owed += n
             if self.process is not None:
                 self.commands.put(('credit', n))
@@ -289,21 +334,20 @@ class KeyframeWorker:
     def poll(self, timeout=0.0):
         """The next keyframe if one has come, else None (waits up to
         ``timeout`` seconds). Also takes the child's other messages; an
-        error before the first child was ever ready sets :attr:`fatal`."""
-        with self.lock:
-            if self.process is None:
-                return None
-            results = self.results
+        error before the first child was ever ready sets :attr:`fatal`.
+        Never blocks longer than ``timeout``, whatever the child does."""
         try:
-            message = results.get(timeout=timeout) if timeout else results.get_nowait()
-        except (queue.Empty, OSError, ValueError, EOFError):
+            generation, message = (self.inbox.get(timeout=timeout) if timeout
+                                   else self.inbox.get_nowait())
+        except queue.Empty:
             return None
         kind = message[0]
         with self.lock:
-            if results is not self.results:       # restarted meanwhile
-                return None
+            if generation != self.generation or self.process is None:
+                return None         # from a child since replaced or stopped
             if kind == 'ready':
                 self.ready = self.ever_ready = True
+                self.ready_at = time.monotonic()
                 self.compile_seconds = message[1]
                 log.info('optimiser ready after %.1f s', message[1])
                 return None
@@ -315,29 +359,43 @@ class KeyframeWorker:
                 return None
             _, image, subject, seconds, steps = message
             self.owed = max(0, self.owed - 1)
+            self.owed_since = time.monotonic() if self.owed else None
             self.received += 1
             self.last_image = image
             self.last_steps = steps
             return Keyframe(image, subject, self.received, seconds, steps, time.monotonic())
 
     def problem(self, now=None):
-        """Why the child needs a restart, or None while it is healthy."""
+        """Why the child needs a restart, or None while it is healthy.
+
+        A child that is not ready ``startup_timeout`` seconds after its
+        start, or that owes a keyframe and has sent none for
+        ``stall_timeout`` seconds since it got ready (or since its last
+        keyframe), is stuck. The parent keeps this time: a child that
+        hangs, or is stopped (SIGSTOP), cannot say so itself.
+        """
         with self.lock:
             if self.process is None or self.stopped or self.fatal:
                 return None
             if not self.process.is_alive():
                 return 'the optimiser process exited (code %s)' % self.process.exitcode
-            now = time.time() if now is None else now
-            busy = self.busy_since.value
-            limit = self.stall_timeout if self.ready else self.startup_timeout
-            if self.ready and self.last_image is None:
+            now = time.monotonic() if now is None else now
+            if not self.ready:
+                waited, limit = now - self.started_at, self.startup_timeout
+                if waited > limit:
+                    return 'not ready after %.0f s (limit %.0f s)' % (waited, limit)
+                return None
+            if not self.owed or self.owed_since is None:
+                return None
+            waited, limit = now - max(self.owed_since, self.ready_at), self.stall_timeout
+            if self.last_image is None:
                 # The first keyframe of all takes the warm-up steps: as many
                 # times longer as it has steps (a restarted child carries on
                 # from the last keyframe and has none).
                 limit *= max(1.0, self.options.get('warmup_steps', 0)
                              / float(self.options.get('steps') or 1))
-            if busy and now - busy > limit:
-                return ('no keyframe for %.0f s (limit %.0f s)' % (now - busy, limit))
+            if waited > limit:
+                return 'no keyframe for %.0f s (limit %.0f s)' % (waited, limit)
             return None
 
     def status(self):

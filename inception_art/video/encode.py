@@ -21,11 +21,23 @@ from pathlib import Path
 
 import numpy as np
 
-from ..images import check_writable, give_default_mode
+from ..images import check_writable, give_default_mode, not_written
 
 
 class EncoderError(OSError):
-    """ffmpeg failed; the message is its last line of complaint."""
+    """ffmpeg failed; the message is its last line of complaint.
+
+    ``out_of_space`` says why, when the output did not fit (a full disk,
+    a quota, a file-size limit); None otherwise.
+    """
+
+    out_of_space = None
+
+
+#: ffmpeg's words for an output that did not fit (strerror), and ours.
+_NO_SPACE = {'No space left on device': 'the disk is full',
+             'Disk quota exceeded': 'the disk quota is used up',
+             'File too large': 'the file-size limit (ulimit -f) was reached'}
 
 
 def ffmpeg_exe():
@@ -99,7 +111,7 @@ class FFmpegPipe:
             _write_whole(self.process.stdin, memoryview(frame).cast('B'))
         except BrokenPipeError:
             self.process.wait()
-            raise EncoderError('ffmpeg stopped taking frames: %s' % self._complaint()) from None
+            raise self._error('ffmpeg stopped taking frames') from None
         self.frames += 1
 
     def close(self, timeout=None):
@@ -126,10 +138,10 @@ class FFmpegPipe:
                 break
             except KeyboardInterrupt as e:
                 interrupted = e
-        complaint = self._complaint() if code else ''
+        error = self._error('ffmpeg failed (exit %d)' % code) if code else None
         self._log.close()
-        if code:
-            raise EncoderError('ffmpeg failed (exit %d): %s' % (code, complaint))
+        if error is not None:
+            raise error
         if interrupted is not None:
             raise interrupted
 
@@ -138,8 +150,27 @@ class FFmpegPipe:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
+        # Closed here, not by the garbage collector: frames still buffered
+        # for a dead ffmpeg would fail to flush there and print a traceback.
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
         if not self._log.closed:
             self._log.close()
+
+    def _error(self, what):
+        """An :class:`EncoderError`: ``what``, then ffmpeg's complaint."""
+        complaint = self._complaint()
+        error = EncoderError('%s: %s' % (what, complaint))
+        if self.process.returncode == -signal.SIGXFSZ:
+            # Over RLIMIT_FSIZE the kernel sends SIGXFSZ, which kills ffmpeg
+            # before it can say anything.
+            error.out_of_space = _NO_SPACE['File too large']
+        for words, reason in _NO_SPACE.items():
+            if words in complaint:
+                error.out_of_space = reason
+        return error
 
     def _complaint(self):
         self._log.seek(0)
@@ -290,7 +321,15 @@ class VideoFile:
         """Append one (h, w, 3) uint8 frame."""
         if self._dither is not None:
             frame = self._dither(np.asarray(frame, dtype=np.uint8), self._buffer)
-        self.pipe.write(frame)
+        try:
+            self.pipe.write(frame)
+        except EncoderError as e:
+            raise self._reworded(e) from None
+
+    def _reworded(self, error):
+        # A full disk in one line that says what became of the file.
+        return error if error.out_of_space is None else not_written(self.path,
+                                                                   error.out_of_space)
 
     def close(self):
         """Finish the file and rename it into place; returns its path.
@@ -305,6 +344,8 @@ class VideoFile:
                 self.pipe.close()
             except KeyboardInterrupt as e:      # ffmpeg has finished all the same
                 interrupt = e
+            except EncoderError as e:
+                raise self._reworded(e) from None
             if self.pipe.frames == 0:
                 raise EncoderError('no frames were written; %s not created' % self.path)
             give_default_mode(self.tmp)
