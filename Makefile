@@ -13,6 +13,7 @@
 #     DEGREES_PER_FRAME, FPS, KEYFRAME_SECONDS;
 #   video: CLASSES, SECONDS, SUBJECT_SECONDS, SIZE (frames), OUT, GIF=1;
 #   live: HOST, PORT, HOLD, SUBJECT, SIZE (frames), TWITCH=1, LIVE_FLAGS;
+#   soak: SOAK_FLAGS;
 #   PY (the Python 3.11 to build .venv).
 
 PY      ?= $(shell command -v python3.11 || command -v python3)
@@ -70,7 +71,7 @@ LIVE_ARGS = $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST)) \
 	$(if $(SIZE),--size $(SIZE)) $(if $(filter-out 0,$(TWITCH)),--twitch) \
 	$(MOTION_FLAGS) $(KEYFRAME_SETTINGS) $(LIVE_FLAGS)
 
-.PHONY: install install-dev render gallery sheet wordnet video live classify prior test lint bench clean distclean
+.PHONY: install install-dev render gallery sheet wordnet video live classify prior test lint bench soak clean distclean
 
 # Debian's OpenBLAS is what Theano links its compiled ops against.
 $(VENV)/.system:
@@ -157,6 +158,13 @@ prior: install-dev
 
 test: install-dev $(VENV)/.system-test
 	$(PYTHON) -m pytest -q tests
+
+# The live mode for an hour with faults, viewers and chat (README, "Live",
+# "Soak"): writes bench/soak.json and bench/soak.log. Against the real
+# nginx-rtmp and ngircd the tests use. SOAK_FLAGS: e.g. --short (5 minutes),
+# --minutes 10 (see python -m bench.soak --help).
+soak: install-dev $(VENV)/.system-test
+	$(PYTHON) -m bench.soak $(SOAK_FLAGS)
 
 # ruff with the rules in ruff.toml (the test extra installs it).
 lint: install-dev

@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -67,6 +68,16 @@ def test_the_stream_comes_back_after_the_server_restarts(live, nginx):
     connects, recordings = live.rtmp.connects, len(nginx.recordings())
     nginx.stop()
     wait_for(lambda: live.rtmp.state != 'streaming', 20, message='the output to notice')
+    # While it waits to reconnect it holds no frames for later (they would be
+    # stale; at 1024x576 a full queue is 88 MB).
+    held, t0 = [], time.monotonic()
+    while time.monotonic() - t0 < 3.0:
+        before = (live.rtmp.connects, live.rtmp.state)
+        queued = len(live.rtmp.frames)
+        if before[1].startswith('waiting') and (live.rtmp.connects, live.rtmp.state) == before:
+            held.append(queued)
+        time.sleep(0.01)
+    assert held and max(held) == 0, held
     nginx.start()
     wait_for(lambda: live.rtmp.state == 'streaming' and live.rtmp.connects > connects, 30,
              message='the output to reconnect')

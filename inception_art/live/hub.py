@@ -35,16 +35,27 @@ class FrameQueue:
         self.frames = collections.deque()
         self.maxsize = int(maxsize)
         self.dropped = 0
+        self.paused = False
         self.cond = threading.Condition()
 
     def put(self, frame):
         """Add a frame, dropping the oldest when full; never blocks."""
         with self.cond:
+            if self.paused:
+                return
             if len(self.frames) >= self.maxsize:
                 self.frames.popleft()
                 self.dropped += 1
             self.frames.append(frame)
             self.cond.notify()
+
+    def pause(self, paused=True):
+        """Empty the queue and take no frames while ``paused``: an encoder
+        that is not connected has no use for them, and 50 frames at
+        1024x576 are 88 MB."""
+        with self.cond:
+            self.paused = bool(paused)
+            self.frames.clear()
 
     def get(self, timeout=None):
         """The oldest frame; raises :class:`queue.Empty` after ``timeout``."""

@@ -9,7 +9,9 @@ as Twitch recommends.
 Frames come from the hub through a bounded queue, so a slow network can
 never hold up the video for the page: frames that do not fit are dropped
 and counted. When the connection fails (ffmpeg exits), the output waits,
-doubling the pause each time up to a limit, and connects again.
+doubling the pause each time up to a limit, and connects again; while it
+waits its queue takes no frames (a soak saw the main process hold 35 MB
+more through each nginx restart).
 
 The stream key is part of the URL ffmpeg is given. It is kept out of
 everything this module logs or reports: ffmpeg's complaints are searched
@@ -106,6 +108,7 @@ class RTMPOutput(threading.Thread):
                 if time.monotonic() - started > 30:   # it had been working
                     pause = self.backoff[0]
                 wait, pause = pause, min(self.backoff[1], pause * 2)
+                self.frames.pause()
                 self.state = 'waiting %.0f s to reconnect' % wait
                 log.warning('RTMP: stream to %s ended (%s); reconnecting in %.1f s',
                             self.public_url, 'ffmpeg closed' if ok else self.last_error, wait)
@@ -118,6 +121,7 @@ class RTMPOutput(threading.Thread):
         """Feed one ffmpeg until it fails or we stop; False on failure."""
         self.state = 'connecting'
         self.connects += 1
+        self.frames.pause(False)
         output = flv_args(self.bitrate_kbps, self.fps, self.preset) + [self.url]
         try:
             self.pipe = FFmpegPipe(self.size, self.fps, output, input_args=SILENCE)
