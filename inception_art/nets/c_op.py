@@ -148,6 +148,20 @@ class _ForwardOp:
     def _grads(self, x, w, y, gy, gz):
         raise NotImplementedError
 
+    @staticmethod
+    def _inputs(x, w, b):
+        """The checked inputs ``[x, w]`` or ``[x, w, b]`` of ``make_node``:
+        4-d float ``x`` and ``w``, a 1-d ``b``, all of one dtype."""
+        x = _as_4d_float(x, 'x')
+        w = _as_4d_float(w, 'w')
+        _same_dtype(x, w, 'x and w')
+        inputs = [x, w]
+        if b is not None:
+            b = _as_float(b, 'b', 1)
+            _same_dtype(x, b, 'x and b')
+            inputs.append(b)
+        return inputs
+
     def L_op(self, inputs, outputs, output_grads):
         x, w = inputs[:2]
         y, = outputs

@@ -60,7 +60,7 @@ from ..theano_env import theano, T
 from theano.gof import ParamsType
 from theano.scalar import int64
 
-from .c_op import (_CodeOp, _ForwardOp, _as_4d_float, _as_float,
+from .c_op import (_CodeOp, _ForwardOp, _as_4d_float,
                    _as_weights, _check_act, _np_act, _np_mask, _optional,
                    _same_dtype, c_sections, relu6_mask)
 
@@ -198,14 +198,8 @@ class DepthwiseCorrelate(_ForwardOp, _DepthwiseOp):
     _c_locals = ('xc', 'wc', 'bc')
 
     def make_node(self, x, w, b=None):
-        x = _as_4d_float(x, 'x')
-        w = _as_4d_float(w, 'w')
-        _same_dtype(x, w, 'x and w')
-        inputs = [x, w]
-        if b is not None:
-            b = _as_float(b, 'b', 1)
-            _same_dtype(x, b, 'x and b')
-            inputs.append(b)
+        inputs = self._inputs(x, w, b)
+        x = inputs[0]
         out = T.TensorType(x.dtype, x.broadcastable[:2] + (False, False))
         return theano.Apply(self, inputs, [out()])
 

@@ -27,7 +27,7 @@ from theano.gof import ParamsType
 from theano.scalar import int64
 
 from .blas import UsesBlas, blas_support_code, blas_version
-from .c_op import (_C_VERSION, _CodeOp, _ForwardOp, _as_4d_float, _as_float,
+from .c_op import (_C_VERSION, _CodeOp, _ForwardOp, _as_4d_float,
                    _as_weights, _check_act, _np_act, _np_mask, _optional,
                    _same_dtype, c_sections, relu6_mask)
 
@@ -79,14 +79,8 @@ class PointwiseConv(_ForwardOp, _PointwiseOp):
     _c_locals = ('xc', 'wc', 'bc')
 
     def make_node(self, x, w, b=None):
-        x = _as_4d_float(x, 'x')
-        w = _as_4d_float(w, 'w')
-        _same_dtype(x, w, 'x and w')
-        inputs = [x, w]
-        if b is not None:
-            b = _as_float(b, 'b', 1)
-            _same_dtype(x, b, 'x and b')
-            inputs.append(b)
+        inputs = self._inputs(x, w, b)
+        x = inputs[0]
         out = T.TensorType(x.dtype, (x.broadcastable[0], False)
                            + x.broadcastable[2:])
         return theano.Apply(self, inputs, [out()])
