@@ -194,6 +194,7 @@ class Soak:
         self.burst_every, self.warmup_s = burst_every, warmup_s
         self.log = Path(log) if log else self.folder / 'live.log'
         self.samples, self.done_faults = [], []
+        self.last_status = None
         self.stop_load = threading.Event()
 
     # -- the run -----------------------------------------------------------
@@ -222,7 +223,7 @@ class Soak:
             for chatter in load['irc']:
                 chatter.join(5.0)
             settled = self._settle(live)
-            final = live.status()
+            final = live.status() or self.last_status   # the latter if it ended
             stop = live.stop() if not ended_early else (None, live.process.returncode, [])
             return report(self, live, baseline=baseline, settled=settled, final=final,
                           startup_s=startup, duration_s=duration, load=load,
@@ -283,6 +284,7 @@ class Soak:
                 return True
             status = live.status()
             if status is not None:
+                self.last_status = status
                 for fault in pending:
                     self._check(fault, status, nginx, t)
                 pending = [f for f in pending if not f.done]
@@ -378,7 +380,7 @@ class Soak:
         every connection close, then sample (the threads and descriptors
         of the main process must be back where they started)."""
         t0 = time.monotonic()
-        while time.monotonic() - t0 < timeout:
+        while time.monotonic() - t0 < timeout and live.process.poll() is None:
             s = live.status()
             if s is not None and s['viewers'] == 0 and s['pages'] == 0:
                 break

@@ -548,6 +548,41 @@ def test_ctrl_c_and_sigterm_stop_the_command_and_its_children(sig, status, nginx
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+def test_a_killed_command_leaves_no_process_behind(nginx):
+    """SIGKILL (the kernel's OOM killer, a supervisor's last resort) gives
+    the command no chance to stop its children: the optimiser, waiting for
+    its next credit, notices it is orphaned and ends; ffmpeg ends at the end
+    of its input."""
+    port = free_port()
+    env = dict({k: v for k, v in os.environ.items() if not k.startswith('TWITCH_')},
+               TWITCH_STREAM_KEY='live_kill_test')
+    proc = subprocess.Popen([sys.executable, '-m', 'inception_art.live', '--source', 'stand-in',
+                             '--port', str(port), '--size', '512x288', '--opt-size', '160x90',
+                             '--twitch', '--rtmp-url',
+                             'rtmp://127.0.0.1:%d/app' % nginx.rtmp_port],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True, env=env)
+    children = []
+    try:
+        def streaming():
+            try:
+                status = get_json('http://127.0.0.1:%d/' % port)
+            except OSError:
+                return False
+            return status['keyframes'] >= 1 and status['twitch']['rtmp']['frames_sent'] >= 25
+        wait_for(streaming, 120, interval=0.2, message='the live command to stream')
+        children = descendants(proc.pid)
+        assert len(children) >= 3            # the optimiser, ffmpeg, the resource tracker
+        proc.kill()
+        proc.wait(10)
+        wait_for(lambda: not [p for p in children if alive(p)], 10,
+                 message='the orphaned processes to end')
+    finally:
+        for pid in [proc.pid] + children:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
 ARENAS_DRIVER = '''
 import ctypes, os, sys, tempfile, threading
 from inception_art.live import __main__ as command
