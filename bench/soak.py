@@ -362,7 +362,8 @@ class Soak:
         if status is not None:
             rtmp, irc = status['twitch']['rtmp'], status['twitch']['irc']
             sample.update({k: status[k] for k in (
-                'fps', 'frames', 'deadline_misses', 'underflows', 'keyframes',
+                'fps', 'frames', 'deadline_misses', 'underflows', 'coasts',
+                'longest_coast_s', 'keyframes',
                 'keyframe_period_s', 'keyframe_period_max_s', 'steps_per_keyframe',
                 'watchdog_restarts', 'viewers', 'pages', 'chat')})
             sample['worker'] = {k: status['worker'][k] for k in ('pid', 'ready', 'restarts',

@@ -141,9 +141,11 @@ class PageViewers:
 class FreezeWatcher:
     """One viewer that stays all along and times every freeze it sees.
 
-    The frame clock repeats its last frame (the same bytes) while no
-    keyframe is ready, so a freeze is a run of identical JPEGs; a pause
-    with no frame at all is timed too (the stream itself stalled). Each
+    A freeze is a run of identical JPEGs (the frame clock repeating its
+    last frame); a pause with no frame at all is timed too (the stream
+    itself stalled). While a keyframe is late the clock coasts, zooming on
+    slower and slower: that is not a freeze here, and the app's status
+    counts it instead (``coasts``, ``longest_coast_s``). Each
     freeze of ``min_seconds`` or more is kept as ``(start, seconds)`` in
     wall-clock time.
     """

@@ -199,6 +199,10 @@ def report(soak, live, baseline, settled, final, startup_s, duration_s, load, en
         'deadline_misses_per_minute': round(
             60 * (last['deadline_misses'] - first['deadline_misses']) / span, 2),
         'underflows': last['underflows'] - first['underflows'],
+        # A late keyframe (a restart's) shows as a slowing zoom, not a
+        # freeze: how many, and the longest.
+        'coasts': last['coasts'] - first['coasts'],
+        'longest_coast_s': (final or last)['longest_coast_s'],
         'keyframe_period_median_s': float(np.median([s['keyframe_period_s'] for s in with_frames
                                                      if s['keyframe_period_s']] or [0])),
         'steps_per_keyframe_median': float(np.median(

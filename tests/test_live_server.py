@@ -364,14 +364,16 @@ def test_ten_thousand_hostile_messages(live, caplog):
             or set(line) <= set('0123456789abcdefABCDEF\r'), line[:80]
 
 
-def test_underflow_repeats_the_last_frame():
-    # Keyframes (0.8 s each) slower than the video needs them (every 0.4 s).
+def test_underflow_coasts_at_the_full_frame_rate():
+    # Keyframes (0.8 s each) slower than the video needs them (every 0.4 s):
+    # the clock coasts through each wait (tests/test_live_clock.py: how).
     app = stand_in_app(keyframe_seconds=0.4, source_options={'seconds': 0.8}).start()
     try:
         wait_for(lambda: app.clock.underflows > 20, 30, message='underflows')
         assert_full_rate(frame_rate(app, 1.5), app.clock.fps)
         status = get_json(app.server.url)
         assert status['underflows'] > 20 and status['keyframe_period_s'] > 0.6
+        assert status['coasts'] >= 2 and 0.2 < status['longest_coast_s'] < 2
     finally:
         app.stop()
 

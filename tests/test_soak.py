@@ -41,6 +41,10 @@ def test_a_short_soak_with_every_fault(tmp_path):
                  'longest_freeze_in_an_optimiser_restart_s'):
         assert targets[name]['pass'], name + '\n' + shown
     assert [f['kind'] for f in result['faults']] == ['kill', 'rtmp', 'irc', 'stop']
+    # While the optimiser was replaced the video coasted: it never stood
+    # still for a keyframe period, restarts included.
+    assert summary['coasts'] >= 2 and summary['longest_coast_s'] > 2.5, shown
+    assert summary['freezes']['longest_during_restart_s'] <= 2.5, shown
     # The SIGSTOP was noticed by the watchdog, not waited out.
     stop = result['faults'][-1]
     assert stop['replaced_s'] <= 10.0 + 5.0, shown

@@ -70,6 +70,10 @@ SETTINGS = (
                         'always gets its share', type=int, check=between(0, 19)),
     Setting('stall_timeout', 60.0, 'seconds without a keyframe before the watchdog restarts '
                                    'the optimiser', type=float, check=above(0)),
+    Setting('coast', 10.0, 'while a keyframe is late (a busy machine, a restarted optimiser) '
+                           'the video zooms on into the last one, slowing down: its time '
+                           'constant in seconds, 0 = hold the last frame still',
+            type=float, check=at_least(0)),
     Setting('twitch', False, 'also stream to Twitch and read its chat (settings from the '
                              'environment)', type=bool),
     Setting('twitch_stream', True, 'with twitch: stream the video (False: chat only)',
@@ -167,7 +171,9 @@ class LiveApp:
         self.clock = FrameClock(self.worker, self.hub, self.interpolator, fps=c['fps'],
                                 keyframe_seconds=c['keyframe_seconds'],
                                 lookahead=c['lookahead'], on_subject=self._on_subject,
-                                waiting_text='starting the network...')
+                                waiting_text='starting the network...', coast=c['coast'])
+        # A restarted optimiser goes on from where the coasting video will be.
+        self.worker.resume_image = self.clock.resume_image
         self.watchdog = Watchdog(self.worker, self.clock, self._fatal)
         self.server = None
         self.irc = self.rtmp = None

@@ -16,12 +16,20 @@ suspended, say) it gives up on those and starts afresh.
 
 Each keyframe stands for ``keyframe_seconds`` of video. When the clock
 reaches the end of a segment and the next keyframe has not arrived, it
-*repeats the last frame* and counts an underflow: the video holds still
-for a moment but never stops. Taking a keyframe for a new segment grants
-the optimiser one more (see :mod:`inception_art.live.worker`).
+counts an underflow and *coasts*: it zooms on into the newer keyframe,
+slowing down as it goes (after ``coast`` seconds at 37% of the pace, never
+further than ``coast`` seconds of motion), so that a late keyframe, or the
+6-11 s a replaced optimiser takes to start, is a slow zoom rather than a
+still picture. The next keyframe's segment starts from the view the coast
+reached, and a new optimiser is told to continue from where the video
+will be when its first keyframe comes (:meth:`FrameClock.resume_image`).
+With ``coast=0`` it repeats the last frame instead. Taking a keyframe for
+a new segment grants the optimiser one more (see
+:mod:`inception_art.live.worker`).
 """
 import collections
 import logging
+import math
 import os
 import threading
 import time
@@ -67,11 +75,15 @@ class FrameClock(threading.Thread):
         a keyframe of a new subject (from this thread: keep it quick).
     waiting_text : str
         Shown on the frames made before the first two keyframes arrive.
+    coast : float
+        Time constant (seconds) of the zoom that goes on while a keyframe
+        is late: after ``t`` seconds it has moved ``coast * (1 - exp(-t /
+        coast))`` seconds' worth. 0: repeat the last frame instead.
     """
 
     def __init__(self, worker, hub, interpolator, fps=25.0, keyframe_seconds=2.0,
                  lookahead=1, buffer=2, priority=-5, on_subject=None,
-                 waiting_text='warming up...'):
+                 waiting_text='warming up...', coast=10.0):
         super().__init__(name='frame-clock', daemon=True)
         self.worker, self.hub, self.interp = worker, hub, interpolator
         self.fps, self.keyframe_seconds = float(fps), float(keyframe_seconds)
@@ -80,9 +92,12 @@ class FrameClock(threading.Thread):
         self.buffer = max(1, int(buffer))
         self.priority, self.priority_set = int(priority), False
         self.on_subject = on_subject
+        if not coast >= 0:
+            raise ValueError('coast must be >= 0 seconds, got %r' % (coast,))
+        self.coast = float(coast)
         self.stop_event = threading.Event()
         self.pending = collections.deque()
-        self.older = self.newer = None
+        self.newer = None               # the keyframe faded into
         self.index = 0                  # frame within the current segment
         self.last_frame = None
         self.subject = None
@@ -92,6 +107,8 @@ class FrameClock(threading.Thread):
         # ints and floats, each written by this thread only).
         self.frames = 0
         self.underflows = 0
+        self.coasts = 0                 # underflows that began a coast
+        self.longest_coast = 0.0        # seconds
         self.waiting_frames = 0
         self.deadline_misses = 0
         self.resyncs = 0
@@ -115,9 +132,25 @@ class FrameClock(threading.Thread):
             self.key_seconds.append(key.seconds)
             self.key_steps.append(key.steps)
 
+    def coast_progress(self, seconds):
+        """Seconds' worth of motion after coasting ``seconds``."""
+        return self.coast * -math.expm1(-seconds / self.coast) if self.coast else 0.0
+
+    def _late(self):
+        """Seconds of video past the newer keyframe's own time (> 0 while
+        coasting, <= 0 inside a segment)."""
+        return (self.index - self.frames_per_key) / self.fps
+
     def _start_segment(self, key):
-        self.older, self.newer = self.newer, key
-        self.interp.set_keyframes(self.older.image, self.newer.image, self.keyframe_seconds)
+        late = self._late()
+        older = self.newer.image
+        if late > 0:
+            # After a coast: start from the view it reached, not from the
+            # keyframe it left (a jump back).
+            older = self.interp.newer_beyond(self.coast_progress(late))
+            self.longest_coast = max(self.longest_coast, late)
+        self.newer = key
+        self.interp.set_keyframes(older, key.image, self.keyframe_seconds)
         self.index = 0
         self.keyframes_shown += 1
         self.segment_starts.append(time.monotonic())
@@ -142,7 +175,13 @@ class FrameClock(threading.Thread):
         elif self.index >= self.frames_per_key:
             if not self.pending:
                 self.underflows += 1
-                return self.last_frame
+                if not self.coast:
+                    return self.last_frame
+                if self.index == self.frames_per_key:
+                    self.coasts += 1
+                frame = self.interp.beyond(self.coast_progress(self._late()))
+                self.index += 1
+                return frame
             self._start_segment(self.pending.popleft())
             self.worker.grant(1)
         t0 = time.perf_counter()
@@ -151,9 +190,26 @@ class FrameClock(threading.Thread):
         self.index += 1
         return frame
 
+    def resume_image(self):
+        """The keyframe a newly started optimiser should continue from (see
+        :attr:`KeyframeWorker.resume_image`): None, the last keyframe
+        received, unless the video will have coasted past it by the time
+        the optimiser's first keyframe comes; then the view it will show.
+        Called from this thread (through the worker's ``poll``)."""
+        if self.pending or self.newer is None or not self.coast:
+            return None
+        keys = list(self.key_seconds)
+        making = float(np.median(keys)) if keys else self.keyframe_seconds
+        late = self._late() + making
+        if late <= 0:
+            return None
+        return self.interp.newer_beyond(self.coast_progress(late))
+
     # -- the loop ----------------------------------------------------------
 
-    def _render(self):
+    def frame(self):
+        """The next frame to publish (:meth:`next_frame`, but never raising:
+        a frame that fails repeats the last one)."""
         try:
             frame = self.next_frame()
         except Exception:
@@ -188,7 +244,7 @@ class FrameClock(threading.Thread):
             # rendering delayed by other work on the machine still makes it
             # in time; then wait for the next slot and publish.
             if len(ahead) < self.buffer:
-                ahead.append(self._render())
+                ahead.append(self.frame())
                 continue
             wait = t0 + k * period - time.monotonic()
             if wait > 0 and self.stop_event.wait(wait):
@@ -234,6 +290,9 @@ class FrameClock(threading.Thread):
             'fps_target': self.fps,
             'frames': self.frames,
             'underflows': self.underflows,
+            'coasts': self.coasts,
+            'coasting': bool(self.newer is not None and self.index > self.frames_per_key),
+            'longest_coast_s': round(max(self.longest_coast, self._late()), 2),
             'deadline_misses': self.deadline_misses,
             'worst_lateness_ms': round(1000 * self.worst_lateness, 1),
             'resyncs': self.resyncs,

@@ -16,8 +16,10 @@ subject it was made for.
 
 If the child hangs (no keyframe for ``stall_timeout`` seconds while it owes
 one) or dies, :meth:`KeyframeWorker.restart` kills it and starts a fresh one
-that continues from the last keyframe received, with the same subject; the
-credits it owed are handed out again. The parent times the debt itself:
+that continues from the last keyframe received (or, where the video has
+zoomed on past it meanwhile, from what the video shows: see
+:attr:`KeyframeWorker.resume_image`), with the same subject; the credits it
+owed are handed out again. The parent times the debt itself:
 a child that is stopped or stuck cannot report that it is busy.
 
 Keyframes come back through a pipe whose only write end is the child's,
@@ -107,7 +109,10 @@ def _child(source, options, start_image, subject, nice, pace, commands, results,
     """The child process: build the source, then one keyframe per credit.
 
     ``pace`` is ``(min_steps, budget)`` for :class:`StepPacer`; ``results``
-    the write end of a pipe to the parent (process id ``parent``).
+    the write end of a pipe to the parent (process id ``parent``). After it
+    reports ready, the child waits for the parent's ``('begin', image)``:
+    the image to continue from, where the video has moved on past
+    ``start_image`` while this child was starting (None: ``start_image``).
     """
     try:
         if nice:
@@ -121,10 +126,11 @@ def _child(source, options, start_image, subject, nice, pace, commands, results,
             dream.continue_from(start_image)
         results.send(('ready', time.time() - t0))
         pacer = StepPacer(dream.steps, *pace)
-        credits = 0
+        credits, begun = 0, False
         while True:
             try:
-                command = commands.get(timeout=ORPHAN_CHECK_SECONDS if credits == 0 else 0)
+                command = commands.get(timeout=ORPHAN_CHECK_SECONDS
+                                       if credits == 0 or not begun else 0)
             except queue.Empty:
                 command = None
                 # A parent killed outright (SIGKILL, the kernel's OOM killer)
@@ -132,7 +138,7 @@ def _child(source, options, start_image, subject, nice, pace, commands, results,
                 # orphaned ends, rather than wait for credits for ever.
                 if os.getppid() != parent:
                     return
-                if credits == 0:
+                if credits == 0 or not begun:
                     continue
             if command is not None:
                 kind = command[0]
@@ -143,6 +149,10 @@ def _child(source, options, start_image, subject, nice, pace, commands, results,
                 elif kind == 'subject':
                     subject = command[1]
                     dream.set_subject(subject['classes'])
+                elif kind == 'begin':
+                    begun = True
+                    if command[1] is not None:
+                        dream.continue_from(command[1])
                 continue            # read every waiting command before working
             t = time.perf_counter()
             steps = dream.next_steps
@@ -195,6 +205,14 @@ class KeyframeWorker:
     min_steps : int
         Fewest steps per keyframe when pacing.
 
+    Attributes
+    ----------
+    resume_image : callable or None
+        Called (from the polling thread) when a child is ready; returns the
+        keyframe it continues from, or None for the last one received. The
+        frame clock sets it: while a new child starts, the video zooms on
+        past the last keyframe, and the dream should go on from there.
+
     Use :meth:`start`, then :meth:`grant` credits and :meth:`poll` for
     keyframes; :meth:`stop` at the end. One thread (the frame clock) polls
     and grants; :meth:`set_subject` may come from another, and
@@ -233,6 +251,7 @@ class KeyframeWorker:
         #: missing weights): restarting would not help.
         self.fatal = None
         self.stopped = False
+        self.resume_image = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -350,6 +369,8 @@ class KeyframeWorker:
                 self.ready_at = time.monotonic()
                 self.compile_seconds = message[1]
                 log.info('optimiser ready after %.1f s', message[1])
+                image = self.resume_image() if self.resume_image is not None else None
+                self.commands.put(('begin', image))
                 return None
             if kind == 'error':
                 self.last_error = message[1]

@@ -163,3 +163,35 @@ class Interpolator:
         if self.overlay is not None:
             self.overlay.draw(out)
         return out
+
+    def beyond(self, seconds, out=None):
+        """The newer keyframe ``seconds`` after its own time: the motion
+        carried on past the segment, for when the next keyframe is late.
+
+        Parameters
+        ----------
+        seconds : float
+            Seconds past the newer keyframe (>= 0).
+        out : (H, W, 3) uint8 array, optional
+            As for :meth:`frame`.
+
+        Returns
+        -------
+        (H, W, 3) uint8 array
+        """
+        if self.k1 is None:
+            raise RuntimeError('set_keyframes() first')
+        if out is None:
+            out = np.empty(self.out_size + (3,), np.uint8)
+        warp(self.k1, self.motion.matrix(seconds, self.key_size, self.out_size), out)
+        if self.overlay is not None:
+            self.overlay.draw(out)
+        return out
+
+    def newer_beyond(self, seconds):
+        """:meth:`beyond` at the keyframe size, without the text: a keyframe
+        that segments and optimisers can start from."""
+        if self.k1 is None:
+            raise RuntimeError('set_keyframes() first')
+        return warp(self.k1, self.motion.matrix(seconds, self.key_size),
+                    np.empty_like(self.k1))
