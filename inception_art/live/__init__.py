@@ -8,7 +8,7 @@ parts fit together; each module here is one of them:
 ==============  =============================================================
 ``app``         :class:`LiveApp`: configuration, wiring, status
 ``worker``      the optimiser (or its stand-in) in its own process
-``clock``       25 fps: interpolated frames, repeats on underflow
+``clock``       25 fps: interpolated frames, coasts through a late keyframe
 ``hub``         each frame encoded once, fanned out through bounded queues
 ``server``      HTTP: page, MJPEG video, events, chat, status
 ``events``      chat and subject events for the pages (inert JSON)
