@@ -369,7 +369,12 @@ class KeyframeWorker:
                 self.ready_at = time.monotonic()
                 self.compile_seconds = message[1]
                 log.info('optimiser ready after %.1f s', message[1])
-                image = self.resume_image() if self.resume_image is not None else None
+                image = None
+                if self.resume_image is not None:
+                    try:
+                        image = self.resume_image()
+                    except Exception:   # the child must begin whatever happens here
+                        log.exception('no view to resume from; the last keyframe instead')
                 self.commands.put(('begin', image))
                 return None
             if kind == 'error':
