@@ -502,6 +502,36 @@ def nginx(tmp_path_factory):
         server.stop()
 
 
+def start_streaming_command(nginx, key, output=subprocess.PIPE):
+    """The live command (stand-in, small) streaming to ``nginx`` with the
+    stream key ``key``, in a session of its own; returns the process once
+    it streams."""
+    port = free_port()
+    env = dict({k: v for k, v in os.environ.items() if not k.startswith('TWITCH_')},
+               TWITCH_STREAM_KEY=key)
+    proc = subprocess.Popen([sys.executable, '-m', 'inception_art.live', '--source', 'stand-in',
+                             '--port', str(port), '--size', '512x288', '--opt-size', '160x90',
+                             '--twitch', '--rtmp-url',
+                             'rtmp://127.0.0.1:%d/app' % nginx.rtmp_port],
+                            stdout=output, stderr=output, start_new_session=True, env=env)
+
+    def streaming():
+        assert proc.poll() is None, proc.communicate()[1]
+        try:
+            status = get_json('http://127.0.0.1:%d/' % port)
+        except OSError:
+            return False
+        rtmp = status['twitch']['rtmp']
+        return status['keyframes'] >= 1 and rtmp['state'] == 'streaming' \
+            and rtmp['frames_sent'] >= 25
+    try:
+        wait_for(streaming, 120, interval=0.2, message='the live command to stream')
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    return proc
+
+
 @pytest.mark.parametrize('sig, status', [(signal.SIGINT, 130), (signal.SIGTERM, 0)])
 def test_ctrl_c_and_sigterm_stop_the_command_and_its_children(sig, status, nginx):
     """Ctrl-C as a terminal sends it (SIGINT to the whole process group,
@@ -509,27 +539,8 @@ def test_ctrl_c_and_sigterm_stop_the_command_and_its_children(sig, status, nginx
     while it streams over RTMP (ffmpeg runs in a session of its own, out of
     Ctrl-C's reach): the program ends with 130 and 0, quietly, within 5 s,
     and leaves no process behind, ffmpeg included."""
-    port = free_port()
-    env = dict({k: v for k, v in os.environ.items() if not k.startswith('TWITCH_')},
-               TWITCH_STREAM_KEY='live_stop_test')
-    proc = subprocess.Popen([sys.executable, '-m', 'inception_art.live', '--source', 'stand-in',
-                             '--port', str(port), '--size', '512x288', '--opt-size', '160x90',
-                             '--twitch', '--rtmp-url',
-                             'rtmp://127.0.0.1:%d/app' % nginx.rtmp_port],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True, env=env)
-    url = 'http://127.0.0.1:%d/' % port
+    proc = start_streaming_command(nginx, 'live_stop_test')
     try:
-        def streaming():
-            assert proc.poll() is None, proc.communicate()[1]
-            try:
-                status = get_json(url)
-            except OSError:
-                return False
-            rtmp = status['twitch']['rtmp']
-            return status['keyframes'] >= 1 and rtmp['state'] == 'streaming' \
-                and rtmp['frames_sent'] >= 25
-        wait_for(streaming, 120, interval=0.2, message='the live command to stream')
         children = descendants(proc.pid)
         names = [os.path.basename((command_line(pid) or ['?'])[0]) for pid in children]
         assert any(n.startswith('ffmpeg') for n in names), names
@@ -555,24 +566,9 @@ def test_a_killed_command_leaves_no_process_behind(nginx):
     the command no chance to stop its children: the optimiser, waiting for
     its next credit, notices it is orphaned and ends; ffmpeg ends at the end
     of its input."""
-    port = free_port()
-    env = dict({k: v for k, v in os.environ.items() if not k.startswith('TWITCH_')},
-               TWITCH_STREAM_KEY='live_kill_test')
-    proc = subprocess.Popen([sys.executable, '-m', 'inception_art.live', '--source', 'stand-in',
-                             '--port', str(port), '--size', '512x288', '--opt-size', '160x90',
-                             '--twitch', '--rtmp-url',
-                             'rtmp://127.0.0.1:%d/app' % nginx.rtmp_port],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True, env=env)
+    proc = start_streaming_command(nginx, 'live_kill_test', output=subprocess.DEVNULL)
     children = []
     try:
-        def streaming():
-            try:
-                status = get_json('http://127.0.0.1:%d/' % port)
-            except OSError:
-                return False
-            return status['keyframes'] >= 1 and status['twitch']['rtmp']['frames_sent'] >= 25
-        wait_for(streaming, 120, interval=0.2, message='the live command to stream')
         children = descendants(proc.pid)
         assert len(children) >= 3            # the optimiser, ffmpeg, the resource tracker
         proc.kill()
