@@ -210,8 +210,9 @@ class KeyframeWorker:
     resume_image : callable or None
         Called (from the polling thread) when a child is ready; returns the
         keyframe it continues from, or None for the last one received. The
-        frame clock sets it: while a new child starts, the video zooms on
-        past the last keyframe, and the dream should go on from there.
+        app sets it to :meth:`FrameClock.resume_image`: while a new child
+        starts, the video zooms on past the last keyframe, and the dream
+        should go on from there.
 
     Use :meth:`start`, then :meth:`grant` credits and :meth:`poll` for
     keyframes; :meth:`stop` at the end. One thread (the frame clock) polls
