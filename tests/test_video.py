@@ -500,19 +500,26 @@ sys.exit(130 if interrupted else 0)
 '''
 
 
+def read_until(proc, marker, timeout=300):
+    """What ``proc`` writes to its stderr up to and including ``marker``
+    (its progress bar reaching a point); fails if it never comes."""
+    seen, deadline = b'', time.time() + timeout
+    while marker not in seen and time.time() < deadline:
+        chunk = os.read(proc.stderr.fileno(), 4096)
+        if not chunk:
+            break
+        seen += chunk
+    assert marker in seen, seen[-500:]
+    return seen
+
+
 def interrupt_group_at_3_s(command, **kwargs):
     """Run ``command`` in a process group of its own; once its progress bar
     reaches 3.0 s of video, send SIGINT to the whole group, as a terminal's
     Ctrl-C does. Returns the process (ended) and all it wrote to stderr."""
     proc = subprocess.Popen(command, stderr=subprocess.PIPE, start_new_session=True,
                             **kwargs)
-    seen, deadline = b'', time.time() + 300
-    while b'3.0/' not in seen and time.time() < deadline:
-        chunk = os.read(proc.stderr.fileno(), 4096)
-        if not chunk:
-            break
-        seen += chunk
-    assert b'3.0/' in seen, seen[-500:]
+    seen = read_until(proc, b'3.0/')
     os.killpg(proc.pid, signal.SIGINT)
     _, rest = proc.communicate(timeout=120)
     return proc, seen + rest
@@ -569,13 +576,7 @@ def test_a_full_disk_keeps_the_old_video_and_says_so_in_one_line(tmp_path):
                      '--opt-size', '96x64', '--keyframe-seconds', 1, '--steps', 2,
                      '--warmup-steps', 2, '--out', out)
     try:
-        seen, deadline = b'', time.time() + 300
-        while b'1.0/' not in seen and time.time() < deadline:
-            chunk = os.read(proc.stderr.fileno(), 4096)
-            if not chunk:
-                break
-            seen += chunk
-        assert b'1.0/' in seen, seen[-500:]
+        seen = read_until(proc, b'1.0/')
         ffmpeg = [p for p in descendants(proc.pid)
                   if os.path.basename((command_line(p) or [''])[0]).startswith('ffmpeg')]
         assert len(ffmpeg) == 1
