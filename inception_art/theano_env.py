@@ -7,6 +7,8 @@ Theano 1.0.5 for this stack before Theano itself is imported:
   (Theano 1.0.5 otherwise crashes reading numpy's removed distutils BLAS
   info), no OpenMP (it parallelises a batch of one and fights OpenBLAS for
   the cores: measured 1.5x slower on VGG).
+* the OpenBLAS kernels for this CPU, checked (:mod:`inception_art.openblas`),
+  loaded before anything of Theano's.
 * a persistent compile cache (``base_compiledir``) so a second process reuses
   the compiled C code of the first one.
 * glibc's malloc told to keep large blocks (``mallopt``): Theano's
@@ -36,6 +38,8 @@ import sys
 import types
 from pathlib import Path
 
+from . import openblas
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -47,6 +51,12 @@ def cache_dir():
     if (PROJECT_ROOT / 'setup.py').exists() and os.access(PROJECT_ROOT, os.W_OK):
         return local / 'theano'
     return Path.home() / '.cache' / 'inception_art' / 'theano'
+
+
+def blas_ldflags():
+    """How Theano links the BLAS: ``$INCEPTION_ART_BLAS``, else the system
+    OpenBLAS."""
+    return os.environ.get('INCEPTION_ART_BLAS', '-lopenblas')
 
 
 def _keep_malloc_arenas():
@@ -64,7 +74,7 @@ def _flags():
         'floatX': 'float32',
         'device': 'cpu',
         'openmp': 'False',
-        'blas.ldflags': os.environ.get('INCEPTION_ART_BLAS', '-lopenblas'),
+        'blas.ldflags': blas_ldflags(),
         'base_compiledir': str(cache_dir()),
         # -g0: Theano always passes -g; debug info cost ~10% of each
         # module's compile time (measured) and nothing at run time.
@@ -184,6 +194,7 @@ def configure():
     os.environ['THEANO_FLAGS'] = _flags()
     cache_dir().mkdir(parents=True, exist_ok=True)
     _keep_malloc_arenas()
+    openblas.load(cache_dir(), blas_ldflags())
     sys.modules.setdefault('theano.scan_module.scan_perform_ext', None)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
     import theano

@@ -1,0 +1,81 @@
+"""``python -m inception_art.doctor``: what this installation runs on.
+
+Prints the versions, the CPU, and the BLAS libraries in the process:
+Theano's (the system OpenBLAS, with the kernels :mod:`inception_art.openblas`
+chose and the checks that chose them), and numpy's and scipy's own. Kernels that fall
+short of the CPU are a warning line that says what to do, and exit status 1.
+
+    python -m inception_art.doctor            # a report
+    python -m inception_art.doctor --json     # the same as JSON (make bench records it)
+"""
+import argparse
+import json
+import platform
+import sys
+
+
+def report():
+    """Everything the command prints, as a dict."""
+    from . import __version__, openblas
+    from .theano_env import cache_dir, theano
+    import os
+    import numpy
+    import threadpoolctl
+    state = dict(openblas.STATE or {})
+    ours = os.path.realpath(state.get('path') or '')
+    # numpy's and scipy's wheels carry their own OpenBLAS (in numpy.libs/...)
+    others = [dict(owner=os.path.basename(os.path.dirname(i['filepath'])).replace('.libs', ''),
+                   api=i.get('internal_api'), version=i.get('version'),
+                   core=i.get('architecture'), path=i['filepath'])
+              for i in threadpoolctl.threadpool_info() if i.get('user_api') == 'blas'
+              and os.path.realpath(i['filepath']) != ours]
+    return {
+        'inception_art': __version__, 'python': platform.python_version(),
+        'numpy': numpy.__version__, 'theano': theano.__version__,
+        'cache': str(cache_dir()), 'cpu': openblas.cpu(),
+        'blas': state, 'other_blas': others,
+    }
+
+
+def lines(r):
+    """The report as the lines the command prints."""
+    cpu, blas = r['cpu'], r['blas']
+    out = ['inception_art %s, Python %s, numpy %s, Theano %s'
+           % (r['inception_art'], r['python'], r['numpy'], r['theano']),
+           'cache:      %s' % r['cache'],
+           'cpu:        %s (%s, family %s model %s)'
+           % (cpu['model'], (cpu['level'] or '?').upper(), cpu['family'], cpu['model_number'])]
+    if blas.get('core'):
+        out.append('BLAS:       %s, %s kernels%s (%s)'
+                   % (blas['path'], blas['core'],
+                      ', chosen for this CPU' if blas.get('chosen') else '', blas['reason']))
+        out.append('            %s' % blas['config'])
+        for t in blas.get('tried', []):
+            asked = t.get('asked') or 'as detected'
+            out.append('  checked   %-12s %s' % (asked, t['failed'] if 'failed' in t else
+                                                 '%s: error %.1e, %.0f GFLOP/s'
+                                                 % (t['core'], t['error'], t['gflops'])))
+    else:
+        out.append('BLAS:       %s (%s)' % (blas.get('ldflags'), blas.get('reason')))
+    for b in r['other_blas']:
+        out.append('%-11s %s %s, %s kernels (its own, as the environment loads it)'
+                   % (b['owner'] + ':', b['api'], b['version'], b['core']))
+    if blas.get('fallback'):
+        from .openblas import warning
+        out.append(warning(blas))
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog='python -m inception_art.doctor',
+        description='Show the versions, the CPU and the BLAS kernels in use.')
+    parser.add_argument('--json', action='store_true', help='print JSON')
+    args = parser.parse_args(argv)
+    r = report()
+    print(json.dumps(r, indent=1) if args.json else '\n'.join(lines(r)))
+    return 1 if r['blas'].get('fallback') else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
