@@ -2,17 +2,19 @@
 #   make render CLASS=volcano     and     make test
 # Variables (make VAR=value) are the flags' names in capitals, and mean what
 # the flag means (README, "Commands and flags"):
-#   render settings (render, gallery, sheet, video, live): RECIPE, MODEL, SIZE
-#     (render, gallery, sheet), STEPS, RULE, LR, PARAM, VIEWS, OCTAVES,
+#   render settings (render, gallery, sheet, video, live): RECIPE, MODEL, CANVAS
+#     (the optimised picture's size; SIZE, its former name, still works in
+#     render, gallery and sheet), STEPS, RULE, LR, PARAM, VIEWS, OCTAVES,
 #     OCTAVE_SCALE, JITTER, SHIFT, SCALE, DEGREES, BLUR, BLUR_EVERY, OBJECTIVE,
 #     PRIOR, PRIOR_STRENGTH, PRIOR_SCALES, PRIOR_STRIDE, INIT, SEED;
 #   render: CLASS, CLASS2, OUT; classify: IMAGES;
 #   gallery: CLASSES (all, a count, a list or a WordNet subtree), OUT, SCHEDULER,
 #     WORKERS, FORMAT, PICTURE_SIZE, THUMB, CONNECT_TIMEOUT; compare: SCHEDULER too;
-#   keyframe motion (video, live): OPT_SIZE, WARMUP_STEPS, ZOOM,
+#   frames and keyframe motion (video, live): FRAME_SIZE (SIZE, its former
+#     name, still works; OPT_SIZE is CANVAS's), WARMUP_STEPS, ZOOM,
 #     DEGREES_PER_FRAME, FPS, KEYFRAME_SECONDS;
-#   video: CLASSES, SECONDS, SUBJECT_SECONDS, SIZE (frames), OUT, GIF=1;
-#   live: HOST, PORT, HOLD, SUBJECT, SIZE (frames), TWITCH=1, LIVE_FLAGS;
+#   video: CLASSES, SECONDS, SUBJECT_SECONDS, OUT, GIF=1;
+#   live: HOST, PORT, HOLD, SUBJECT, TWITCH=1, LIVE_FLAGS;
 #   soak: SOAK_FLAGS;
 #   PY (the Python 3.11 to build .venv).
 
@@ -36,7 +38,8 @@ KEYFRAME_SETTINGS = $(if $(RECIPE),--recipe $(RECIPE)) \
 	$(if $(PRIOR_STRENGTH),--prior-strength $(PRIOR_STRENGTH)) \
 	$(if $(PRIOR_SCALES),--prior-scales $(PRIOR_SCALES)) \
 	$(if $(PRIOR_STRIDE),--prior-stride $(PRIOR_STRIDE)) \
-	$(if $(SEED),--seed $(SEED)) $(if $(INIT),--init "$(INIT)")
+	$(if $(SEED),--seed $(SEED)) $(if $(INIT),--init "$(INIT)") \
+	$(if $(CANVAS),--canvas $(CANVAS))
 # Every render setting.
 SETTINGS_FLAGS = $(KEYFRAME_SETTINGS) $(if $(SIZE),--size $(SIZE)) \
 	$(if $(OCTAVES),--octaves $(OCTAVES)) $(if $(OCTAVE_SCALE),--octave-scale $(OCTAVE_SCALE))
@@ -53,7 +56,7 @@ GALLERY_FLAGS = $(if $(CLASSES),"$(CLASSES)") $(if $(OUT),--out "$(OUT)") \
 	$(if $(CONNECT_TIMEOUT),--connect-timeout $(CONNECT_TIMEOUT)) $(SETTINGS_FLAGS)
 
 # The keyframe loop's motion (inception_art/video/dream.py), for video and live.
-MOTION_FLAGS = $(if $(OPT_SIZE),--opt-size $(OPT_SIZE)) \
+MOTION_FLAGS = $(if $(FRAME_SIZE),--frame-size $(FRAME_SIZE)) $(if $(OPT_SIZE),--opt-size $(OPT_SIZE)) \
 	$(if $(WARMUP_STEPS),--warmup-steps $(WARMUP_STEPS)) $(if $(ZOOM),--zoom $(ZOOM)) \
 	$(if $(DEGREES_PER_FRAME),--degrees-per-frame $(DEGREES_PER_FRAME)) \
 	$(if $(FPS),--fps $(FPS)) $(if $(KEYFRAME_SECONDS),--keyframe-seconds $(KEYFRAME_SECONDS))

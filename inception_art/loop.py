@@ -22,7 +22,8 @@ def load_prior(kind, scales='still', stride=1):
     ``'none'``."""
     if kind == 'none':
         return None
-    from .prior import STILL_SCALES, VIDEO_SCALES, PatchPrior, default_path
+    from .prior import STILL_SCALES, VIDEO_SCALES, PatchPrior
+    from .prior_file import default_path
     return PatchPrior.load(default_path(kind),
                            scales=STILL_SCALES if scales == 'still' else VIDEO_SCALES,
                            stride=stride)
@@ -40,13 +41,13 @@ def initial_image(init, size, seed):
 
 
 def canvas_size(s):
-    """The canvas (h, w) of settings ``s``: its ``size``, or the start
-    photograph's when ``size`` is None."""
-    if s['size'] is not None:
-        return tuple(s['size'])
+    """The canvas (h, w) of settings ``s``: its ``canvas``, or the start
+    photograph's when ``canvas`` is None."""
+    if s['canvas'] is not None:
+        return tuple(s['canvas'])
     if s['init'] in ('grey', 'noise'):
-        raise ValueError('a recipe without a size needs a photograph to start from; '
-                         'give --size WxH or --init PHOTO')
+        raise ValueError('a recipe without a canvas needs a photograph to start from; '
+                         'give --canvas WxH or --init PHOTO')
     return load_rgb(recipes.PHOTO if s['init'] == 'photo' else s['init']).shape[:2]
 
 
@@ -61,10 +62,11 @@ def check(s):
     """Raise a one-line error for settings that cannot work; nothing is
     compiled before this passes.
 
-    Each setting alone is checked by its row of
-    :data:`inception_art.recipes.SETTINGS`; here also what needs several
-    (octaves against steps, the canvas against the network) or a file (the
-    start photograph, VGG's weights).
+    ``s`` is a :class:`~inception_art.recipes.RenderSettings`. Each setting
+    alone is checked by its row of :data:`inception_art.recipes.SETTINGS`;
+    here also what needs several (octaves against steps, the canvas against
+    the network) or a file (the start photograph, VGG's weights, the prior).
+    Every command calls it, before anything starts; it imports no Theano.
     """
     # A model may be a function that builds a network (the tests' small ones).
     validate(dict(s, model=None) if callable(s['model']) else s, recipes.SETTINGS)
@@ -90,6 +92,9 @@ def check(s):
         path = default_path(int(s['model'][3:]))
         if not path.is_file():
             raise WeightFileError(path, 'file not found')
+    if s.prior_used != 'none':
+        from . import prior_file
+        prior_file.read(prior_file.default_path(s.prior_used))
 
 
 class Renderer:
@@ -101,26 +106,25 @@ class Renderer:
 
     def optimizer(self, s, size, layer=None):
         """The compiled :class:`~inception_art.step.ImageOptimizer` for
-        settings ``s`` at canvas ``size``; with ``layer``, for a channel of
-        that feature layer instead of a class."""
+        settings ``s`` (:class:`~inception_art.recipes.RenderSettings`) at
+        canvas ``size``; with ``layer``, for a channel of that feature layer
+        instead of a class. Kept by ``s``'s graph part: settings that differ
+        only in their run or loop parts share it."""
         from .objectives import ChannelObjective, ClassObjective
         from .step import ImageOptimizer
-        affine = dict(shift=s['shift'], scale=tuple(s['scale']), degrees=s['degrees'])
-        # A prior at strength 0 would cost its full price for nothing.
-        prior = s['prior'] if s['prior_strength'] > 0 else 'none'
-        key = (s['model'], tuple(size), tuple(s['views']), s['param'], s['rule'],
-               ('channel', layer) if layer else s['objective'], prior, s['prior_scales'],
-               s['prior_stride'], tuple(sorted(affine.items())))
+        key = (s.key(size), layer)
         if key not in self._steps:
-            views = network_views.NetworkViews(s['model'], size, s['views'])
+            g = s.graph
+            views = network_views.NetworkViews(g['model'], size, g['views'])
             self._steps[key] = ImageOptimizer(
-                views, ChannelObjective(layer) if layer else ClassObjective(s['objective']),
-                prior=load_prior(prior, s['prior_scales'], s['prior_stride']),
-                optimizer=s['rule'], param=s['param'], affine=affine)
+                views, ChannelObjective(layer) if layer else ClassObjective(g['objective']),
+                prior=load_prior(g['prior'], g['prior_scales'], g['prior_stride']),
+                rule=g['rule'], param=g['param'],
+                affine=dict(shift=g['shift'], scale=tuple(g['scale']), degrees=g['degrees']))
         return self._steps[key]
 
 
-def render(classes, recipe='default', progress=True, optimizer=None, callback=None,
+def render(classes, settings='default', progress=True, optimizer=None, callback=None,
            renderer=None, layer=None, **overrides):
     """Render ``classes`` (one or two class indices) and return the picture.
 
@@ -128,11 +132,13 @@ def render(classes, recipe='default', progress=True, optimizer=None, callback=No
     ----------
     classes : sequence of int
         ``(A,)`` or ``(A, B)``: A below, B above.
-    recipe : str
-        A name in :data:`inception_art.recipes.RECIPES`.
+    settings : RenderSettings or str
+        The settings, whole (:func:`inception_art.recipes.settings`), or a
+        recipe's name (:data:`inception_art.recipes.RECIPES`).
     **overrides
-        Any setting of :data:`inception_art.recipes.SETTINGS` (its keyword
-        name, default and meaning are listed there), e.g. ``steps=100``.
+        Any setting of :data:`inception_art.recipes.SETTINGS` over
+        ``settings`` (its keyword name, default and meaning are listed
+        there), e.g. ``steps=100``.
     progress : bool
         Show a progress bar (step, loss, logit, time left) on stderr.
     optimizer : ImageOptimizer, optional
@@ -150,7 +156,7 @@ def render(classes, recipe='default', progress=True, optimizer=None, callback=No
     -------
     (image, logit) : (h, w, 3) uint8 array, final target logit
     """
-    s = recipes.settings(recipe, **overrides)
+    s = recipes.settings(settings, **overrides)
     if optimizer is not None:
         sizes = [optimizer.size]
     else:
@@ -176,8 +182,8 @@ def render(classes, recipe='default', progress=True, optimizer=None, callback=No
 
         for size, count, opt in zip(sizes, counts, steps):
             opt.objective.set_classes(*classes)
-            opt.restart(resize_float(image, size), lr=s['lr'], jitter=s['jitter'],
-                        prior_strength=s['prior_strength'], seed=s['seed'] + done)
+            # each octave draws afresh: its own seed
+            opt.restart(resize_float(image, size), dict(s.run, seed=s['seed'] + done))
             # The blur schedule restarts with each octave, and never blurs
             # the finished picture.
             _, logit = opt.run(count, s['blur'], s['blur_every'], callback=report,

@@ -77,19 +77,16 @@ from pathlib import Path
 import numpy as np
 from scipy import special
 
+from . import prior_file
 from .c_source import sections
+from .prior_file import (CHANNELS, DIM, FORMAT_VERSION, KINDS, PATCH,  # noqa: F401
+                         PriorFileError, default_path)
 from .images import atomic_path
-from .theano_env import PROJECT_ROOT, T, theano
+from .theano_env import T, theano
 
-PATCH = 8
-CHANNELS = 3
-DIM = PATCH * PATCH * CHANNELS
-KINDS = ('gaussian', 'student')
 #: Pooling factors of the 2015 still images and of the 2015 stream.
 STILL_SCALES = (1, 2, 5, 11, 23, 47, 95)
 VIDEO_SCALES = (1, 4, 8, 16, 32)
-#: Of the prior files; :meth:`PatchPrior.load` refuses any other.
-FORMAT_VERSION = 1
 
 #: The photographs the committed priors were fitted on (``fit-default``,
 #: :mod:`inception_art.prior_fit`) and the two held out from that fit:
@@ -104,17 +101,6 @@ FORMAT_VERSION = 1
 DEFAULT_TRAIN = ('astronaut.png', 'rocket.jpg', 'motorcycle_left.png',
                  'motorcycle_right.png')
 DEFAULT_HELDOUT = ('chelsea.png', 'coffee.png')
-
-
-class PriorFileError(ValueError):
-    """A prior file that is missing or not a valid prior (one-line message)."""
-
-
-def default_path(kind):
-    """The committed prior of ``kind``: ``<project>/prior/patch8_<kind>.npz``."""
-    if kind not in KINDS:
-        raise ValueError('prior kind %r: choose gaussian or student' % (kind,))
-    return PROJECT_ROOT / 'prior' / ('patch8_%s.npz' % kind)
 
 
 # ---------------------------------------------------------------- patches --
@@ -330,45 +316,11 @@ class PatchPrior:
     @classmethod
     def load(cls, path, scales=STILL_SCALES, stride=1):
         """Read a prior written by :meth:`save`; a missing or invalid file
-        raises :class:`PriorFileError` with a one-line message."""
-        path = Path(path)
-        if not path.is_file():
-            raise PriorFileError('%s: no such prior file; run `make prior` or '
-                                 '`python -m inception_art.prior_fit fit DIR --out FILE`'
-                                 % path)
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                fields = {k: data[k] for k in data.files}
-        except Exception as e:  # noqa: BLE001 - zip, pickle, format and I/O errors alike
-            raise PriorFileError('%s: not a prior file (%s)'
-                                 % (path, str(e).splitlines()[0] if str(e) else
-                                    type(e).__name__)) from None
-        try:
-            version = int(fields['format_version'])
-            if version != FORMAT_VERSION:
-                raise ValueError('format version %d, expected %d' % (version, FORMAT_VERSION))
-            kind = str(fields['kind'])
-            if kind not in KINDS:
-                raise ValueError('unknown kind %r' % kind)
-            arrays = dict(mean=(DIM,), whiten=(DIM, DIM))
-            if kind == 'student':
-                arrays.update(nu=(DIM,), scale=(DIM,))
-            for name, shape in arrays.items():
-                a = fields[name]
-                if a.shape != shape or not np.issubdtype(a.dtype, np.floating) \
-                        or not np.isfinite(a).all():
-                    raise ValueError('%s has shape %s, expected finite %s'
-                                     % (name, a.shape, shape))
-            if kind == 'student' and (fields['nu'].min() <= 0 or fields['scale'].min() <= 0):
-                raise ValueError('nu and scale must be positive')
-            provenance = json.loads(str(fields.get('provenance', '{}')))
-        except KeyError as e:
-            raise PriorFileError('%s: not a prior file (no %s)' % (path, e)) from None
-        except (ValueError, TypeError) as e:
-            raise PriorFileError('%s: not a valid prior file (%s)' % (path, e)) from None
-        return cls(kind, fields['mean'], fields['whiten'], fields.get('nu'),
-                   fields.get('scale'), scales=scales, provenance=provenance,
-                   stride=stride)
+        raises :class:`PriorFileError` with a one-line message
+        (:func:`inception_art.prior_file.read`)."""
+        f = prior_file.read(path)
+        return cls(f['kind'], f['mean'], f['whiten'], f.get('nu'), f.get('scale'),
+                   scales=scales, provenance=f['provenance'], stride=stride)
 
 
 # ------------------------------------------------------- the fused C ops --

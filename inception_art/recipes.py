@@ -23,6 +23,7 @@ overrides any one. ``python -m inception_art.render
 * ``classic``: this project's first defaults (pixels, Adam, jitter 16, a
   periodic blur, Student-t prior 10, 224x224), kept for comparison.
 """
+from collections.abc import Mapping
 from pathlib import Path
 
 from . import nets
@@ -69,46 +70,48 @@ def scale_range(text):
 #: help line, and what it allows. The flags of render, sheet, video and live
 #: are made from it (:func:`inception_art.settings.add_flags`).
 SETTINGS = (
-    Setting('model', nets.DEFAULT, 'network that dreams', choices=nets.NAMES),
-    Setting('size', (512, 512), 'canvas; None: the start photograph\'s size',
-            type=size, metavar='WxH'),
+    Setting('model', nets.DEFAULT, 'network that dreams', choices=nets.NAMES, stage='graph'),
+    Setting('canvas', (512, 512), 'size of the optimised picture; None: the start '
+                                  'photograph\'s size', type=size, metavar='WxH',
+            aliases=('--size', '--opt-size'), stage='graph'),
     Setting('steps', 256, 'update steps in all (shared by the octaves); for a keyframe '
-                          'recipe, per keyframe', type=int, check=at_least(1)),
+                          'recipe, per keyframe', type=int, check=at_least(1), stage='loop'),
     Setting('rule', 'adam2015', 'update rule (adam2015: the 2015 code\'s Adam)',
-            choices=RULES),
+            choices=RULES, stage='graph'),
     Setting('lr', 0.05, 'learning rate, in the parameters\' units', type=float,
-            check=above(0)),
-    Setting('param', 'fourier', 'image parameterisation', choices=PARAMS),
+            check=above(0), stage='run'),
+    Setting('param', 'fourier', 'image parameterisation', choices=PARAMS, stage='graph'),
     Setting('views', (2, 4), 'network views: the canvas average-pooled by these factors',
-            type=numbers(int), check=_views, metavar='F[,F...]'),
+            type=numbers(int), check=_views, metavar='F[,F...]', stage='graph'),
     Setting('octaves', 1, 'optimise at this many sizes, smallest first', type=int,
-            check=at_least(1)),
+            check=at_least(1), stage='loop'),
     Setting('octave_scale', 1.4, 'size ratio between octaves', type=float,
-            check=at_least(1)),
+            check=at_least(1), stage='loop'),
     Setting('jitter', 0, 'random roll of the view per step, pixels', type=int,
-            check=at_least(0)),
+            check=at_least(0), stage='run'),
     Setting('shift', 32.0, 'random shift of the view per step, pixels', type=float,
-            check=at_least(0)),
+            check=at_least(0), stage='graph'),
     Setting('scale', (0.5, 1.5), 'random scale range of the view', type=scale_range,
-            check=_scale, metavar='LOW,HIGH'),
+            check=_scale, metavar='LOW,HIGH', stage='graph'),
     Setting('degrees', 30.0, 'random rotation of the view, degrees either way', type=float,
-            check=between(0, 180)),
+            check=between(0, 180), stage='graph'),
     Setting('blur', 0.0, 'Gaussian blur sigma every blur_every steps (0: none)', type=float,
-            check=at_least(0)),
-    Setting('blur_every', 4, 'steps between blurs (0: none)', type=int, check=at_least(0)),
+            check=at_least(0), stage='loop'),
+    Setting('blur_every', 4, 'steps between blurs (0: none)', type=int, check=at_least(0),
+            stage='loop'),
     Setting('objective', 'logit', 'what to maximise (logit: the 2015 code\'s)',
-            choices=OBJECTIVES),
-    Setting('prior', 'student', 'natural-image prior', choices=PRIORS),
+            choices=OBJECTIVES, stage='graph'),
+    Setting('prior', 'student', 'natural-image prior', choices=PRIORS, stage='graph'),
     Setting('prior_strength', 0.0, 'weight of the prior term', type=float,
-            check=at_least(0)),
+            check=at_least(0), stage='run'),
     Setting('prior_scales', 'still', 'prior pooling scales: still (1..95) or video (1..32)',
-            choices=PRIOR_SCALES),
+            choices=PRIOR_SCALES, stage='graph'),
     Setting('prior_stride', 8, 'read the prior\'s patches this many pixels apart, on a grid '
                                'moved at random each step (1: every patch, as in 2015)',
-            type=int, check=at_least(1)),
+            type=int, check=at_least(1), stage='graph'),
     Setting('init', 'grey', 'start image: grey, noise, photo (the shipped photograph) '
-                            'or a path', metavar='grey|noise|photo|PATH'),
-    Setting('seed', 0, 'random seed', type=int),
+                            'or a path', metavar='grey|noise|photo|PATH', stage='loop'),
+    Setting('seed', 0, 'random seed', type=int, stage='run'),
 )
 DEFAULTS = defaults(SETTINGS)
 
@@ -122,36 +125,133 @@ STRENGTH_2015_VGG = 1000.0
 
 RECIPES = {
     'default': {},
-    '2015': dict(size=None, init='photo', rule='adam2015', lr=5.0, param='pixels',
+    '2015': dict(canvas=None, init='photo', rule='adam2015', lr=5.0, param='pixels',
                  views=(3, 4), octaves=1, jitter=0, shift=0.0, scale=(1.0, 1.0),
                  degrees=0.0, blur=0.0, prior='student', prior_scales='still',
                  prior_strength=STRENGTH_2015_VGG, prior_stride=1, steps=100),
-    '2015-stream': dict(size=(472, 840), init='photo', rule='adam2015', lr=5.0,
+    '2015-stream': dict(canvas=(472, 840), init='photo', rule='adam2015', lr=5.0,
                         param='pixels', views=(1,), octaves=1, jitter=0, shift=0.0,
                         scale=(1.0, 1.0), degrees=0.0, blur=0.0, prior='student',
                         prior_scales='video', prior_strength=10.0, prior_stride=1, steps=10),
     # The keyframes of the video and the live stream (inception_art.video.dream):
     # the default's core at the video's size, seen at pool 1; ``steps`` are
     # per keyframe. Chosen on keyframes (bench/keyframes.json).
-    'keyframes': dict(size=(252, 448), views=(1,), steps=10),
-    'classic': dict(size=(224, 224), steps=200, rule='adam', lr=5.0, param='pixels',
+    'keyframes': dict(canvas=(252, 448), views=(1,), steps=10),
+    'classic': dict(canvas=(224, 224), steps=200, rule='adam', lr=5.0, param='pixels',
                     views=(1,), octaves=1, jitter=16, shift=0.0, scale=(1.0, 1.0),
                     degrees=0.0, blur=0.5, blur_every=4, prior='student',
                     prior_scales='still', prior_strength=10.0, prior_stride=1, init='grey'),
 }
 
+#: The settings of each stage (:attr:`inception_art.settings.Setting.stage`).
+STAGES = {stage: tuple(x.name for x in SETTINGS if x.stage == stage)
+          for stage in ('graph', 'run', 'loop')}
+
+
+def _frozen(value):
+    """A setting's value as it is kept: sequences as tuples (JSON gives lists)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+class RenderSettings(Mapping):
+    """Every render setting's value, resolved once (:func:`settings`) and
+    frozen.
+
+    Read it as a mapping (``s['steps']``) or by attribute (``s.steps``);
+    :meth:`replace` gives a changed copy. Its parts by stage:
+
+    * :attr:`graph`: what the compiled step is built from, the
+      :class:`~inception_art.loop.Renderer`'s key;
+    * :attr:`run`: the compiled step's shared variables, which
+      :meth:`~inception_art.step.ImageOptimizer.restart` sets;
+    * :attr:`loop`: what the render loop reads around the step.
+    """
+
+    __slots__ = ('recipe', '_values')
+
+    def __init__(self, recipe, values):
+        object.__setattr__(self, 'recipe', recipe)
+        object.__setattr__(self, '_values', {k: _frozen(v) for k, v in values.items()})
+
+    def __getitem__(self, name):
+        return self._values[name]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self):
+        return len(self._values)
+
+    def __getattr__(self, name):
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name, value):
+        raise AttributeError('RenderSettings are frozen; use replace(%s=...)' % name)
+
+    def __hash__(self):
+        return hash(tuple(sorted(self._values.items(), key=lambda kv: kv[0])))
+
+    def __repr__(self):
+        return 'RenderSettings(%r, %r)' % (self.recipe, self._values)
+
+    def __reduce__(self):          # to Dask workers and the live optimiser
+        return (RenderSettings, (self.recipe, self._values))
+
+    def replace(self, **changes):
+        """A copy with ``changes`` (names as in :data:`SETTINGS`; None keeps
+        the value)."""
+        return settings(self.recipe, **dict(self._values, **changes))
+
+    @property
+    def prior_used(self):
+        """The prior the step is built with: ``'none'`` at strength 0 too,
+        where it would cost its full price for nothing."""
+        return self['prior'] if self['prior_strength'] > 0 else 'none'
+
+    @property
+    def graph(self):
+        """``{name: value}`` of the settings the compiled step depends on."""
+        part = {k: self[k] for k in STAGES['graph']}
+        part['prior'] = self.prior_used
+        if part['prior'] == 'none':           # then these change nothing
+            part.update(prior_scales=None, prior_stride=None)
+        return part
+
+    @property
+    def run(self):
+        """``{name: value}`` of the compiled step's shared variables."""
+        return {k: self[k] for k in STAGES['run']}
+
+    @property
+    def loop(self):
+        """``{name: value}`` of what the render loop reads."""
+        return {k: self[k] for k in STAGES['loop']}
+
+    def key(self, canvas=None):
+        """A hashable key of :attr:`graph`, at ``canvas`` (an octave's
+        size) instead of the settings' own when given."""
+        part = dict(self.graph, **({} if canvas is None else {'canvas': tuple(canvas)}))
+        return tuple(sorted(part.items(), key=lambda kv: kv[0]))
+
+
 def settings(recipe='default', **overrides):
-    """The full settings of ``recipe`` with ``overrides`` (None: keep the
-    recipe's); unknown names or recipes are one-line errors."""
+    """The :class:`RenderSettings` of ``recipe`` with ``overrides`` (None:
+    keep the recipe's); unknown names or recipes are one-line errors. This
+    is where every command resolves its render settings, once."""
+    if isinstance(recipe, RenderSettings):
+        return recipe.replace(**overrides)
     if recipe not in RECIPES:
         raise ValueError('unknown recipe %r; choose one of: %s'
                          % (recipe, ', '.join(RECIPES)))
     unknown = set(overrides) - set(DEFAULTS)
     if unknown:
         raise ValueError('unknown setting(s): %s' % ', '.join(sorted(unknown)))
-    result = dict(DEFAULTS, **RECIPES[recipe])
-    result.update({k: v for k, v in overrides.items() if v is not None})
-    return result
+    values = dict(DEFAULTS, **RECIPES[recipe])
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return RenderSettings(recipe, values)
 
 
 def add_recipe_flags(parser, recipe='default', skip=()):

@@ -11,7 +11,7 @@ from pathlib import Path
 from . import imagenet, recipes
 from .cli import ArgumentParser, run_main
 from .images import check_writable, save_png
-from .loop import check, load_prior, render
+from .loop import check, render
 
 
 def build_parser():
@@ -40,13 +40,12 @@ def main(argv=None):
         classes.append(imagenet.resolve(args.class2))
     s = recipes.from_args(args)
     check(s)
-    load_prior(s['prior'])   # a missing prior file fails now, not after compiling
     names = '+'.join(imagenet.short_name(c).replace(' ', '_') for c in classes)
     out = Path(args.out or Path('renders') / (names + '.png'))
     if args.out is None:
         out.parent.mkdir(exist_ok=True)
     check_writable(out)
-    image, logit = render(classes, recipe='default', **s)
+    image, logit = render(classes, s)
     save_png(image, out)
     print('%s: %s, logit %.2f (%s, %s, %d steps)' % (
         out, ' + '.join(imagenet.LABELS[c] for c in classes), logit, s['model'],

@@ -44,6 +44,15 @@ class Setting:
     flag : bool
         Whether the commands offer a flag for it (some settings are for
         the library and the tests only).
+    aliases : tuple of str
+        Former flags that still work, hidden from ``--help`` (one a command
+        already has for another setting is left out).
+    stage : {'graph', 'run', 'loop'}, optional
+        Where a render setting acts: ``graph`` changes the compiled step
+        (a new value compiles another), ``run`` is a shared variable of the
+        compiled step, set before a run (:meth:`ImageOptimizer.restart`),
+        ``loop`` is read by the render loop around the step (steps, start
+        image, octaves, blur). None for the commands' own settings.
     """
 
     name: str
@@ -54,6 +63,8 @@ class Setting:
     check: object = None
     metavar: str = None
     flag: bool = True
+    aliases: tuple = ()
+    stage: str = None
 
     @property
     def option(self):
@@ -100,6 +111,11 @@ def add_flags(parser, table, defaults=None, skip=()):
             continue
         parser.add_argument(s.option, type=s.type, choices=s.choices, metavar=s.metavar,
                             help=help_text)
+        taken = parser._option_string_actions     # shared by a parser and its groups
+        for alias in s.aliases:
+            if alias not in taken:
+                parser.add_argument(alias, dest=s.name, type=s.type, choices=s.choices,
+                                    default=None, help=argparse.SUPPRESS)
 
 
 def given(args, table):

@@ -42,13 +42,12 @@ def contact_sheet(pictures, labels, columns=4, cell=256):
     return np.asarray(sheet)
 
 
-def make_sheet(classes, recipe='default', columns=4, cell=256, judge=True, progress=True,
-               **overrides):
-    """Render ``classes`` (indices) and return the sheet with the pictures."""
+def make_sheet(classes, settings='default', columns=4, cell=256, judge=True, progress=True):
+    """Render ``classes`` (indices) with ``settings`` (a RenderSettings or a
+    recipe's name) and return the sheet with the pictures."""
     renderer, pictures = Renderer(), []
     for c in classes:
-        pictures.append(render((c,), recipe=recipe, renderer=renderer, progress=progress,
-                               **overrides)[0])
+        pictures.append(render((c,), settings, renderer=renderer, progress=progress)[0])
     labels = [imagenet.short_name(c) for c in classes]
     if judge:
         from .research.evaluate import judge as run_judges
@@ -81,8 +80,8 @@ def main(argv=None):
     if args.columns < 1 or args.cell < 16:
         raise ValueError('--columns must be >= 1 and --cell >= 16')
     check_writable(args.out)
-    sheet, _ = make_sheet(classes, columns=args.columns, cell=args.cell,
-                          judge=not args.no_judge, **s)
+    sheet, _ = make_sheet(classes, s, columns=args.columns, cell=args.cell,
+                          judge=not args.no_judge)
     with atomic_path(args.out) as tmp:
         Image.fromarray(sheet).save(tmp, format='PNG', optimize=True)
     print('%s: %d classes, recipe %s' % (args.out, len(classes), args.recipe))

@@ -55,7 +55,7 @@ class ImageOptimizer:
         Weight of the prior term.
     seed : int
         Seed of the transforms' draws.
-    optimizer : {'adam', 'adam2015', 'gd'}
+    rule : {'adam', 'adam2015', 'gd'}
         The update rule (:data:`inception_art.updates.RULES`).
     param : {'pixels', 'fourier'} or a parameterisation object
         How the image is represented (:mod:`inception_art.param`).
@@ -66,11 +66,11 @@ class ImageOptimizer:
     """
 
     def __init__(self, network, objective, lr=5.0, jitter=0, prior=None,
-                 prior_strength=0.0, seed=0, optimizer='adam', param='pixels',
+                 prior_strength=0.0, seed=0, rule='adam', param='pixels',
                  affine=None):
-        if optimizer not in RULES:
+        if rule not in RULES:
             raise ValueError('unknown update rule %r; choose one of: %s'
-                             % (optimizer, ', '.join(RULES)))
+                             % (rule, ', '.join(RULES)))
         views = network if isinstance(network, NetworkViews) else NetworkViews.of(network)
         self.views, self.objective = views, objective
         self.size = views.size
@@ -97,7 +97,7 @@ class ImageOptimizer:
             loss = loss + self.prior_strength * prior.term(image, size=self.size)
             self.random_parts.append(prior)
         grad = T.grad(loss, self.picture.param)
-        self.rule = RULES[optimizer](self.picture.param, lr=lr,
+        self.rule = RULES[rule](self.picture.param, lr=lr,
                                      constrain=self.picture.constrain)
         self._step = theano.function([], [loss, logit], updates=self.rule.updates(grad),
                                      name='image_step')
@@ -107,20 +107,32 @@ class ImageOptimizer:
         """The network of the first view."""
         return next(iter(self.views.networks.values()))
 
-    def restart(self, image, lr=None, prior_strength=None, seed=None, jitter=None):
+    def restart(self, image, run=None):
         """Start again from ``image`` ((h, w, 3), 0..255): the update rule
-        forgets its state; ``lr``, ``prior_strength``, the transforms'
-        ``seed`` and the largest ``jitter`` roll change when given."""
-        if jitter is not None:
-            self.jitter.pixels = int(jitter)
-        if lr is not None:
-            self.rule.lr.set_value(np.float32(lr))
-        if prior_strength is not None:
-            self.prior_strength.set_value(np.float32(prior_strength))
-        if seed is not None:
-            self.rng.seed(seed)
+        forgets its state.
+
+        ``run`` is the run part of the render settings
+        (:attr:`inception_art.recipes.RenderSettings.run`, or any mapping of
+        some of its names: ``lr``, ``jitter``, ``prior_strength``, ``seed``);
+        what it names is set, what it leaves out keeps its value.
+        """
+        run = dict(run or {})
+        unknown = set(run) - set(self.RUN)
+        if unknown:
+            raise ValueError('not a run setting: %s' % ', '.join(sorted(unknown)))
+        for name, value in run.items():
+            if value is not None:
+                self.RUN[name](self, value)
         self.rule.reset()
         self.set_image(image)
+
+    #: How each run setting is set: a shared variable, or the draws' seed.
+    RUN = {
+        'lr': lambda self, v: self.rule.lr.set_value(np.float32(v)),
+        'prior_strength': lambda self, v: self.prior_strength.set_value(np.float32(v)),
+        'jitter': lambda self, v: setattr(self.jitter, 'pixels', int(v)),
+        'seed': lambda self, v: self.rng.seed(v),
+    }
 
     def set_image(self, image):
         """Make the image ``image``: an (h, w, 3) array on the 0..255 scale."""

@@ -44,7 +44,7 @@ def test_normalised_gradient_matches_numpy_reference():
 def test_optimizer_choice(tiny):
     from inception_art.objectives import ClassObjective
     with pytest.raises(ValueError, match='unknown update rule .sgd.*adam2015'):
-        ImageOptimizer(tiny, ClassObjective(), optimizer='sgd')
+        ImageOptimizer(tiny, ClassObjective(), rule='sgd')
 
 
 # --- the channel objective ----------------------------------------------------
@@ -350,7 +350,7 @@ def test_every_recipe_cell_renders_at_the_default_size():
     minimum and stopped a whole run); a cell that cannot is one line before
     any work."""
     from inception_art.loop import check
-    config = dict(network='efficientnet-lite0', size=compare.DEFAULTS['size'],
+    config = dict(network='efficientnet-lite0', size=compare.DEFAULTS['canvas'],
                   steps=compare.STEPS, seed=0)
     cells = [(n, s) for n, s in compare.grid() if 'recipe' in s]
     assert len(cells) == 14
@@ -369,7 +369,7 @@ def test_channels_alone(layered):
     assert sorted(k for k in pictures if k[0] == 'channel') == [('channel', 0), ('channel', 1)]
     # Rendered with the default recipe: its canvas, not the class cells' size.
     from inception_art.recipes import DEFAULTS
-    assert pictures[('channel', 0)].shape == DEFAULTS['size'] + (3,)
+    assert pictures[('channel', 0)].shape == DEFAULTS['canvas'] + (3,)
 
 
 def test_command_errors(tmp_path, capsys):

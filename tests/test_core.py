@@ -66,7 +66,7 @@ def fourier_step(pooled_views):
 
 def test_the_fourier_step_with_views_and_affine_raises_the_target(fourier_step):
     opt = fourier_step
-    opt.restart(np.full((64, 96, 3), 128.0), seed=0)
+    opt.restart(np.full((64, 96, 3), 128.0), dict(seed=0))
     _, first = opt.step()
     for _ in range(30):
         _, last = opt.step()
@@ -79,7 +79,7 @@ def test_the_fourier_step_with_views_and_affine_raises_the_target(fourier_step):
 def test_restart_makes_a_run_repeatable(fourier_step):
     runs = []
     for _ in range(2):
-        fourier_step.restart(np.full((64, 96, 3), 100.0), lr=0.05, seed=3)
+        fourier_step.restart(np.full((64, 96, 3), 100.0), dict(lr=0.05, seed=3))
         for _ in range(3):
             fourier_step.step()
         runs.append(fourier_step.get_float_image())
@@ -106,7 +106,7 @@ def test_prior_term_acts_on_the_image_not_the_view():
                            affine=dict(shift=6, degrees=20, scale=(0.8, 1.2)))
     losses = []
     for strength in (3.0, 0.0):             # the same seed draws the same view
-        moved.restart(image, prior_strength=strength, seed=5)
+        moved.restart(image, dict(prior_strength=strength, seed=5))
         losses.append(moved.step()[0])
     assert losses[0] - losses[1] == pytest.approx(3.0 * prior_value, rel=1e-3)
     assert losses[1] != pytest.approx(net_value, rel=1e-3)   # the view did move
@@ -116,14 +116,14 @@ def test_prior_term_acts_on_the_image_not_the_view():
 
 def test_the_2015_recipe_is_the_2015_stills():
     s = recipes.settings('2015')
-    assert s['init'] == 'photo' and s['size'] is None          # the photo sets the canvas
+    assert s['init'] == 'photo' and s['canvas'] is None          # the photo sets the canvas
     assert s['views'] == (3, 4) and s['rule'] == 'adam2015' and s['lr'] == 5.0
     assert s['param'] == 'pixels' and s['steps'] == 100
     assert s['prior'] == 'student' and s['prior_scales'] == 'still'
     assert s['prior_strength'] == 1000.0
     assert s['jitter'] == 0 and s['blur'] == 0 and s['shift'] == 0 and s['degrees'] == 0
     stream = recipes.settings('2015-stream')
-    assert stream['size'] == (472, 840) and stream['views'] == (1,)
+    assert stream['canvas'] == (472, 840) and stream['views'] == (1,)
     assert stream['steps'] == 10 and stream['prior_strength'] == 10.0
     assert stream['prior_scales'] == 'video'
 
@@ -182,9 +182,9 @@ def test_a_channel_objective_runs_in_the_same_core(pooled_views):
     transforms and the pooled views like classes do."""
     from inception_art.objectives import ChannelObjective
     opt = ImageOptimizer(pooled_views, ChannelObjective('logits', channel=6), lr=0.05,
-                         param='fourier', optimizer='adam2015',
+                         param='fourier', rule='adam2015',
                          affine=dict(shift=4, scale=(0.8, 1.2), degrees=15))
-    opt.restart(np.full((64, 96, 3), 128.0), seed=0)
+    opt.restart(np.full((64, 96, 3), 128.0), dict(seed=0))
     _, first = opt.step()
     for _ in range(30):
         _, last = opt.step()

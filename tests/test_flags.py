@@ -48,7 +48,7 @@ def test_objective_and_prior_flags_reach_the_compiled_step():
     image = np.random.RandomState(0).uniform(0, 255, (40, 48, 3))
     losses = []
     for strength in (0.0, 3.0):
-        opt.restart(image, lr=0.0, prior_strength=strength)
+        opt.restart(image, dict(lr=0.0, prior_strength=strength))
         losses.append(opt.step()[0])
     prior = load_prior('gaussian', 'still')
     x = T.tensor4('x')

@@ -236,14 +236,14 @@ def test_unreachable_scheduler_and_unwritable_folder(tmp_path):
 
 def test_manifest_keys_classes_by_settings(tmp_path):
     """Another setting makes a class stale; its files gone, too."""
-    s = settings(size=(64, 64), steps=3)
+    s = settings(canvas=(64, 64), steps=3)
     m = Manifest(tmp_path)
     for name in ('a.png', 'a.jpg'):
         (tmp_path / name).write_bytes(b'x')
     m.add('n09472597', s, dict(index=980, picture='a.png', thumbnail='a.jpg', seconds=1.0))
     again = Manifest(tmp_path)
     assert again.done('n09472597', settings_key(s))
-    assert settings_key(dict(s, size=[64, 64])) == settings_key(s)   # as JSON reads it back
+    assert settings_key(dict(s, canvas=[64, 64])) == settings_key(s)   # as JSON reads it back
     assert not again.done('n09472597', settings_key(dict(s, steps=4)))
     assert not again.done('n01910747', settings_key(s))
     (tmp_path / 'a.jpg').unlink()

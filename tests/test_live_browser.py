@@ -32,8 +32,8 @@ HOSTILE = ['<img src=x onerror="window.__pwned=1">',
 def live():
     # No chat rate limit: every viewer here is 127.0.0.1, and one test
     # floods the chat on purpose.
-    app = LiveApp(source='stand-in', port=free_port(), hold=0.3, size=(288, 512),
-                  opt_size=(90, 160), keyframe_seconds=1.0, subject='daisy',
+    app = LiveApp(source='stand-in', port=free_port(), hold=0.3, frame_size=(288, 512),
+                  canvas=(90, 160), keyframe_seconds=1.0, subject='daisy',
                   chat_rate=None).start()
     wait_for(lambda: app.clock.keyframes_shown >= 1, 60)
     yield app

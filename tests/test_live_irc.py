@@ -94,8 +94,8 @@ def ircd(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def live(ircd):
-    app = LiveApp(source='stand-in', port=free_port(), hold=0.5, size=(144, 256),
-                  opt_size=(72, 128), keyframe_seconds=0.6, subject='daisy',
+    app = LiveApp(source='stand-in', port=free_port(), hold=0.5, frame_size=(144, 256),
+                  canvas=(72, 128), keyframe_seconds=0.6, subject='daisy',
                   twitch=True, twitch_stream=False, irc_server='irc://127.0.0.1:%d' % ircd.port,
                   environ={'TWITCH_CHANNEL': CHANNEL, 'TWITCH_OAUTH': TOKEN,
                            'TWITCH_NICK': 'dreambot'},

@@ -42,7 +42,7 @@ def nginx(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def live(nginx):
-    app = LiveApp(source='stand-in', port=free_port(), size=SIZE, opt_size=(90, 160),
+    app = LiveApp(source='stand-in', port=free_port(), frame_size=SIZE, canvas=(90, 160),
                   keyframe_seconds=1.0, subject='jellyfish', twitch=True,
                   rtmp_url='rtmp://127.0.0.1:%d/app' % nginx.rtmp_port,
                   environ={'TWITCH_STREAM_KEY': KEY}, rtmp_backoff=(0.3, 1.0),

@@ -35,8 +35,8 @@ SIZE = (288, 512)
 
 
 def stand_in_app(**overrides):
-    options = dict(source='stand-in', port=free_port(), hold=0.3, size=SIZE,
-                   opt_size=(90, 160), keyframe_seconds=1.0, subject='daisy',
+    options = dict(source='stand-in', port=free_port(), hold=0.3, frame_size=SIZE,
+                   canvas=(90, 160), keyframe_seconds=1.0, subject='daisy',
                    stall_timeout=5.0)
     options.update(overrides)
     return LiveApp(**options)
@@ -110,7 +110,7 @@ def test_status_endpoint(live):
     before = live.clock.frames
     status = get_json(live.server.url)
     after = live.clock.frames
-    assert (status['size'], status['opt_size'], status['hold_s']) == ('512x288', '160x90', 0.3)
+    assert (status['frame_size'], status['canvas'], status['hold_s']) == ('512x288', '160x90', 0.3)
     assert (status['source'], status['model'], status['twitch']) == ('stand-in', None, None)
     assert (status['fps_target'], status['keyframe_seconds']) == (25.0, 1.0)
     assert before <= status['frames'] <= after
@@ -240,9 +240,9 @@ def test_the_app_accounts_for_every_chat_message():
 def test_twitch_settings_are_checked_before_anything_starts():
     env = {'TWITCH_STREAM_KEY': 'live_123', 'TWITCH_CHANNEL': 'somebody'}
     with pytest.raises(ValueError, match='even width and height, got 511x288'):
-        stand_in_app(twitch=True, size=(288, 511), opt_size=(90, 160), environ=env)
+        stand_in_app(twitch=True, frame_size=(288, 511), canvas=(90, 160), environ=env)
     # Chat only: no video goes out, so any size does.
-    stand_in_app(twitch=True, twitch_stream=False, size=(288, 511), opt_size=(90, 160),
+    stand_in_app(twitch=True, twitch_stream=False, frame_size=(288, 511), canvas=(90, 160),
                  environ=env)
     with pytest.raises(ValueError, match='IRC server'):
         stand_in_app(twitch=True, irc_server='http://irc.example', environ=env)
@@ -388,8 +388,9 @@ def test_the_warm_up_keyframe_gets_its_time_before_the_watchdog_acts():
         def is_alive(self):
             return True
 
-    worker = KeyframeWorker('dream', dict(steps=10, warmup_steps=100), {'classes': (980,)},
-                            stall_timeout=60)
+    from inception_art.video.dream import keyframe_settings
+    worker = KeyframeWorker('dream', dict(settings=keyframe_settings(steps=10), warmup_steps=100),
+                            {'classes': (980,)}, stall_timeout=60)
     worker.process, worker.ready, worker.ready_at = Alive(), True, 1000.0
     worker.owed, worker.owed_since = 3, 990.0                   # owed while compiling
     assert worker.problem(now=1000.0 + 500) is None             # warming up: 600 s allowed
@@ -481,11 +482,11 @@ def test_command_flags_reach_the_app_and_its_parts(monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         command.main(['--nice', '5', '--budget', '0.5', '--min-steps', '2',
                       '--twitch-chat-only', '--rtmp-url', 'rtmp://127.0.0.1:1935/app',
-                      '--reply-interval', '1.5', '--hold', '7', '--opt-size', '160x90'])
+                      '--reply-interval', '1.5', '--hold', '7', '--canvas', '160x90'])
     assert (given['nice'], given['budget'], given['min_steps']) == (5, 0.5, 2)
     assert given['twitch'] is True and given['twitch_stream'] is False
     assert given['rtmp_url'] == 'rtmp://127.0.0.1:1935/app'
-    assert (given['reply_interval'], given['hold'], given['opt_size']) == (1.5, 7.0, (90, 160))
+    assert (given['reply_interval'], given['hold'], given['canvas']) == (1.5, 7.0, (90, 160))
 
     app = stand_in_app(nice=5, budget=0.5, min_steps=2, keyframe_seconds=2.0, hold=7)
     assert app.worker.nice == 5

@@ -193,7 +193,7 @@ def test_pixels_stay_in_range_when_the_gradient_pushes_out(tiny, rule):
     """Start at the edges of the range with every gradient pushing further
     out (the objective asks for brighter where the image is 250 and darker
     where it is 5): the clip holds the image inside [0, 255]."""
-    opt = ImageOptimizer(tiny, ClassObjective('logit', classes=(3,)), lr=20.0, optimizer=rule)
+    opt = ImageOptimizer(tiny, ClassObjective('logit', classes=(3,)), lr=20.0, rule=rule)
     image = np.full(tiny.size + (3,), 250.0, dtype='float32')
     image[:, : tiny.size[1] // 2] = 5.0
     opt.restart(image)

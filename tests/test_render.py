@@ -20,7 +20,7 @@ def test_the_default_recipe_paints_the_requested_class(renderer):
     """A short default render (small canvas, few steps): Lite0 names the
     class first, and Lite2, which did not make it, has it in its top 5, at
     full size and in the thumbnail test."""
-    picture, logit = render((VOLCANO,), renderer=renderer, size=(192, 192), steps=48,
+    picture, logit = render((VOLCANO,), renderer=renderer, canvas=(192, 192), steps=48,
                             progress=False)
     assert picture.shape == (192, 192, 3) and picture.dtype == np.uint8
     from inception_art import look
@@ -38,7 +38,7 @@ def test_a_second_class_takes_the_upper_half(renderer):
     alone, has its own class in the top 5 and above the other class. (A
     canvas this small needs views (1, 2): with the default views it pools to
     maps of 2-3 rows, and the halves blend.)"""
-    picture, _ = render((VOLCANO, JELLYFISH), renderer=renderer, size=(192, 192), steps=48,
+    picture, _ = render((VOLCANO, JELLYFISH), renderer=renderer, canvas=(192, 192), steps=48,
                         views=(1, 2), seed=0, progress=False)
     lower, upper = Classifier('efficientnet-lite0').logits([picture[96:], picture[:96]])
 
@@ -51,7 +51,7 @@ def test_a_second_class_takes_the_upper_half(renderer):
 @pytest.mark.full_network
 def test_octaves_share_the_steps_and_end_at_the_canvas(renderer):
     seen = []
-    picture, _ = render((VOLCANO,), renderer=renderer, size=(160, 128), steps=7, octaves=2,
+    picture, _ = render((VOLCANO,), renderer=renderer, canvas=(160, 128), steps=7, octaves=2,
                         octave_scale=1.25, views=(2,), progress=False,
                         callback=lambda i, loss, logit: seen.append(i))
     assert seen == list(range(7))
@@ -64,7 +64,7 @@ def test_octaves_share_the_steps_and_end_at_the_canvas(renderer):
 def test_the_2015_recipe_starts_from_the_photograph_at_its_size(renderer):
     from inception_art.images import load_rgb
     photo = load_rgb(recipes.PHOTO).astype(float)
-    picture, _ = render((VOLCANO,), recipe='2015', renderer=renderer, steps=1, progress=False)
+    picture, _ = render((VOLCANO,), '2015', renderer=renderer, steps=1, progress=False)
     assert picture.shape == photo.shape
     change = np.abs(picture - photo)
     # The 2015 Adam's first step is lr times the sign of the gradient: every

@@ -26,7 +26,7 @@ COMMANDS = {
 }
 
 #: A value each kind of setting takes, as text and as the library's value.
-SAMPLES = {'size': ('320x240', (240, 320)), 'opt_size': ('160x90', (90, 160)),
+SAMPLES = {'canvas': ('320x240', (240, 320)), 'frame_size': ('160x90', (90, 160)),
            'views': ('1,3', (1, 3)), 'scale': ('0.8,1.2', (0.8, 1.2))}
 
 
@@ -97,9 +97,11 @@ def test_help_shows_the_defaults_of_the_commands_recipe():
     text = p.format_help()
     assert '(default: keyframes)' in text
     assert re.search(r'--steps STEPS\s+update steps.*\(default: 10\)', text.replace('\n', ' '))
+    assert re.search(r'--canvas WxH\s+size of the optimised picture.*\(default: 448x252\)',
+                     text.replace('\n', ' '))
     p = argparse.ArgumentParser()
     add_flags(p, dream.SETTINGS)
-    assert '(default: 448x252)' in p.format_help()
+    assert '(default: 1024x576)' in p.format_help()
 
 
 def test_live_defaults_are_read_not_copied():
@@ -109,7 +111,7 @@ def test_live_defaults_are_read_not_copied():
     for s in recipes.SETTINGS:
         if s.name not in dream.NOT_KEYFRAME:
             assert d[s.name] is None, s.name
-    for name in ('opt_size', 'warmup_steps', 'zoom', 'degrees_per_frame', 'fps'):
+    for name in ('frame_size', 'warmup_steps', 'zoom', 'degrees_per_frame', 'fps'):
         assert d[name] == dream.DEFAULTS[name]
     assert d['recipe'] == dream.RECIPE and d['keyframe_seconds'] == 2.5
 
@@ -141,3 +143,103 @@ def test_every_flag_is_in_the_readme():
                     missing.append((command.__name__, option))
     assert not missing
 
+
+
+# ------------------------------------------------------- one settings value --
+
+#: A second value for each render setting, to see what changing it does.
+OTHER = {'model': 'efficientnet-lite1', 'canvas': (96, 128), 'steps': 7, 'rule': 'gd',
+         'lr': 0.2, 'param': 'pixels', 'views': (1,), 'octaves': 2, 'octave_scale': 1.2,
+         'jitter': 3, 'shift': 4.0, 'scale': (0.9, 1.1), 'degrees': 5.0, 'blur': 0.5,
+         'blur_every': 2, 'objective': 'prob', 'prior': 'gaussian', 'prior_strength': 20.0,
+         'prior_scales': 'video', 'prior_stride': 2, 'init': 'noise', 'seed': 9}
+
+
+def test_every_render_setting_has_a_stage():
+    assert set(OTHER) == set(recipes.DEFAULTS)
+    for s in recipes.SETTINGS:
+        assert s.stage in ('graph', 'run', 'loop'), s.name
+
+
+def test_the_renderers_key_is_the_graph_part_and_only_it():
+    """Changing any graph setting changes the compiled step's key; changing
+    a run or loop setting never does (they are shared variables and the
+    loop's own). With the prior on, so that its settings count."""
+    base = recipes.settings('default', prior_strength=10.0)
+    stage = {s.name: s.stage for s in recipes.SETTINGS}
+    for name, value in OTHER.items():
+        changed = base.replace(**{name: value})
+        assert changed[name] == value
+        if stage[name] == 'graph':
+            assert changed.key() != base.key(), name
+        else:
+            assert changed.key() == base.key(), name
+
+
+def test_strength_0_means_no_prior_in_the_graph():
+    off = recipes.settings('default', prior_strength=0.0)
+    assert off.graph['prior'] == 'none' and off.prior_used == 'none'
+    # with the prior off, its scales and stride do not split the cache
+    assert off.replace(prior_scales='video', prior_stride=2).key() == off.key()
+    assert off.replace(prior_strength=1.0).key() != off.key()
+
+
+def test_restart_takes_the_run_part():
+    from inception_art.step import ImageOptimizer
+    assert set(ImageOptimizer.RUN) == set(recipes.STAGES['run'])
+    assert set(recipes.settings().run) == set(recipes.STAGES['run'])
+
+
+def test_settings_are_frozen_and_travel_whole():
+    import pickle
+    s = recipes.settings('2015', steps=3)
+    with pytest.raises(AttributeError, match='frozen'):
+        s.steps = 4
+    with pytest.raises(TypeError):
+        s['steps'] = 4
+    back = pickle.loads(pickle.dumps(s))
+    assert back == s and back.recipe == '2015' and hash(back) == hash(s)
+    assert recipes.settings(s, lr=1.0)['lr'] == 1.0 and s['lr'] == 5.0
+    with pytest.raises(ValueError, match='unknown setting'):
+        s.replace(stepz=1)
+
+
+def test_one_function_owns_the_keyframe_canvas():
+    """Video and live take the keyframes' canvas from keyframe_settings:
+    the 2015 stream's 840x472 for 1024x576 frames in both."""
+    frames = (576, 1024)
+    assert dream.keyframe_settings('2015-stream', frames)['canvas'] == (472, 840)
+    assert dream.keyframe_settings('keyframes', frames)['canvas'] == (252, 448)
+    assert dream.keyframe_settings('default', frames)['canvas'] == (252, 448)   # 512x512
+    assert dream.keyframe_settings('keyframes', frames, canvas=(90, 160))['canvas'] == (90, 160)
+    with pytest.raises(ValueError, match='--canvas 160x160 and --frame-size 1024x576'):
+        dream.keyframe_settings('keyframes', frames, canvas=(160, 160))
+    app = live_app.LiveApp(recipe='2015-stream', source='stand-in', port=0)
+    assert app.keyframe['canvas'] == (472, 840) and app.keyframe == dream.keyframe_settings(
+        '2015-stream', frames)
+    assert app.worker.options['settings'] is app.keyframe
+
+
+@pytest.mark.parametrize('command, argv', [
+    ('render', ['--class', 'volcano']),
+    ('sheet', ['--no-judge', '--classes', 'volcano']),
+    ('gallery', ['volcano']),
+    ('video', ['--classes', 'volcano']),
+    ('live', []),
+])
+def test_every_command_checks_the_prior_file_first(command, argv, tmp_path, monkeypatch,
+                                                   capsys):
+    """A missing prior file is one line from every command, before any work."""
+    from inception_art import prior_file
+    from inception_art.cli import run_main
+    monkeypatch.setattr(prior_file, 'FOLDER', tmp_path / 'no-priors')
+    monkeypatch.chdir(tmp_path)
+    module = {'render': render, 'sheet': sheet, 'gallery': gallery, 'video': video,
+              'live': live_command}[command]
+    for name in ('render', 'make_sheet', 'make_gallery', 'Dream', 'LiveApp'):
+        if hasattr(module, name) and not (command == 'live' and name == 'LiveApp'):
+            monkeypatch.setattr(module, name, lambda *a, **k: pytest.fail('work started'))
+    assert run_main(module.main, argv + ['--prior-strength', '5', '--port', '0'][
+        :2 if command != 'live' else 4]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and 'no such prior file' in err[0], err

@@ -69,8 +69,8 @@ def make_gallery(classes, s, out, scheduler=None, workers=None, thumb=192, fmt='
     ----------
     classes : sequence of int
         Class indices.
-    s : dict
-        Full render settings (:func:`inception_art.recipes.settings`),
+    s : RenderSettings
+        The render settings (:func:`inception_art.recipes.settings`),
         checked.
     out : path
         The gallery folder (created; see :func:`prepare`).

@@ -20,7 +20,7 @@ FORMAT = 1
 
 
 def settings_key(s):
-    """A short, stable key of render settings ``s`` (a dict): equal
+    """A short, stable key of render settings ``s`` (a mapping): equal
     settings, equal key; any change, another key."""
     text = json.dumps(_plain(s), sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
@@ -29,7 +29,7 @@ def settings_key(s):
 def _plain(s):
     """Settings as JSON has them (tuples as lists), so that a key made from
     settings read back from the manifest is the same."""
-    return json.loads(json.dumps(s))
+    return json.loads(json.dumps(dict(s)))
 
 
 class Manifest:

@@ -27,8 +27,8 @@ def render_class(task):
     with worker_lock():
         renderer = worker_state('gallery', None, Renderer)
         started = time.perf_counter()
-        picture, logit = render((task['index'],), renderer=renderer, progress=False,
-                                **task['settings'])
+        picture, logit = render((task['index'],), task['settings'], renderer=renderer,
+                                progress=False)
         seconds = time.perf_counter() - started
     return dict(index=task['index'], picture=picture, logit=float(logit), seconds=seconds,
                 worker=worker_name(), host=socket.gethostname(), pid=os.getpid())

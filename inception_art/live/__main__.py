@@ -31,7 +31,8 @@ def build_parser():
                    help='read and answer Twitch chat, stream no video (needs only '
                         'TWITCH_CHANNEL, and TWITCH_OAUTH to answer)')
     p.add_argument('-v', '--verbose', action='store_true', help='log more')
-    add_flags(p.add_argument_group('keyframe motion'), keyframes.SETTINGS, defaults=MOTION)
+    add_flags(p.add_argument_group('frames, keyframes and motion'), keyframes.SETTINGS,
+              defaults=MOTION)
     recipes.add_recipe_flags(p.add_argument_group('render settings of the keyframes'),
                              recipe=MOTION['recipe'], skip=keyframes.NOT_KEYFRAME)
     return p

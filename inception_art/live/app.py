@@ -26,7 +26,8 @@ from ..video import dream as keyframes
 from .. import recipes
 from ..imagenet import parse_subject, subject_text
 from ..video.interpolate import Interpolator
-from ..settings import Setting, above, at_least, between, defaults, size, validate
+from ..loop import check
+from ..settings import Setting, above, at_least, between, defaults, validate
 from ..video.zoom import Motion
 from . import twitch
 from .chat import RateLimits, RequestQueue, clean_name, clean_text
@@ -60,7 +61,6 @@ SETTINGS = (
     Setting('source', 'dream', 'dream: the network; stand-in: synthetic keyframes without '
                                'a network, to try the page or a Twitch set-up quickly',
             choices=('dream', 'stand-in')),
-    Setting('size', (576, 1024), 'video size', type=size, metavar='WxH'),
     Setting('budget', 0.6, 'share of --keyframe-seconds one keyframe may take; fewer steps '
                            'are made when they would take longer, 0 = always --steps',
             type=float, check=between(0, 1)),
@@ -100,7 +100,8 @@ SETTINGS = (
     Setting('environ', None, 'where the Twitch settings are read (None: os.environ)',
             flag=False),
 )
-#: The motion of the keyframe loop, a keyframe every 2.5 s of video.
+#: The keyframe loop's settings (frames, motion), a keyframe every
+#: 2.5 s of video.
 MOTION = dict(keyframes.DEFAULTS, keyframe_seconds=2.5)
 #: Every keyword argument of :class:`LiveApp` and its default: the live
 #: settings, the motion, and the render settings a keyframe takes (None:
@@ -124,18 +125,18 @@ class LiveApp:
         c = dict(DEFAULTS, **config)
         self.config = c
         validate(c, SETTINGS + keyframes.SETTINGS + recipes.SETTINGS)
-        # The render settings left at None are the recipe's (an unknown
-        # recipe fails here, in one line).
-        keyframe = recipes.settings(c['recipe'], **{
-            k: c[k] for k in DEFAULTS if k in recipes.DEFAULTS and k != 'size'})
-        self.steps, self.seed, self.model = keyframe['steps'], keyframe['seed'], keyframe['model']
+        # The keyframes' render settings, resolved once: the recipe's, with
+        # those given (not None) over them; checked before anything starts.
+        self.keyframe = keyframes.keyframe_settings(
+            c['recipe'], c['frame_size'], c['canvas'],
+            **{k: c[k] for k in DEFAULTS if k in recipes.DEFAULTS and k != 'canvas'})
+        if c['source'] == 'dream':
+            check(self.keyframe)
+        self.steps, self.seed, self.model = (self.keyframe['steps'], self.keyframe['seed'],
+                                             self.keyframe['model'])
         if c['min_steps'] > self.steps:
             raise ValueError('--min-steps %d is more than --steps %d'
                              % (c['min_steps'], self.steps))
-        (h, w), (oh, ow) = c['size'], c['opt_size']
-        if abs(w / h - ow / oh) > 0.02 * w / h:
-            raise ValueError('--opt-size %dx%d and --size %dx%d must have the same aspect '
-                             'ratio' % (ow, oh, w, h))
         if c['chat_rate'] is not None and (c['chat_rate'] <= 0 or c['chat_burst'] < 1):
             raise ValueError('chat_rate must be > 0 (or None) and chat_burst >= 1')
         rng = random.Random(self.seed)
@@ -155,19 +156,14 @@ class LiveApp:
         self.messages, self.answered = collections.Counter(), collections.Counter()
         self.chat_lock = threading.Lock()
         self.chat_limits = RateLimits(c['chat_rate'], c['chat_burst'])
-        options = {k: c[k] for k in keyframes.DEFAULTS}
-        options.update(opt_size=tuple(c['opt_size']), seed=self.seed)
-        if c['source'] == 'dream':
-            # The render settings given (the rest are the recipe's).
-            options.update({k: c[k] for k in DEFAULTS
-                            if k in recipes.DEFAULTS and k != 'size' and c[k] is not None})
+        options = dict({k: c[k] for k in keyframes.MOTION}, settings=self.keyframe)
         options.update(c['source_options'] or {})
         self.worker = KeyframeWorker(c['source'], options, start, nice=c['nice'],
                                      stall_timeout=c['stall_timeout'],
                                      budget=c['budget'] * c['keyframe_seconds'] or None,
                                      min_steps=c['min_steps'])
         motion = Motion(c['zoom'], c['degrees_per_frame'] * c['fps'])
-        self.interpolator = Interpolator(motion, tuple(options['opt_size']), tuple(c['size']))
+        self.interpolator = Interpolator(motion, self.keyframe['canvas'], tuple(c['frame_size']))
         self.clock = FrameClock(self.worker, self.hub, self.interpolator, fps=c['fps'],
                                 keyframe_seconds=c['keyframe_seconds'],
                                 lookahead=c['lookahead'], on_subject=self._on_subject,
@@ -190,7 +186,7 @@ class LiveApp:
         # anything starts.
         c, t = self.config, self.twitch
         if c['twitch_stream']:
-            h, w = c['size']
+            h, w = c['frame_size']
             if h % 2 or w % 2:
                 raise ValueError('--twitch streams yuv420p video: --size needs an even '
                                  'width and height, got %dx%d' % (w, h))
@@ -227,7 +223,7 @@ class LiveApp:
         c, t = self.config, self.twitch
         if c['twitch_stream']:
             self.rtmp = RTMPOutput(self.hub, twitch.stream_url(c['rtmp_url'], t.key),
-                                   tuple(c['size']), fps=c['fps'],
+                                   tuple(c['frame_size']), fps=c['fps'],
                                    bitrate_kbps=c['bitrate_kbps'], secrets=self.secrets,
                                    backoff=c['rtmp_backoff'])
             self.rtmp.start()
@@ -356,7 +352,7 @@ class LiveApp:
         """Everything the ``/status`` endpoint reports (JSON-able)."""
         c = self.config
         out = self.clock.status()
-        h, w = c['size']
+        h, w = c['frame_size']
         out.update({
             'subject': self.subject and {k: self.subject[k] for k in ('text', 'user', 'id')},
             'next_subject': {k: self.next_subject[k] for k in ('text', 'user', 'id')},
@@ -370,8 +366,8 @@ class LiveApp:
             'watchdog_restarts': self.watchdog.restarts,
             'source': c['source'],
             'model': self.model if c['source'] == 'dream' else None,
-            'size': '%dx%d' % (w, h),
-            'opt_size': '%dx%d' % tuple(c['opt_size'])[::-1],
+            'frame_size': '%dx%d' % (w, h),
+            'canvas': '%dx%d' % tuple(self.keyframe['canvas'])[::-1],
             'steps_max': self.steps,
             'uptime_s': round(time.monotonic() - self.started, 1) if self.started else 0.0,
             'twitch': None if self.twitch is None else {

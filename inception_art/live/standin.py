@@ -24,8 +24,11 @@ class StandInDream:
 
     Parameters
     ----------
-    opt_size : (h, w)
-        Keyframe size.
+    settings : RenderSettings, optional
+        The keyframes' render settings, as :class:`Dream` takes them: only
+        the ``canvas`` and the ``seed`` are read.
+    canvas : (h, w)
+        Keyframe size, without ``settings``.
     zoom, degrees_per_frame, fps, keyframe_seconds : float
         The motion, as for :class:`~inception_art.video.dream.Dream`.
     seconds : float
@@ -36,9 +39,12 @@ class StandInDream:
     seed : int
     """
 
-    def __init__(self, opt_size=(144, 256), zoom=1.05, degrees_per_frame=0.01, fps=25.0,
-                 keyframe_seconds=1.0, seconds=0.05, hang_at=None, seed=0, **_ignored):
-        self.size = tuple(opt_size)
+    def __init__(self, settings=None, zoom=1.05, degrees_per_frame=0.01, fps=25.0,
+                 keyframe_seconds=1.0, seconds=0.05, hang_at=None, canvas=(144, 256), seed=0,
+                 **_ignored):
+        if settings is not None:
+            canvas, seed = settings['canvas'], settings['seed']
+        self.size = tuple(canvas)
         self.motion = Motion(zoom, degrees_per_frame * fps)
         self.keyframe_seconds, self.seconds = float(keyframe_seconds), float(seconds)
         self.hang_at = hang_at

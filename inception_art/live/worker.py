@@ -419,8 +419,9 @@ class KeyframeWorker:
                 # The first keyframe of all takes the warm-up steps: as many
                 # times longer as it has steps (a restarted child carries on
                 # from the last keyframe and has none).
-                limit *= max(1.0, self.options.get('warmup_steps', 0)
-                             / float(self.options.get('steps') or 1))
+                settings = self.options.get('settings')
+                steps = settings['steps'] if settings is not None else 1
+                limit *= max(1.0, self.options.get('warmup_steps', 0) / float(steps or 1))
             if waited > limit:
                 return 'no keyframe for %.0f s (limit %.0f s)' % (waited, limit)
             return None

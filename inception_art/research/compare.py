@@ -344,7 +344,7 @@ def recipe_overrides(s, config):
     """The render settings of recipe cell ``s`` over its recipe: the grid's
     network, size, steps and seed, and the cell's own values."""
     prior = s['prior'] != 'none'
-    return dict(model=config['network'], size=config['size'], steps=config['steps'],
+    return dict(model=config['network'], canvas=config['size'], steps=config['steps'],
                 seed=config['seed'], objective=s['objective'], rule=s['optimizer'],
                 lr=s['gd_lr'] if s['optimizer'] == 'gd' else s['lr'],
                 prior=s['prior'] if prior else 'student',
@@ -360,7 +360,7 @@ def _optimizer(worker, objective, prior, optimizer):
     steps = worker['steps']
     if key not in steps:
         steps[key] = ImageOptimizer(worker['network'], ClassObjective(objective),
-                                    prior=load_prior(prior), optimizer=optimizer,
+                                    prior=load_prior(prior), rule=optimizer,
                                     seed=worker['config']['seed'])
     return steps[key]
 
@@ -393,11 +393,11 @@ def _render_task(worker, task):
         # A recipe's cell: its own parameterisation, views and transforms,
         # at the grid's size, steps and seed.
         renderer = worker.setdefault('renderer', Renderer())
-        picture, _ = render((task['target'],), recipe=s['recipe'], renderer=renderer,
+        picture, _ = render((task['target'],), s['recipe'], renderer=renderer,
                             progress=False, callback=record, **recipe_overrides(s, config))
     else:
         opt = _optimizer(worker, s['objective'], s['prior'], s['optimizer'])
-        picture, _ = render((task['target'],), size=config['size'], optimizer=opt,
+        picture, _ = render((task['target'],), canvas=config['size'], optimizer=opt,
                             progress=False, steps=config['steps'],
                             lr=s['gd_lr'] if s['optimizer'] == 'gd' else s['lr'],
                             jitter=s['jitter'], blur=s['blur'], blur_every=s['blur_every'],
@@ -562,7 +562,7 @@ def photographs(size):
 
 
 def compare(classes=CLASSES, steps=STEPS, jobs=None, seed=DEFAULTS['seed'],
-            network=DEFAULTS['model'], size=DEFAULTS['size'], cells=None, channels=CHANNELS,
+            network=DEFAULTS['model'], size=DEFAULTS['canvas'], cells=None, channels=CHANNELS,
             judges=JUDGES, judge_fn=judge, progress=True, cache=None, scheduler=None):
     """Run the comparison; return ``(results, pictures)``.
 

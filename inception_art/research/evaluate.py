@@ -26,7 +26,7 @@ from .. import imagenet, look, recipes
 from ..nets.classifier import Classifier
 from ..cli import ArgumentParser, run_main
 from ..images import atomic_path, save_png
-from ..loop import Renderer, render
+from ..loop import Renderer, check, render
 
 #: 20 classes with distinctive looks, fixed so that results compare.
 CLASSES = (1, 76, 84, 107, 130, 145, 207, 281, 301, 323,
@@ -88,12 +88,13 @@ def evaluate(settings, classes=CLASSES, judges=JUDGES, seeds=(0,), save_dir=None
     for name, kwargs in settings.items():
         kwargs = dict(kwargs)
         recipe = kwargs.pop('recipe', 'default')
+        resolved = recipes.settings(recipe, **kwargs)
         pictures, wanted, logits, seconds = [], [], [], []
         for seed in seeds:
             for c in classes:
                 start = time.time()
-                picture, logit = render((c,), recipe=recipe, renderer=renderer,
-                                        progress=progress, **dict(kwargs, seed=seed))
+                picture, logit = render((c,), resolved.replace(seed=seed), renderer=renderer,
+                                        progress=progress)
                 seconds.append(time.time() - start)
                 pictures.append(picture)
                 wanted.append(c)
@@ -105,7 +106,7 @@ def evaluate(settings, classes=CLASSES, judges=JUDGES, seeds=(0,), save_dir=None
                     save_png(picture, folder / ('%s%s.png' % (stem, '_%d' % seed if seed else '')))
         looks = [look.measure(p) for p in pictures]
         report[name] = dict(
-            recipe=recipe, overrides=kwargs, settings=recipes.settings(recipe, **kwargs),
+            recipe=recipe, overrides=kwargs, settings=dict(resolved),
             classes=wanted, seeds=list(seeds),
             # The first render of a setting includes compiling its step.
             seconds_per_render=float(np.median(seconds)), seconds_first=seconds[0],
@@ -158,7 +159,7 @@ def main(argv=None):
         raise ValueError('--settings is not JSON: %s' % e) from None
     for kwargs in settings.values():    # fail before any compiling
         kwargs = dict(kwargs)
-        recipes.settings(kwargs.pop('recipe', 'default'), **kwargs)
+        check(recipes.settings(kwargs.pop('recipe', 'default'), **kwargs))
     seeds = tuple(int(s) for s in args.seeds.split(','))
     report = evaluate(settings, classes=parse_classes(args.classes), seeds=seeds,
                       save_dir=args.save_dir)

@@ -37,11 +37,13 @@ def _fps(fps):
         return 'must be above 0 and at most 120, got %g' % fps
 
 
-#: The keyframe loop's own settings, the motion (see README, "Video", for
-#: the measurements); the render settings come from the recipe.
+#: The keyframe loop's own settings: the frames' size and the motion (see
+#: README, "Video", for the measurements); the render settings, the
+#: keyframes' canvas among them, come from the recipe (:func:`keyframe_settings`).
+#: Video and live take them all.
 SETTINGS = (
-    Setting('opt_size', (252, 448), 'size of the optimised keyframes', type=size,
-            metavar='WxH'),
+    Setting('frame_size', (576, 1024), 'size of the video\'s frames (a GIF\'s: 512x288)',
+            type=size, metavar='WxH', aliases=('--size',)),
     Setting('warmup_steps', 100, 'steps of the first keyframe, from the recipe\'s start '
                                  'image', type=int, check=at_least(0)),
     Setting('zoom', 1.05, 'magnification per second, about the centre (1: none)',
@@ -53,8 +55,56 @@ SETTINGS = (
             check=above(0)),
 )
 DEFAULTS = dict(defaults(SETTINGS), recipe=RECIPE)
-#: Render settings a keyframe does not take: it is one canvas of ``opt_size``.
-NOT_KEYFRAME = ('size', 'octaves', 'octave_scale')
+#: The motion: what :class:`Dream` takes besides its render settings.
+MOTION = ('warmup_steps', 'zoom', 'degrees_per_frame', 'fps', 'keyframe_seconds')
+#: Render settings a keyframe does not take: it is one canvas.
+NOT_KEYFRAME = ('octaves', 'octave_scale')
+#: The default canvas is the frames' shape at most this wide (448x252 for
+#: 1024x576: README, "Video", has the measurements).
+CANVAS_WIDTH = 448
+
+
+def same_shape(a, b):
+    """Whether sizes ``a`` and ``b`` (h, w) have the same aspect ratio, to 2%."""
+    return abs(math.log((a[1] / a[0]) / (b[1] / b[0]))) <= 0.02
+
+
+def default_canvas(frame_size):
+    """The keyframes' canvas for frames of ``frame_size`` (h, w): the same
+    aspect, at most :data:`CANVAS_WIDTH` wide, sides multiples of 4."""
+    h, w = frame_size
+    scale = min(1.0, CANVAS_WIDTH / w)
+    return max(32, 4 * round(h * scale / 4)), max(32, 4 * round(w * scale / 4))
+
+
+def keyframe_settings(recipe=RECIPE, frame_size=None, canvas=None, **overrides):
+    """The render settings of the keyframes of a video of ``frame_size``:
+    ``recipe`` with ``overrides`` on one canvas (no octaves). Video, live
+    and the benchmarks all take their keyframe canvas from here.
+
+    The canvas is ``canvas``, which must have the frames' shape; else the
+    recipe's own canvas when it has the frames' shape and is no wider than
+    them (``2015-stream``: 840x472 for 1024x576 frames); else
+    :func:`default_canvas`. Without ``frame_size`` (a library's keyframes,
+    no video) ``canvas`` is taken as it is, or the default frames' is used.
+    Raises a one-line ValueError naming the flags.
+    """
+    given = sorted(set(overrides) & set(NOT_KEYFRAME + ('canvas',)))
+    if given:
+        raise ValueError('a keyframe is one canvas: give canvas=, not %s' % ', '.join(given))
+    own = recipes.settings(recipe, **overrides)
+    frame_size = tuple(frame_size or canvas or DEFAULTS['frame_size'])
+    if canvas is not None:
+        canvas = tuple(canvas)
+        if not same_shape(canvas, frame_size):
+            raise ValueError('--canvas %dx%d and --frame-size %dx%d differ in shape; give '
+                             'both the same aspect ratio' % (canvas[::-1] + frame_size[::-1]))
+    elif own['canvas'] and own['canvas'][1] <= frame_size[1] and same_shape(own['canvas'],
+                                                                              frame_size):
+        canvas = own['canvas']
+    else:
+        canvas = default_canvas(frame_size)
+    return own.replace(canvas=canvas, octaves=1)
 
 
 class Dream:
@@ -62,12 +112,11 @@ class Dream:
 
     Parameters
     ----------
-    recipe : str
-        Render settings of the keyframes (:data:`inception_art.recipes.RECIPES`);
-        its ``steps`` are the steps of each keyframe (10 in 2015).
-    opt_size : (h, w), optional
-        Size of the keyframes (default: the recipe's size, else
-        ``DEFAULTS['opt_size']``).
+    settings : RenderSettings, optional
+        The keyframes' render settings, from :func:`keyframe_settings`
+        (default: the ``keyframes`` recipe for 1024x576 frames); its
+        ``canvas`` is the keyframes' size and its ``steps`` the steps of each keyframe
+        (10 in 2015).
     warmup_steps : int
         Steps of the first keyframe, which starts from the recipe's start
         image: the 2015 stream had been dreaming for hours at any moment, a
@@ -82,38 +131,33 @@ class Dream:
         forward before it is optimised.
     renderer : inception_art.loop.Renderer, optional
         Where the compiled step is kept (and found, if already built).
-    **settings
-        Any render setting (:data:`inception_art.recipes.SETTINGS`) over the
-        recipe's: ``steps`` (per keyframe), ``model`` (a name, or a function
-        that builds a network for a size), ``lr``, ``prior_strength``...
 
     Examples
     --------
-    >>> dream = Dream()                                   # doctest: +SKIP
+    >>> dream = Dream(keyframe_settings('2015-stream'))   # doctest: +SKIP
     >>> dream.set_subject('volcano+jellyfish')            # doctest: +SKIP
     >>> k0, k1 = dream.next_keyframe(), dream.next_keyframe()  # doctest: +SKIP
     """
 
-    def __init__(self, recipe=DEFAULTS['recipe'], opt_size=None,
-                 warmup_steps=DEFAULTS['warmup_steps'], zoom=DEFAULTS['zoom'],
-                 degrees_per_frame=DEFAULTS['degrees_per_frame'], fps=DEFAULTS['fps'],
-                 keyframe_seconds=DEFAULTS['keyframe_seconds'], renderer=None, **settings):
-        validate(dict(opt_size=opt_size, warmup_steps=warmup_steps, zoom=zoom,
+    def __init__(self, settings=None, warmup_steps=DEFAULTS['warmup_steps'],
+                 zoom=DEFAULTS['zoom'], degrees_per_frame=DEFAULTS['degrees_per_frame'],
+                 fps=DEFAULTS['fps'], keyframe_seconds=DEFAULTS['keyframe_seconds'],
+                 renderer=None):
+        validate(dict(warmup_steps=warmup_steps, zoom=zoom,
                       degrees_per_frame=degrees_per_frame, fps=fps,
                       keyframe_seconds=keyframe_seconds), SETTINGS)
-        s = recipes.settings(recipe, **settings)
-        s['size'] = tuple(opt_size or s['size'] or DEFAULTS['opt_size'])
-        s['octaves'] = 1                     # a keyframe is one canvas
+        s = settings if settings is not None else keyframe_settings()
+        if not isinstance(s, recipes.RenderSettings) or s['octaves'] != 1:
+            raise TypeError('Dream takes the RenderSettings of keyframe_settings()')
         check(s)
-        self.settings, self.size = s, s['size']
+        self.settings, self.size = s, s['canvas']
         self.motion = Motion(zoom, degrees_per_frame * fps)
         #: Steps per keyframe; the live worker lowers it to keep pace.
         self.steps = int(s['steps'])
         self.keyframe_seconds = float(keyframe_seconds)
         self.warmup_steps = int(warmup_steps)
         self.optimizer = (renderer or Renderer()).optimizer(s, self.size)
-        self.optimizer.restart(self.start_image(), lr=s['lr'], jitter=s['jitter'],
-                               prior_strength=s['prior_strength'], seed=s['seed'])
+        self.optimizer.restart(self.start_image(), s.run)
         self.subject = self.optimizer.objective.classes[:1]
         self.keyframe = None
         #: Target logit after the last keyframe's final step.

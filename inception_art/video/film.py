@@ -37,7 +37,7 @@ class Schedule:
         return self.subjects[index % len(self.subjects)]
 
 
-def make_video(dream, schedule, out, seconds, fps, size, gif=False, progress=True):
+def make_video(dream, schedule, out, seconds, fps, frame_size, gif=False, progress=True):
     """Write the video; returns ``(path, frames written, interrupted)``.
 
     ``dream`` makes the keyframes, every ``dream.keyframe_seconds`` of video;
@@ -47,12 +47,12 @@ def make_video(dream, schedule, out, seconds, fps, size, gif=False, progress=Tru
     """
     period = dream.keyframe_seconds
     total = max(1, round(seconds * fps))
-    interp = dream.interpolator(size)
+    interp = dream.interpolator(frame_size)
     segments = math.floor((total - 1) / fps / period) + 1
     bar = tqdm(total=round(total / fps, 2), unit='s', disable=not progress,
                bar_format='{n:.1f}/{total:.1f} s of video |{bar:20}| {desc} '
                           '[{elapsed}<{remaining}]')
-    video = VideoFile(out, size, fps, gif=gif)
+    video = VideoFile(out, frame_size, fps, gif=gif)
     try:
         with video:
             _frames(dream, schedule, interp, video, total, fps, segments, bar)
