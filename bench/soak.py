@@ -45,8 +45,8 @@ import threading
 import time
 from pathlib import Path
 
-from bench import procs
-from bench.loopback import NgIRCd, Nginx, free_port
+from testkit import procs
+from testkit.loopback import NgIRCd, Nginx, free_port
 from bench.soak_load import FreezeWatcher, IRCChatter, PageViewers, WebChat
 from bench.soak_report import report, write_report
 

@@ -17,7 +17,7 @@ import struct
 import threading
 import time
 
-from bench.hostile import hostile_body, hostile_text, irc_line
+from testkit.hostile import hostile_body, hostile_text, irc_line
 
 #: What the simulated viewers ask for, and say besides.
 REQUESTS = ['volcano', 'jellyfish', 'tabby cat', 'coral reef', 'daisy', 'goldfish',

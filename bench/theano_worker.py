@@ -26,6 +26,7 @@ import traceback  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench import common  # noqa: E402
+from testkit.vgg16 import random_vgg16  # noqa: E402
 
 
 def build_network(name, size):
@@ -35,7 +36,7 @@ def build_network(name, size):
         return build(name, size)
     from inception_art.nets import vgg
     from inception_art.weights import VGGWeights, vgg_layer_table
-    convs, fcs, mean = common.random_vgg16()
+    convs, fcs, mean = random_vgg16()
     expected = [(l.W, l.b) for l in vgg_layer_table(16)]
     got = [(W.shape, b.shape) for W, b in convs + fcs]
     assert got == [(tuple(W), tuple(b)) for W, b in expected], 'VGG-16 shapes differ'

@@ -11,7 +11,7 @@ Theano code, so that agreeing logits check both:
   as modules or folded into the convolutions (:meth:`fold_batchnorm`, what
   the Theano network does and what is timed), ReLU6, no squeeze-excitation;
   the classifier is applied at every position (a logit map).
-* :class:`VGG16`: random weights of the real shapes (:func:`bench.common.
+* :class:`VGG16`: random weights of the real shapes (:func:`testkit.vgg16.
   random_vgg16`, the same numbers the Theano worker uses), fully
   convolutional (fc6 a 7x7 convolution, fc7/fc8 1x1).
 
@@ -44,6 +44,7 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from bench import common  # noqa: E402
+from testkit.vgg16 import VGG16_BLOCKS, random_vgg16  # noqa: E402
 
 #: EfficientNet-Lite0 stages: (blocks, kernel, first stride, expansion, width).
 LITE0_STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40),
@@ -171,11 +172,11 @@ class VGG16(nn.Module):
         self.convs = nn.ParameterList(
             [nn.Parameter(torch.from_numpy(a), requires_grad=False)
              for W, b in convs + fcs for a in (W, b)])
-        self.blocks = common.VGG16_BLOCKS
+        self.blocks = VGG16_BLOCKS
 
     @classmethod
     def random(cls, seed=0):
-        convs, fcs, mean = common.random_vgg16(seed)
+        convs, fcs, mean = random_vgg16(seed)
         return cls(convs, fcs, mean).eval()
 
     def forward(self, image):

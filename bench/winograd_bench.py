@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import common
+from testkit.vgg16 import random_vgg16
 
 HERE = Path(__file__).resolve().parent
 IMPLS = ('corrmm', 'winograd')
@@ -38,7 +39,7 @@ def theano_steps(size, repeat):
     from inception_art.objectives import ClassObjective
     from inception_art.step import ImageOptimizer
     from inception_art.weights import VGGWeights
-    convs, fcs, mean = common.random_vgg16()
+    convs, fcs, mean = random_vgg16()
     steps = {}
     for impl in IMPLS:
         network = vgg.build(16, size, weights=VGGWeights(convs, fcs, mean),

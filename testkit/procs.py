@@ -1,7 +1,7 @@
 """What a process uses, read from Linux's ``/proc``: resident memory, open
 file descriptors, threads, CPU time, and its descendants.
 
-For the soak (:mod:`bench.soak`) and the tests that check a command leaves
+For the soak (:mod:`soak.run`) and the tests that check a command leaves
 no process behind.
 """
 import os
