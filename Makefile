@@ -160,11 +160,11 @@ test: install-dev $(VENV)/.system-test
 	$(PYTHON) -m pytest -q tests
 
 # The live mode for an hour with faults, viewers and chat (README, "Live",
-# "Soak"): writes bench/soak.json and bench/soak.log. Against the real
+# "Soak"): writes soak/soak.json and soak/soak.log. Against the real
 # nginx-rtmp and ngircd the tests use. SOAK_FLAGS: e.g. --short (5 minutes),
-# --minutes 10 (see python -m bench.soak --help).
+# --minutes 10 (see python -m soak --help).
 soak: install-dev $(VENV)/.system-test
-	$(PYTHON) -m bench.soak $(SOAK_FLAGS)
+	$(PYTHON) -m soak $(SOAK_FLAGS)
 
 # ruff with the rules in ruff.toml (the test extra installs it).
 lint: install-dev

@@ -1,4 +1,4 @@
-"""The soak's findings (:mod:`bench.soak`): a summary, and each target
+"""The soak's findings (:mod:`soak.run`): a summary, and each target
 passed or failed.
 
 Targets (over 60 minutes on a 2-core machine):
@@ -170,7 +170,7 @@ def _target(value, limit, ok):
 
 def report(soak, live, baseline, settled, final, startup_s, duration_s, load, ended_early,
            stop, soak_cpu_cores):
-    """The whole report of one :class:`bench.soak.Soak` run (a JSON-able dict)."""
+    """The whole report of one :class:`soak.run.Soak` run (a JSON-able dict)."""
     samples = soak.samples
     faults = [f.to_json() for f in soak.done_faults]
     with_frames = [s for s in samples if 'frames' in s]
