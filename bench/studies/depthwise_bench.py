@@ -5,7 +5,7 @@ pass alone, and the forward pass plus the gradient to the input (what a
 pixel-ascent step needs: the weights are fixed). Prints medians of several
 runs (milliseconds) and the speed-up of the op. Not a test::
 
-    .venv/bin/python bench/depthwise_bench.py [--repeats 30]
+    python -m bench.studies.depthwise_bench [--repeats 30]
 """
 import argparse
 import time

@@ -14,13 +14,13 @@ elementwise, so a batch is 20 independent renders.
 
 It made the README's screening table on a lent GPU (an H200, 2026-11-26)::
 
-    SEEDS=0,1 SAVE=all OUT=dir python -m bench.screen_torch bench/screen/set1.json
+    SEEDS=0,1 SAVE=all OUT=dir python -m bench.studies.screen_torch bench/studies/screen/set1.json
 
 (``DEV=cpu`` runs it here, slowly.) Weights come from the installed
 packages; ``LITE0``/``LITE2``/``CONSTS`` name files instead (the lent machine
 has no Theano: ``CONSTS`` is an .npz of ``colour`` and ``alpha`` written here
 by :func:`write_consts`). Results: ``$OUT/results.json`` (and JPEG
-thumbnails in tar files with ``SAVE``); ``bench/screen/set*_results.json``
+thumbnails in tar files with ``SAVE``); ``bench/studies/screen/set*_results.json``
 are the committed runs. cuDNN is not deterministic: a rerun differs by a few
 points.
 """

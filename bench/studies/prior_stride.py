@@ -1,6 +1,6 @@
 """Does the strided prior pull as the full one does?
 
-    python -m bench.prior_stride [--out bench/prior_stride.json]
+    python -m bench.studies.prior_stride [--out bench/studies/prior_stride.json]
 
 Renders two classes under two recipes with the prior off, at stride 1
 (every patch, as in 2015) and at strides 4 and 8 (patches that far apart,
@@ -34,7 +34,7 @@ def full_term(size):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--out', default='bench/prior_stride.json')
+    p.add_argument('--out', default='bench/studies/prior_stride.json')
     args = p.parse_args(argv)
     renderer, terms, rows = Renderer(), {}, []
     for recipe, overrides, strength in CASES:

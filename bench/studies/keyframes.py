@@ -1,6 +1,7 @@
 """Which render settings make the best keyframes for the zooming video?
 
-    python -m bench.keyframes [--classes 6] [--keyframes 6] [--out bench/keyframes.json]
+    python -m bench.studies.keyframes [--classes 6] [--keyframes 6]
+                                      [--out bench/studies/keyframes.json]
 
 Each candidate (a recipe with overrides) makes, for each class, a short
 film of keyframes as :class:`inception_art.video.dream.Dream` makes them at the
@@ -82,7 +83,7 @@ def main(argv=None):
     p.add_argument('--keyframes', type=int, default=6, help='measured keyframes per film')
     p.add_argument('--warmup-steps', type=int, default=100)
     p.add_argument('--only', help='comma-separated candidate numbers (from 0)')
-    p.add_argument('--out', default='bench/keyframes.json')
+    p.add_argument('--out', default='bench/studies/keyframes.json')
     p.add_argument('--append', action='store_true',
                    help='add to the candidates already in --out')
     p.add_argument('--sheet', help='also write the last keyframe of each film here (PNG)')

@@ -1,6 +1,6 @@
 """Record the torch reference's Lite0 logits on two photographs.
 
-``python -m bench.record_reference_logits`` writes
+``python -m bench.studies.record_reference_logits`` writes
 ``tests/data/lite0_torch_logits.json``: the logits (averaged over the logit
 map) of :class:`bench.torch_reference.EfficientNetLite0` with its
 batch-norm as modules (not folded), written from the network's definition
@@ -21,7 +21,7 @@ def main():
     from bench.torch_reference import EfficientNetLite0
     from inception_art.images import center_crop
     net = EfficientNetLite0.pretrained()
-    record = dict(made_by='python -m bench.record_reference_logits',
+    record = dict(made_by='python -m bench.studies.record_reference_logits',
                   torch=torch.__version__, skimage=skimage.__version__,
                   network='bench.torch_reference.EfficientNetLite0, batch-norm as modules',
                   crop='inception_art.images.center_crop to 224x224', logits={})
