@@ -36,7 +36,6 @@ import argparse
 import http.client
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -213,11 +212,11 @@ class Soak:
             live.status_errors.clear()    # refused before the server listened
             baseline = self._sample(live, live.status(), 0.0)
             load = self._start_load(live.port, ircd.port)
-            cpu0 = _own_cpu()
+            cpu0 = procs.own_cpu_seconds()
             t0 = time.monotonic()
             ended_early = self._loop(live, nginx, ircd, t0)
             duration = time.monotonic() - t0
-            soak_cpu = (_own_cpu() - cpu0) / duration
+            soak_cpu = (procs.own_cpu_seconds() - cpu0) / duration
             self.stop_load.set()
             load['web'].join()
             for chatter in load['irc']:
@@ -396,11 +395,6 @@ def _publishing(nginx):
         return '<name>%s</name>' % KEY in nginx.stat()
     except OSError:
         return False
-
-
-def _own_cpu():
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def build_parser():

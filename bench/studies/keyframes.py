@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import harness
 from inception_art import look
 from inception_art.nets.classifier import Classifier
 from inception_art.video.dream import Dream
 from inception_art.research.evaluate import CLASSES, ranks
-from inception_art.images import atomic_path
 from inception_art.loop import Renderer
 from inception_art.video.zoom import warp
 
@@ -129,13 +129,9 @@ def main(argv=None):
                   100 * record['lite2_thumb_top5'], record['contrast'],
                   record['colourfulness'], record['flicker'], record['jump'],
                   record['seconds_per_keyframe']), flush=True)
-    from bench.run import machine_info
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     if args.append and Path(args.out).exists():
         report = json.loads(Path(args.out).read_text())['candidates'] + report
-    with atomic_path(args.out) as tmp:
-        tmp.write_text(json.dumps(dict(date=time.strftime('%Y-%m-%d %H:%M'),
-                                       machine=machine_info(), candidates=report), indent=1))
+    harness.save(args.out, dict(candidates=report))
     if args.sheet:
         from PIL import Image
         rows = [np.concatenate(sheet[i:i + len(classes)], axis=1)

@@ -9,7 +9,6 @@ scikit-image's ``chelsea`` and ``coffee`` photographs centre-cropped to
 224x224 (``inception_art.images.center_crop``). The test
 ``tests/test_lite0.py`` holds this project's Theano network to them.
 """
-import json
 import sys
 
 import numpy as np
@@ -18,6 +17,7 @@ import numpy as np
 def main():
     import skimage
     import torch
+    from bench.harness import write_json
     from bench.torch_reference import EfficientNetLite0
     from inception_art.images import center_crop
     net = EfficientNetLite0.pretrained()
@@ -32,9 +32,8 @@ def main():
         with torch.inference_mode():
             logits = net(x).mean(dim=(2, 3))[0].numpy()
         record['logits'][name] = [round(float(v), 5) for v in logits]
-    with open('tests/data/lite0_torch_logits.json', 'w') as f:
-        json.dump(record, f)
-        f.write('\n')
+    # One line: 2,000 logits.
+    write_json('tests/data/lite0_torch_logits.json', record, indent=None)
     return 0
 
 

@@ -30,6 +30,7 @@ import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from PIL import Image
 import bench.torch_reference as tr
+from bench.harness import write_json
 dev = os.environ.get('DEV', 'cuda')
 torch.backends.cudnn.benchmark = True
 torch.backends.cuda.matmul.allow_tf32 = False
@@ -276,7 +277,7 @@ def main():
         results[name] = rec
         print('%-28s full5 %3.0f%% thumb5 %3.0f%% thumb1 %3.0f%% contrast %5.1f colour %5.1f  %.1fs' % (
             name, 100 * rec['full_top5'], 100 * rec['thumb_top5'], 100 * rec['thumb_top1'], rec['contrast'], rec['colour'], rec['seconds']), flush=True)
-        json.dump(results, open(out / 'results.json', 'w'), indent=1)
+        write_json(out / 'results.json', results)
     for t in tars.values(): t.close()
     print('total', time.time() - t0)
 

@@ -68,7 +68,7 @@ def main():
     parser.add_argument('--only', default='default,class2,video,live')
     parser.add_argument('--out', default='bench/studies/test_margins.json')
     args = parser.parse_args()
-    from bench.run import machine_info
+    from bench.harness import machine_info
     from inception_art import look
     from inception_art.loop import Renderer
     from inception_art.nets.classifier import Classifier
