@@ -184,23 +184,22 @@ COMPARE_ARGS = $(if $(COMPARE_CLASSES),--classes $(COMPARE_CLASSES)) \
 compare: install-dev
 	$(PYTHON) -m inception_art.research.compare $(COMPARE_ARGS)
 
+# The benchmark suite (python -m bench): each benchmark in a fresh process,
+# each writing bench/NAME.json with the machine and the date: results (the
+# image step, Theano against PyTorch), prior, video, live, render, winograd,
+# gallery. BENCH_FLAGS: e.g. --only render,prior, --quick (smoke runs, into
+# .cache/bench-quick/), --out-dir DIR (see python -m bench --help; one
+# benchmark's own options: python -m bench.run --help, ...).
 # PyTorch is a benchmark-only extra (the reference step), never in setup.py.
 # --no-deps: torch's metadata asks for setuptools>=77, and pip would upgrade
 # setuptools to a release without pkg_resources, which Lasagne 0.1 imports.
-# BENCH_FLAGS: e.g. --quick, --only vgg16 (see python -m bench.run --help).
 bench: install-dev
 	@$(PYTHON) -c 'import torch' 2>/dev/null || { \
 	  echo "installing torch 2.13.0 (CPU wheel, for the benchmark only)"; \
 	  $(PIP) install 'filelock' 'typing-extensions>=4.10.0' 'sympy>=1.13.3' \
 	    'networkx>=2.5.1' 'jinja2' 'fsspec>=0.8.5' && \
 	  $(PIP) install --no-deps torch==2.13.0; }
-	$(PYTHON) -m bench.run $(BENCH_FLAGS)
-	$(PYTHON) -m bench.prior_bench --steps vgg16,efficientnet-lite0 --out bench/prior.json
-	$(PYTHON) -m bench.video_bench --out bench/video.json
-	$(PYTHON) -m bench.live_bench --out bench/live.json
-	$(PYTHON) -m bench.render_bench --out bench/render.json
-	$(PYTHON) -m bench.winograd_bench --out bench/winograd.json
-	$(PYTHON) -m bench.gallery_bench --out bench/gallery.json
+	$(PYTHON) -m bench $(BENCH_FLAGS)
 
 clean:
 	rm -rf .cache renders .pytest_cache

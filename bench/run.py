@@ -1,11 +1,13 @@
 """Benchmark the compiled image step: Theano against PyTorch, three sizes.
 
-``make bench`` runs ``python -m bench.run``: for EfficientNet-Lite0 and
-VGG-16 (random weights of the real shapes) at 224x224, 448x252 and
-840x472 (WxH), it times :class:`inception_art.step.ImageOptimizer`'s
-``step()`` and the same step in PyTorch (:mod:`bench.torch_reference`),
-each in a fresh subprocess, and the cold / warm compile of the Theano step
-at 224x224. It writes ``bench/results.json`` (atomically) and prints a table.
+``python -m bench.run`` (in ``make bench``: ``results``): for
+EfficientNet-Lite0 and VGG-16 (random weights of the real shapes) at
+224x224, 448x252 and 840x472 (WxH), it times
+:class:`inception_art.step.ImageOptimizer`'s ``step()`` and the same step
+in PyTorch (:mod:`bench.torch_reference`), each in a fresh subprocess
+(:func:`bench.harness.run_worker`), and the cold / warm compile of the
+Theano step at 224x224. It writes ``bench/results.json`` (atomically) and
+prints a table.
 
 Options::
 
