@@ -298,11 +298,12 @@ def run_worker(module, argv, workdir, env=None, quiet=None):
     :data:`WORKER_TIMEOUT_S`): its record, with wall time and background
     load added; a record with ``error`` if the worker wrote none."""
     load_before = quiet.wait() if quiet else None
-    busy0, child0, t0 = cpu_busy_s(), own_cpu_seconds(resource.RUSAGE_CHILDREN), \
-        time.perf_counter()
+    children = resource.RUSAGE_CHILDREN
+    busy0, child0, t0 = cpu_busy_s(), own_cpu_seconds(children), time.perf_counter()
     record, output = call_worker(module, argv, workdir, env, timeout=WORKER_TIMEOUT_S)
     wall = time.perf_counter() - t0
-    others = (cpu_busy_s() - busy0) - (own_cpu_seconds(resource.RUSAGE_CHILDREN) - child0)
+    # Busy CPU time on the machine minus the worker's own: the others' load.
+    others = (cpu_busy_s() - busy0) - (own_cpu_seconds(children) - child0)
     if record is None:
         record = {'error': 'worker wrote no record: ' + ' '.join(argv),
                   'output_tail': output[-3000:]}
