@@ -163,11 +163,11 @@ test: install-dev $(VENV)/.system-test
 	$(PYTHON) -m pytest -q tests
 
 # The live mode for an hour with faults, viewers and chat (README, "Live",
-# "Soak"): writes bench/soak.json and bench/soak.log. Against the real
+# "Soak"): writes soak/soak.json and soak/soak.log. Against the real
 # nginx-rtmp and ngircd the tests use. SOAK_FLAGS: e.g. --short (5 minutes),
-# --minutes 10 (see python -m bench.soak --help).
+# --minutes 10 (see python -m soak --help).
 soak: install-dev $(VENV)/.system-test
-	$(PYTHON) -m bench.soak $(SOAK_FLAGS)
+	$(PYTHON) -m soak $(SOAK_FLAGS)
 
 # ruff with the rules in ruff.toml (the test extra installs it).
 lint: install-dev
@@ -187,23 +187,22 @@ COMPARE_ARGS = $(if $(COMPARE_CLASSES),--classes $(COMPARE_CLASSES)) \
 compare: install-dev
 	$(PYTHON) -m inception_art.research.compare $(COMPARE_ARGS)
 
+# The benchmark suite (python -m bench): each benchmark in a fresh process,
+# each writing bench/NAME.json with the machine and the date: results (the
+# image step, Theano against PyTorch), prior, video, live, render, winograd,
+# gallery. BENCH_FLAGS: e.g. --only render,prior, --quick (smoke runs, into
+# .cache/bench-quick/), --out-dir DIR (see python -m bench --help; one
+# benchmark's own options: python -m bench.run --help, ...).
 # PyTorch is a benchmark-only extra (the reference step), never in setup.py.
 # --no-deps: torch's metadata asks for setuptools>=77, and pip would upgrade
 # setuptools to a release without pkg_resources, which Lasagne 0.1 imports.
-# BENCH_FLAGS: e.g. --quick, --only vgg16 (see python -m bench.run --help).
 bench: install-dev
 	@$(PYTHON) -c 'import torch' 2>/dev/null || { \
 	  echo "installing torch 2.13.0 (CPU wheel, for the benchmark only)"; \
 	  $(PIP) install 'filelock' 'typing-extensions>=4.10.0' 'sympy>=1.13.3' \
 	    'networkx>=2.5.1' 'jinja2' 'fsspec>=0.8.5' && \
 	  $(PIP) install --no-deps torch==2.13.0; }
-	$(PYTHON) -m bench.run $(BENCH_FLAGS)
-	$(PYTHON) -m bench.prior_bench --steps vgg16,efficientnet-lite0 --out bench/prior.json
-	$(PYTHON) -m bench.video_bench --out bench/video.json
-	$(PYTHON) -m bench.live_bench --out bench/live.json
-	$(PYTHON) -m bench.render_bench --out bench/render.json
-	$(PYTHON) -m bench.winograd_bench --out bench/winograd.json
-	$(PYTHON) -m bench.gallery_bench --out bench/gallery.json
+	$(PYTHON) -m bench $(BENCH_FLAGS)
 
 clean:
 	rm -rf .cache renders .pytest_cache

@@ -1,6 +1,6 @@
 """Gallery throughput on Dask against one serial process: ``bench/gallery.json``.
 
-``python -m bench.gallery_bench [--classes 8] [--out bench/gallery.json]``
+``python -m bench.gallery_bench [--classes 8] [--quick] [--out bench/gallery.json]``
 renders the same classes (an even spread over the 1000) with the default
 recipe twice, warm (every process has compiled its step first, so compile
 time is left out of both):
@@ -27,8 +27,7 @@ import time
 
 import numpy as np
 
-from bench import common
-from bench.run import machine_info
+from bench import harness
 
 
 def _noop_picture(size):
@@ -87,6 +86,32 @@ def dask(classes, s, workers):
                 cluster_start_seconds=round(start_seconds, 1))
 
 
+def run(quick=False, classes=8, workers=None):
+    """The figures of ``bench/gallery.json``: ``classes`` pictures per run,
+    ``workers`` LocalCluster workers (default one per core); ``quick``:
+    64x64, 20 steps."""
+    from inception_art import recipes, wordnet
+    s = recipes.settings('default', **(dict(size=(64, 64), steps=20, views=(1,))
+                                       if quick else {}))
+    classes = wordnet.class_set(str(classes))
+    load_before = round(os.getloadavg()[0], 2)
+    one = serial(classes, s)
+    print('serial: %.2f pictures/min (%.1f s each)'
+          % (one['pictures_per_minute'], one['render_seconds_median']), flush=True)
+    many = dask(classes, s, workers)
+    print('dask, %d workers: %.2f pictures/min (%.1f s each); %.2f worker-s per picture '
+          'not rendering; task round trip %.3f s'
+          % (many['workers'], many['pictures_per_minute'], many['render_seconds_median'],
+             many['worker_seconds_not_rendering_per_picture'],
+             many['task_round_trip_seconds']))
+    return dict(
+        # Other work on the machine slows both runs: the load before and after.
+        load_average_1min=dict(before=load_before, after=round(os.getloadavg()[0], 2)),
+        settings={k: list(v) if isinstance(v, tuple) else v for k, v in s.items()},
+        classes=classes, serial=one, dask=many,
+        speedup=round(many['pictures_per_minute'] / one['pictures_per_minute'], 3))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog='python -m bench.gallery_bench',
                                 description=__doc__.splitlines()[0])
@@ -97,28 +122,8 @@ def main(argv=None):
     p.add_argument('--quick', action='store_true', help='64x64, 20 steps: a smoke run')
     p.add_argument('--out', default='bench/gallery.json')
     args = p.parse_args(argv)
-    from inception_art import recipes, wordnet
-    s = recipes.settings('default', **(dict(size=(64, 64), steps=20, views=(1,))
-                                       if args.quick else {}))
-    classes = wordnet.class_set(str(args.classes))
-    load_before = round(os.getloadavg()[0], 2)
-    one = serial(classes, s)
-    print('serial: %.2f pictures/min (%.1f s each)'
-          % (one['pictures_per_minute'], one['render_seconds_median']), flush=True)
-    many = dask(classes, s, args.workers)
-    print('dask, %d workers: %.2f pictures/min (%.1f s each); %.2f worker-s per picture '
-          'not rendering; task round trip %.3f s'
-          % (many['workers'], many['pictures_per_minute'], many['render_seconds_median'],
-             many['worker_seconds_not_rendering_per_picture'],
-             many['task_round_trip_seconds']))
-    common.write_json_atomic(args.out, dict(
-        machine=machine_info(), date=time.strftime('%Y-%m-%d %H:%M'),
-        # Other work on the machine slows both runs: the load before and after.
-        load_average_1min=dict(before=load_before, after=round(os.getloadavg()[0], 2)),
-        settings={k: list(v) if isinstance(v, tuple) else v for k, v in s.items()},
-        classes=classes, serial=one, dask=many,
-        speedup=round(many['pictures_per_minute'] / one['pictures_per_minute'], 3)))
-    print(args.out)
+    print(harness.save(args.out, run(quick=args.quick, classes=args.classes,
+                                     workers=args.workers)))
     return 0
 
 

@@ -1,7 +1,7 @@
 """The live mode under its real load: 60 s at 1024x576 with the embedded
 network optimising.
 
-    python -m bench.live_bench [--seconds 60] [--out bench/live.json]
+    python -m bench.live_bench [--seconds 60] [--out bench/live.json] [--quick]
                                [--opt-size WxH] [--steps N] [--keyframe-seconds S]
 
 Runs :class:`inception_art.live.LiveApp` with the live defaults (the real
@@ -19,37 +19,22 @@ are on screen, it records over ``--seconds``:
   and the machine's load average (other work on the machine shows there).
 
 Targets (issue 5): 25.0 fps, fewer than 1 missed deadline a minute, a new
-keyframe at least every 3 s.
+keyframe at least every 3 s. ``--quick``, a smoke run: 10 s.
 """
 import argparse
 import json
 import os
-import resource
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
+from bench import harness
 from inception_art.live.app import DEFAULTS, LiveApp
 from inception_art.cli import parse_size
+from testkit.procs import cpu_seconds, own_cpu_seconds
 
 TARGETS = {'fps': 25.0, 'deadline_misses_per_minute': 1.0, 'keyframe_period_max_s': 3.0}
-
-
-def child_cpu_seconds(pid):
-    """User + system CPU seconds of process ``pid`` (from /proc)."""
-    try:
-        fields = Path('/proc/%d/stat' % pid).read_text().rsplit(')', 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    ticks = os.sysconf('SC_CLK_TCK')
-    return (int(fields[11]) + int(fields[12])) / ticks
-
-
-def self_cpu_seconds():
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def viewer(app, stop, counter):
@@ -112,7 +97,7 @@ def measure(seconds, **config):
         before = dict(frames=clock.frames, misses=clock.deadline_misses,
                       underflows=clock.underflows, seen=frames_seen[0],
                       keys=clock.keyframes_shown, resyncs=clock.resyncs,
-                      cpu_main=self_cpu_seconds(), cpu_worker=child_cpu_seconds(pid),
+                      cpu_main=own_cpu_seconds(), cpu_worker=cpu_seconds(pid),
                       starts=len(clock.segment_starts))
         load_before = os.getloadavg()
         clock.worst_lateness = 0.0        # count only the measured window
@@ -131,7 +116,7 @@ def measure(seconds, **config):
         elapsed = time.monotonic() - t0
         frames = clock.frames - before['frames']
         misses = clock.deadline_misses - before['misses']
-        cpu_worker = child_cpu_seconds(pid)
+        cpu_worker = cpu_seconds(pid)
         gaps = [b - a for a, b in zip(starts, starts[1:])]
         result = {
             'seconds': round(elapsed, 1),
@@ -150,7 +135,7 @@ def measure(seconds, **config):
             'steps_per_keyframe': app.clock.status()['steps_per_keyframe'],
             'interpolate_ms': app.clock.status()['interpolate_ms'],
             'viewer_fps': round((frames_seen[0] - before['seen']) / elapsed, 2),
-            'cpu_cores_main': round((self_cpu_seconds() - before['cpu_main']) / elapsed, 2),
+            'cpu_cores_main': round((own_cpu_seconds() - before['cpu_main']) / elapsed, 2),
             'cpu_cores_optimiser': (round((cpu_worker - before['cpu_worker']) / elapsed, 2)
                                     if cpu_worker is not None else None),
             'load_average_before': [round(x, 2) for x in load_before],
@@ -171,11 +156,38 @@ def measure(seconds, **config):
         app.stop()
 
 
+def run(quick=False, seconds=60.0, opt_size=None, steps=None, keyframe_seconds=None,
+        nice=None, budget=None, recipe=None):
+    """The figures of ``bench/live.json``; unset settings are the live
+    defaults. Prints the result."""
+    d = DEFAULTS
+    seconds = 10.0 if quick else seconds
+    opt_size = opt_size or '%dx%d' % d['opt_size'][::-1]
+    steps = d['steps'] if steps is None else steps
+    keyframe_seconds = keyframe_seconds or d['keyframe_seconds']
+    nice = d['nice'] if nice is None else nice
+    budget = d['budget'] if budget is None else budget
+    recipe = recipe or d['recipe']
+    config = dict(size=(576, 1024), opt_size=parse_size(opt_size), steps=steps,
+                  keyframe_seconds=keyframe_seconds, nice=nice, subject='volcano',
+                  budget=budget, recipe=recipe)
+    result = measure(seconds, **config)
+    print(json.dumps(result, indent=2))
+    return {'config': {'size': '1024x576', 'opt_size': opt_size, 'steps': steps,
+                       'keyframe_seconds': keyframe_seconds, 'fps': d['fps'],
+                       'budget': budget, 'min_steps': d['min_steps'],
+                       'model': d['model'], 'recipe': recipe,
+                       'warmup_steps': d['warmup_steps'], 'nice': nice,
+                       'lookahead': d['lookahead'], 'page_viewers': 1},
+            'targets': TARGETS, 'result': result}
+
+
 def main(argv=None):
     d = DEFAULTS
     p = argparse.ArgumentParser(prog='python -m bench.live_bench',
                                 description=__doc__.splitlines()[0])
     p.add_argument('--seconds', type=float, default=60.0)
+    p.add_argument('--quick', action='store_true', help='a smoke run (see above)')
     p.add_argument('--out', default='bench/live.json')
     p.add_argument('--opt-size', default='%dx%d' % d['opt_size'][::-1])
     p.add_argument('--steps', type=int, default=d['steps'])
@@ -184,21 +196,9 @@ def main(argv=None):
     p.add_argument('--budget', type=float, default=d['budget'])
     p.add_argument('--recipe', default=d['recipe'])
     args = p.parse_args(argv)
-    config = dict(size=(576, 1024), opt_size=parse_size(args.opt_size), steps=args.steps,
-                  keyframe_seconds=args.keyframe_seconds, nice=args.nice, subject='volcano',
-                  budget=args.budget, recipe=args.recipe)
-    result = measure(args.seconds, **config)
-    from bench.run import machine_info
-    report = {'machine': machine_info(), 'date': time.strftime('%Y-%m-%d %H:%M'),
-              'config': {'size': '1024x576', 'opt_size': args.opt_size, 'steps': args.steps,
-                         'keyframe_seconds': args.keyframe_seconds, 'fps': d['fps'],
-                         'budget': args.budget, 'min_steps': d['min_steps'],
-                         'model': d['model'], 'recipe': args.recipe,
-                         'warmup_steps': d['warmup_steps'], 'nice': args.nice,
-                         'lookahead': d['lookahead'], 'page_viewers': 1},
-              'targets': TARGETS, 'result': result}
-    Path(args.out).write_text(json.dumps(report, indent=2) + '\n')
-    print(json.dumps(result, indent=2))
+    harness.save(args.out, run(quick=args.quick, seconds=args.seconds, opt_size=args.opt_size,
+                               steps=args.steps, keyframe_seconds=args.keyframe_seconds,
+                               nice=args.nice, budget=args.budget, recipe=args.recipe))
     return 0
 
 

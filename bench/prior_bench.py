@@ -1,6 +1,9 @@
-"""Cost of the natural-image prior term.
+"""Cost of the natural-image prior term: ``bench/prior.json``.
 
     python -m bench.prior_bench [--repeat 15] [--steps vgg16,efficientnet-lite0]
+                                [--quick] [--out bench/prior.json]
+
+(``make bench`` runs it with both networks' steps: ``python -m bench``.)
 
 First the term alone: forward + gradient to the image, compiled as the
 render step uses it (float32, shared image), median time per call for each
@@ -18,6 +21,9 @@ patches 4 pixels apart on a randomly moved grid (``PatchPrior(stride=4)``).
 
 Then the whole Lite0 step of the recipes the prior joins (``lite0_steps``):
 without the prior and with it at strides 1, 4 and 8, and the prior's share.
+
+``--quick``, a smoke run: 3 repeats, no networks' steps, and of the
+recipes' steps only the stills' at stride 4.
 """
 import argparse
 import json
@@ -26,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import harness
 from inception_art.prior import STILL_SCALES, VIDEO_SCALES, PatchPrior, default_path
 from inception_art.theano_env import theano, T
 
@@ -33,28 +40,6 @@ SIZES = {'vgg16': (252, 448), 'efficientnet-lite0': (224, 224)}
 #: (label, scales, stride at full resolution)
 SETTINGS = (('video', VIDEO_SCALES, 1), ('still', STILL_SCALES, 1),
             ('video/4', VIDEO_SCALES, 4), ('still/4', STILL_SCALES, 4))
-
-
-def times_of(fn, repeat):
-    fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return times
-
-
-def round_robin(optimizers, repeat):
-    """Seconds of each optimizer's step, ``repeat`` rounds taking one step
-    of each in turn, so that other load on the machine slows them alike."""
-    times = [[] for _ in optimizers]
-    for _ in range(repeat):
-        for i, opt in enumerate(optimizers):
-            t = time.perf_counter()
-            opt.step()
-            times[i].append(time.perf_counter() - t)
-    return times
 
 
 def summary(times):
@@ -77,7 +62,7 @@ def term_alone(repeat):
                 prior = base.with_scales(scales, stride)
                 term = prior.term(image)
                 fn = theano.function([], [term, T.grad(term, image)])
-                median, best = summary(times_of(fn, repeat))
+                median, best = summary(harness.time_steps(fn, 1, repeat)[0])
                 rows.append(dict(kind=kind, setting=label, size='%dx%d' % (w, h),
                                  median_s=median, min_s=best))
                 print('  %-8s %-7s %dx%d  scales used %-14s %.3f / %.3f s' % (
@@ -104,7 +89,7 @@ def in_step(net, repeat):
         opt.set_image(np.random.RandomState(0).uniform(0, 255, size + (3,)))
         opt.step()
         optimizers.append(opt)
-    times = round_robin(optimizers, repeat)
+    times = harness.round_robin([opt.step for opt in optimizers], repeat)
     base = summary(times[0])
     rows = []
     print('%s step at %dx%d, round-robin; median / min of %d steps'
@@ -128,8 +113,8 @@ USES = (('stills 512x512', 'default', dict(prior_scales='still')),
 STRIDES = (1, 4, 8)
 
 
-def in_recipe_steps(repeat, strides=STRIDES):
-    """Print and return, for each of :data:`USES`, the whole Lite0 step
+def in_recipe_steps(repeat, strides=STRIDES, uses=USES):
+    """Print and return, for each of ``uses``, the whole Lite0 step
     (the recipe's, as render compiles it) without the prior and with it at
     each of ``strides``, timed round-robin in one process; ``fraction`` is
     the prior's extra time over the step without it."""
@@ -137,7 +122,7 @@ def in_recipe_steps(repeat, strides=STRIDES):
     from inception_art.loop import Renderer
     rows = []
     renderer = Renderer()
-    for label, recipe, overrides in USES:
+    for label, recipe, overrides in uses:
         base = recipes.settings(recipe, **overrides)
         size = tuple(base['size'])
         configs = [('no prior', dict(base, prior_strength=0.0))] + [
@@ -149,7 +134,7 @@ def in_recipe_steps(repeat, strides=STRIDES):
                         lr=s['lr'], prior_strength=s['prior_strength'])
             opt.step()
             steps.append(opt)
-        times = round_robin(steps, repeat)
+        times = harness.round_robin([opt.step for opt in steps], repeat)
         none = summary(times[0])
         print('Lite0 step, %s (%s recipe, %s scales); median / min of %d'
               % (label, recipe, base['prior_scales'], repeat))
@@ -166,35 +151,48 @@ def in_recipe_steps(repeat, strides=STRIDES):
     return rows
 
 
+def run(quick=False, repeat=15, steps=(), recipes_only=False, previous=None):
+    """The figures of ``bench/prior.json``: the term alone, inside the steps
+    of the networks in ``steps``, and the recipes' Lite0 steps.
+    ``recipes_only``: only the last, added to ``previous`` (what the file
+    held)."""
+    strides, uses = STRIDES, USES
+    if quick:
+        repeat, steps, strides, uses = 3, (), (4,), USES[:1]
+    if recipes_only:
+        results = dict(previous or {})
+    else:
+        results = dict(term_alone=term_alone(repeat), in_step=[])
+        for net in steps:
+            results['in_step'] += in_step(net, max(3, repeat // 3))
+    results.update(lite0_steps=in_recipe_steps(max(3, repeat // 3), strides, uses),
+                   lite0_steps_date=time.strftime('%Y-%m-%d %H:%M'),
+                   lite0_steps_machine=harness.machine_info(),
+                   target='the prior at most 25% of a whole Lite0 step (issue 12)')
+    return results
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--repeat', type=int, default=15)
     p.add_argument('--steps', default='', metavar='NETS',
                    help='comma-separated networks to time the step of: '
                         'vgg16, efficientnet-lite0')
+    p.add_argument('--quick', action='store_true', help='a smoke run (see above)')
     p.add_argument('--out', help='also write the figures to this JSON file')
     p.add_argument('--recipes-only', action='store_true',
                    help='time only the recipes\' Lite0 steps, replacing them in --out')
     args = p.parse_args(argv)
-    from bench.run import machine_info
-    if args.recipes_only:
-        results = json.loads(Path(args.out).read_text()) if args.out and Path(
-            args.out).exists() else {}
-    else:
-        results = dict(term_alone=term_alone(args.repeat), in_step=[])
-        for net in filter(None, args.steps.split(',')):
-            results['in_step'] += in_step(net, max(3, args.repeat // 3))
-        results['machine'] = machine_info()
-        results['date'] = time.strftime('%Y-%m-%d %H:%M')
-    results.update(lite0_steps=in_recipe_steps(max(3, args.repeat // 3)),
-                   lite0_steps_date=time.strftime('%Y-%m-%d %H:%M'),
-                   lite0_steps_machine=machine_info(),
-                   target='the prior at most 25% of a whole Lite0 step (issue 12)')
-    if args.out:
-        from inception_art.images import atomic_path
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(args.out) as tmp:
-            tmp.write_text(json.dumps(results, indent=1))
+    previous = (json.loads(Path(args.out).read_text())
+                if args.recipes_only and args.out and Path(args.out).exists() else {})
+    results = run(quick=args.quick, repeat=args.repeat,
+                  steps=[n for n in args.steps.split(',') if n],
+                  recipes_only=args.recipes_only, previous=previous)
+    if args.out and args.recipes_only:
+        # The term's figures keep the machine and the date they were measured on.
+        harness.write_json(args.out, results)
+    elif args.out:
+        harness.save(args.out, results)
 
 
 if __name__ == '__main__':

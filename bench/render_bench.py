@@ -6,7 +6,8 @@ recipe with one ingredient changed at a time (seconds per step, median of
 ``--repeats`` steps after two warm-ups, compile excluded), then the whole
 default render as a user runs it (``python -m inception_art.render``, warm
 compile cache, wall seconds). Each figure says what it measured; the CPU
-model is recorded beside them, since the machines vary.
+model is recorded beside them, since the machines vary. ``--quick``, a
+smoke run: the default recipe's step alone, 2 steps, no whole render.
 """
 import argparse
 import os
@@ -15,8 +16,7 @@ import sys
 import tempfile
 import time
 
-from bench import common
-from bench.run import machine_info
+from bench import common, harness
 
 #: The default recipe, then one ingredient changed at a time.
 VARIANTS = (
@@ -41,8 +41,8 @@ def time_variant(renderer, overrides, repeats):
     opt.objective.set_classes(common.TARGET_CLASS)
     opt.restart(__import__('numpy').full(canvas_size(s) + (3,), 128.0), lr=s['lr'],
                 prior_strength=s['prior_strength'], seed=0)
-    times, _ = common.time_steps(opt.step, 2, repeats)
-    return dict(seconds_per_step=common.stats(times), build_and_compile_seconds=compile_seconds)
+    times, _ = harness.time_steps(opt.step, 2, repeats)
+    return dict(seconds_per_step=harness.stats(times), build_and_compile_seconds=compile_seconds)
 
 
 def whole_render(out_dir):
@@ -58,29 +58,37 @@ def whole_render(out_dir):
     return dict(first_seconds=times[0], warm_seconds=times[1])
 
 
+def run(quick=False, repeats=10):
+    """The figures of ``bench/render.json``."""
+    from inception_art.loop import Renderer
+    variants, repeats = (VARIANTS[:1], 2) if quick else (VARIANTS, repeats)
+    renderer = Renderer()
+    steps = {}
+    for name, overrides in variants:
+        steps[name] = dict(time_variant(renderer, overrides, repeats),
+                           overrides={k: list(v) if isinstance(v, tuple) else v
+                                      for k, v in overrides.items()})
+        print('%-45s %.3f s/step' % (name, steps[name]['seconds_per_step']['median']),
+              flush=True)
+    render = None
+    if not quick:
+        with tempfile.TemporaryDirectory() as tmp:
+            render = whole_render(tmp)
+        print('make render, warm: %.1f s' % render['warm_seconds'])
+    return dict(
+        what='seconds per compiled step of the default recipe (512x512, EfficientNet-Lite0) '
+             'and with one ingredient changed; the whole default render command',
+        steps=steps, default_render=render)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog='python -m bench.render_bench',
                                 description=__doc__.splitlines()[0])
     p.add_argument('--out', default='bench/render.json')
     p.add_argument('--repeats', type=int, default=10)
+    p.add_argument('--quick', action='store_true', help='a smoke run (see above)')
     args = p.parse_args(argv)
-    from inception_art.loop import Renderer
-    renderer = Renderer()
-    steps = {}
-    for name, overrides in VARIANTS:
-        steps[name] = dict(time_variant(renderer, overrides, args.repeats),
-                           overrides={k: list(v) if isinstance(v, tuple) else v
-                                      for k, v in overrides.items()})
-        print('%-45s %.3f s/step' % (name, steps[name]['seconds_per_step']['median']),
-              flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        render = whole_render(tmp)
-    print('make render, warm: %.1f s' % render['warm_seconds'])
-    common.write_json_atomic(args.out, dict(
-        machine=machine_info(), date=time.strftime('%Y-%m-%d %H:%M'),
-        what='seconds per compiled step of the default recipe (512x512, EfficientNet-Lite0) '
-             'and with one ingredient changed; the whole default render command',
-        steps=steps, default_render=render))
+    harness.save(args.out, run(quick=args.quick, repeats=args.repeats))
     return 0
 
 

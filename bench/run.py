@@ -1,11 +1,13 @@
 """Benchmark the compiled image step: Theano against PyTorch, three sizes.
 
-``make bench`` runs ``python -m bench.run``: for EfficientNet-Lite0 and
-VGG-16 (random weights of the real shapes) at 224x224, 448x252 and
-840x472 (WxH), it times :class:`inception_art.step.ImageOptimizer`'s
-``step()`` and the same step in PyTorch (:mod:`bench.torch_reference`),
-each in a fresh subprocess, and the cold / warm compile of the Theano step
-at 224x224. It writes ``bench/results.json`` (atomically) and prints a table.
+``python -m bench.run`` (in ``make bench``: ``results``): for
+EfficientNet-Lite0 and VGG-16 (random weights of the real shapes) at
+224x224, 448x252 and 840x472 (WxH), it times
+:class:`inception_art.step.ImageOptimizer`'s ``step()`` and the same step
+in PyTorch (:mod:`bench.torch_reference`), each in a fresh subprocess
+(:func:`bench.harness.run_worker`), and the cold / warm compile of the
+Theano step at 224x224. It writes ``bench/results.json`` (atomically) and
+prints a table.
 
 Options::
 
@@ -26,12 +28,7 @@ processes used while each measurement ran (``background_cores``).
 import argparse
 import datetime
 import importlib.util
-import json
-import os
-import platform
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import common
+from bench import common, harness
+from bench.harness import run_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
@@ -103,117 +101,8 @@ NOTES = {
 
 
 # --------------------------------------------------------------------------
-# Machine and load
-# --------------------------------------------------------------------------
-
-def machine_info():
-    """CPU model, cores, memory, kernel, instruction sets, timestamp."""
-    info = {'cpu_model': None, 'cores': os.cpu_count(),
-            'cores_usable': len(os.sched_getaffinity(0)),
-            'kernel': platform.release(), 'python': platform.python_version()}
-    try:
-        cpuinfo = Path('/proc/cpuinfo').read_text()
-        for line in cpuinfo.splitlines():
-            key, _, value = line.partition(':')
-            key, value = key.strip(), value.strip()
-            if key == 'model name' and info['cpu_model'] is None:
-                info['cpu_model'] = value
-            elif key == 'flags' and 'isa' not in info:
-                flags = set(value.split())
-                info['isa'] = [f for f in ('avx2', 'fma', 'avx512f', 'avx512_bf16',
-                                           'avx512_vnni') if f in flags]
-            elif key == 'cpu MHz' and 'cpu_mhz' not in info:
-                info['cpu_mhz'] = float(value)
-    except OSError:
-        pass
-    try:
-        for line in Path('/proc/meminfo').read_text().splitlines():
-            if line.startswith('MemTotal:'):
-                info['mem_total_mb'] = int(line.split()[1]) // 1024
-    except OSError:
-        pass
-    info['numpy'] = np.__version__
-    return info
-
-
-def _cpu_busy_s():
-    """CPU seconds all processes have spent busy so far (from /proc/stat)."""
-    fields = [int(v) for v in Path('/proc/stat').read_text().split('\n', 1)[0].split()[1:9]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields) - idle) / os.sysconf('SC_CLK_TCK')
-
-
-def _children_cpu_s():
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-class Quiet:
-    """Wait, within a total budget, for other processes to leave the CPUs."""
-
-    def __init__(self, budget_s, threshold_cores=0.3, sample_s=2.0):
-        self.budget_s, self.threshold, self.sample_s = budget_s, threshold_cores, sample_s
-        self.waited_s = 0.0
-
-    def background_cores(self, sample_s=None):
-        busy0 = _cpu_busy_s()
-        time.sleep(sample_s or self.sample_s)
-        return (_cpu_busy_s() - busy0) / (sample_s or self.sample_s)
-
-    def wait(self):
-        """Sample the load; wait while others use more than the threshold.
-        Returns the last background load seen (cores)."""
-        load = self.background_cores(0.5)
-        announced = False
-        while load > self.threshold and self.waited_s < self.budget_s:
-            if not announced:
-                print('  (waiting for the machine to go quiet: others use %.1f cores)'
-                      % load, flush=True)
-                announced = True
-            t0 = time.perf_counter()
-            load = self.background_cores()
-            self.waited_s += time.perf_counter() - t0
-        return load
-
-
-# --------------------------------------------------------------------------
 # Workers
 # --------------------------------------------------------------------------
-
-def run_worker(module, argv, workdir, env=None, quiet=None):
-    """Run ``python -m module argv --out FILE`` from the project root and
-    return its JSON record, with wall time and background load added."""
-    fd, out = tempfile.mkstemp(prefix='record-', suffix='.json', dir=workdir)
-    os.close(fd)
-    os.unlink(out)
-    cmd = [sys.executable, '-m', module] + list(argv) + ['--out', out]
-    full_env = dict(os.environ, **(env or {}))
-    load_before = quiet.wait() if quiet else None
-    busy0, child0, t0 = _cpu_busy_s(), _children_cpu_s(), time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True,
-                              text=True, timeout=WORKER_TIMEOUT_S)
-        output = proc.stdout + proc.stderr
-    except subprocess.TimeoutExpired as exc:
-        output = 'timed out after %d s\n%s' % (WORKER_TIMEOUT_S, exc.stderr or '')
-    wall = time.perf_counter() - t0
-    others = (_cpu_busy_s() - busy0) - (_children_cpu_s() - child0)
-    try:
-        with open(out) as f:
-            record = json.load(f)
-        os.unlink(out)
-    except (OSError, ValueError):
-        record = {'error': 'worker wrote no record: ' + ' '.join(argv),
-                  'output_tail': output[-3000:]}
-    record['wall_s'] = wall
-    record['background_cores'] = max(others / wall, 0.0)
-    record['background_cores_before'] = load_before
-    if 'error' in record:
-        print('  ERROR %s %s: %s' % (module, ' '.join(argv), record['error']), flush=True)
-        if 'traceback' in record:
-            print('    ' + record['traceback'].strip().splitlines()[-1], flush=True)
-    return record
-
 
 def theano_args(net, size, warmup, repeats, extra=()):
     return ['--net', net, '--size', common.size_label(size), '--warmup', str(warmup),
@@ -279,34 +168,35 @@ def pooled(records, prefix=''):
     }
 
 
-def measure_size(net, size, args, workdir, quiet, photo, use_torch, results, note_error):
-    """Theano and PyTorch steps of ``net`` at ``size``: ``args.rounds``
+def measure_size(net, size, quick, rounds, workdir, quiet, photo, use_torch, results,
+                 note_error):
+    """Theano and PyTorch steps of ``net`` at ``size``: ``rounds``
     processes of each, alternating; returns the table row."""
     label = common.size_label(size)
-    repeats = QUICK_REPEATS[net] if args.quick else REPEATS[net][size]
+    repeats = QUICK_REPEATS[net] if quick else REPEATS[net][size]
     check = photo is not None and net == 'efficientnet-lite0' and size == (224, 224)
     th_records, pt_records = [], []
-    for round_ in range(args.rounds):
-        first = round_ == 0
-        extra = (['--photo', str(photo), '--logits-out', str(workdir / 'theano_logits.npy')]
-                 if check and first else [])
-        print('%s %s: theano, %d steps (round %d)...' % (net, label, repeats, round_ + 1),
+
+    def measure(framework, module, round_, logits_file):
+        # The first round also computes the logit map of the photo (Lite0 at
+        # 224x224), so the two frameworks' logits can be compared.
+        extra = (['--photo', str(photo), '--logits-out', str(workdir / logits_file)]
+                 if check and round_ == 0 else [])
+        print('%s %s: %s, %d steps (round %d)...' % (net, label, framework, repeats, round_ + 1),
               flush=True)
-        th = run_worker('bench.theano_worker', theano_args(net, size, WARMUP, repeats, extra),
-                        workdir, quiet=quiet)
-        note_error('%s %s theano' % (net, label), th)
+        record = run_worker(module, theano_args(net, size, WARMUP, repeats, extra), workdir,
+                            quiet=quiet)
+        note_error('%s %s %s' % (net, label, framework), record)
+        return record
+
+    for round_ in range(rounds):
+        th = measure('theano', 'bench.theano_worker', round_, 'theano_logits.npy')
         th_records.append(th)
         if not use_torch:
             continue
-        extra = (['--photo', str(photo), '--logits-out', str(workdir / 'torch_logits.npz')]
-                 if check and first else [])
-        print('%s %s: torch, %d steps (round %d)...' % (net, label, repeats, round_ + 1),
-              flush=True)
-        pt = run_worker('bench.torch_reference', theano_args(net, size, WARMUP, repeats, extra),
-                        workdir, quiet=quiet)
-        note_error('%s %s torch' % (net, label), pt)
+        pt = measure('torch', 'bench.torch_reference', round_, 'torch_logits.npz')
         pt_records.append(pt)
-        if check and first and 'error' not in th and 'error' not in pt:
+        if check and round_ == 0 and 'error' not in th and 'error' not in pt:
             results['checks']['efficientnet-lite0_logits'] = compare_logits(
                 workdir / 'theano_logits.npy', workdir / 'torch_logits.npz')
 
@@ -334,7 +224,7 @@ def measure_size(net, size, args, workdir, quiet, photo, use_torch, results, not
         row['ratio'] = row['step_s'] / row['torch_step_s']
     if row['loss_first'] is not None and row['torch_loss_first'] is not None:
         row['loss_first_abs_diff'] = abs(row['loss_first'] - row['torch_loss_first'])
-    if not args.quick:
+    if not quick:
         print('%s %s: torch NCHW, %d steps...' % (net, label, repeats), flush=True)
         nchw = run_worker('bench.torch_reference',
                           theano_args(net, size, WARMUP, repeats,
@@ -394,42 +284,26 @@ def torch_available():
     return importlib.util.find_spec('torch') is not None
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--quick', action='store_true', help='224x224 only, fewer repeats')
-    parser.add_argument('--only', action='append', choices=common.NETS,
-                        help='benchmark only this network (repeatable)')
-    parser.add_argument('--no-torch', action='store_true')
-    parser.add_argument('--no-compile', action='store_true')
-    parser.add_argument('--no-profile', action='store_true')
-    parser.add_argument('--rounds', type=int,
-                        help='processes per measurement, alternating Theano and PyTorch '
-                             '(default 2; 1 with --quick)')
-    parser.add_argument('--max-wait', type=float, default=240.0,
-                        help='total seconds to wait for a quiet machine (default 240)')
-    parser.add_argument('--out', help='JSON output path')
-    args = parser.parse_args(argv)
-
-    args.rounds = args.rounds or (1 if args.quick else 2)
-    partial = bool(args.quick or args.only)
-    out = Path(args.out) if args.out else (ROOT / '.cache' / 'bench-partial.json' if partial
-                                           else HERE / 'results.json')
-    out.parent.mkdir(parents=True, exist_ok=True)
-    nets = [n for n in common.NETS if not args.only or n in args.only]
-    sizes = [common.SIZES[0]] if args.quick else list(common.SIZES)
-    use_torch = not args.no_torch and torch_available()
-    if not args.no_torch and not use_torch:
+def run(quick=False, only=None, rounds=None, no_torch=False, no_compile=False,
+        no_profile=False, max_wait=240.0):
+    """The benchmark (options as the command's); prints the table and returns
+    what ``bench/results.json`` holds."""
+    rounds = rounds or (1 if quick else 2)
+    nets = [n for n in common.NETS if not only or n in only]
+    sizes = [common.SIZES[0]] if quick else list(common.SIZES)
+    use_torch = not no_torch and torch_available()
+    if not no_torch and not use_torch:
         print('torch is not installed: skipping the PyTorch reference '
               '(`make bench` installs it; or: .venv/bin/pip install --no-deps '
               'torch==2.13.0)', flush=True)
-    profile = not (args.no_profile or args.quick)
+    profile = not (no_profile or quick)
     started = time.perf_counter()
-    quiet = Quiet(args.max_wait)
+    quiet = harness.Quiet(max_wait)
     workdir = Path(tempfile.mkdtemp(prefix='inception-art-bench-'))
     results = {
         'timestamp': datetime.datetime.now(datetime.UTC).isoformat(timespec='seconds'),
-        'machine': machine_info(),
-        'settings': {'quick': args.quick, 'nets': nets, 'rounds': args.rounds,
+        'machine': harness.machine_info(),
+        'settings': {'quick': quick, 'nets': nets, 'rounds': rounds,
                      'sizes_wxh': [common.size_label(s) for s in sizes],
                      'warmup': WARMUP, 'torch': use_torch, 'target_class': common.TARGET_CLASS,
                      'lr': common.LR},
@@ -452,7 +326,7 @@ def main(argv=None):
     try:
         for net in nets:
             compile_rec = {}
-            if not args.no_compile:
+            if not no_compile:
                 cache = workdir / ('cache-' + net)
                 cache.mkdir()
                 for kind in ('cold', 'warm'):
@@ -470,7 +344,7 @@ def main(argv=None):
                 results['compile'][net] = compile_rec
 
             for size in sizes:
-                row = measure_size(net, size, args, workdir, quiet, photo, use_torch,
+                row = measure_size(net, size, quick, rounds, workdir, quiet, photo, use_torch,
                                    results, note_error)
                 if size == (224, 224) and compile_rec:
                     row['compile_cold_s'] = compile_rec['cold'].get('build_compile_s')
@@ -496,7 +370,6 @@ def main(argv=None):
         shutil.rmtree(workdir, ignore_errors=True)
         results['waited_for_quiet_s'] = quiet.waited_s
         results['total_s'] = time.perf_counter() - started
-        common.write_json_atomic(out, results)
 
     print()
     print_table(rows)
@@ -507,6 +380,31 @@ def main(argv=None):
               '(logits up to %.1f); top-5 %s / %s'
               % (lite['max_abs_diff'], lite['max_abs_logit'], lite['top5_theano'],
                  lite['top5_torch']))
+    return results
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--quick', action='store_true', help='224x224 only, fewer repeats')
+    parser.add_argument('--only', action='append', choices=common.NETS,
+                        help='benchmark only this network (repeatable)')
+    parser.add_argument('--no-torch', action='store_true')
+    parser.add_argument('--no-compile', action='store_true')
+    parser.add_argument('--no-profile', action='store_true')
+    parser.add_argument('--rounds', type=int,
+                        help='processes per measurement, alternating Theano and PyTorch '
+                             '(default 2; 1 with --quick)')
+    parser.add_argument('--max-wait', type=float, default=240.0,
+                        help='total seconds to wait for a quiet machine (default 240)')
+    parser.add_argument('--out', help='JSON output path')
+    args = parser.parse_args(argv)
+    partial = bool(args.quick or args.only)
+    out = Path(args.out) if args.out else (ROOT / '.cache' / 'bench-partial.json' if partial
+                                           else HERE / 'results.json')
+    results = run(quick=args.quick, only=args.only, rounds=args.rounds, no_torch=args.no_torch,
+                  no_compile=args.no_compile, no_profile=args.no_profile,
+                  max_wait=args.max_wait)
+    harness.save(out, results)
     print('\n%d error(s); wrote %s in %.0f s' % (len(results['errors']), out,
                                                  results['total_s']))
     return 1 if results['errors'] else 0

@@ -9,23 +9,23 @@ times ``step()``. Writes a JSON record to ``--out``::
 ``--compile-only`` stops after compiling (for cold/warm cache timings: set
 ``INCEPTION_ART_CACHE``); ``--profile`` runs the steps under Theano's
 profiler and records the time per Op class; ``--photo`` computes the logit
-map of an (h, w, 3) image saved as ``.npy`` into ``--logits-out``.
+map of an (h, w, 3) image saved as ``.npy`` into ``--logits-out``. The
+protocol (the record written whatever happens) is
+:func:`bench.harness.worker_main`'s.
 """
 import time
 
 _T_START = time.perf_counter()
 
-import argparse  # noqa: E402
 import io  # noqa: E402
-import json  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
-import traceback  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from bench import common  # noqa: E402
+from bench import common, harness  # noqa: E402
+from testkit.vgg16 import random_vgg16  # noqa: E402
 
 
 def build_network(name, size):
@@ -35,7 +35,7 @@ def build_network(name, size):
         return build(name, size)
     from inception_art.nets import vgg
     from inception_art.weights import VGGWeights, vgg_layer_table
-    convs, fcs, mean = common.random_vgg16()
+    convs, fcs, mean = random_vgg16()
     expected = [(l.W, l.b) for l in vgg_layer_table(16)]
     got = [(W.shape, b.shape) for W, b in convs + fcs]
     assert got == [(tuple(W), tuple(b)) for W, b in expected], 'VGG-16 shapes differ'
@@ -127,21 +127,11 @@ def run(args):
     record['float64_ops'] = float64_nodes(optimizer._step)
     record['logit_map_shape'] = list(network.logits.output_shape[1:])
     if args.compile_only:
-        record['peak_rss_mb'] = common.peak_rss_mb()
+        record['peak_rss_mb'] = harness.peak_rss_mb()
         return record
 
-    record['rss_before_steps_mb'] = common.hwm_mb()
-    record['peak_rss_before_steps_mb'] = common.peak_rss_mb()
-    reset = common.reset_peak_rss()
-    times, (first, last) = common.time_steps(optimizer.step, args.warmup, args.repeats)
-    record['step_times'] = times
-    record['step_s'] = float(np.median(times))
-    record['warmup'] = args.warmup
-    record['loss_first'], record['logit_first'] = first
-    record['loss_last'], record['logit_last'] = last
-    # ru_maxrss: the whole process (build, compile and steps).
-    record['steps_peak_rss_mb'] = common.hwm_mb() if reset else None
-    record['peak_rss_mb'] = max(common.peak_rss_mb(), record['peak_rss_before_steps_mb'])
+    record['rss_before_steps_mb'] = harness.hwm_mb()
+    record.update(harness.step_record(optimizer.step, args.warmup, args.repeats))
     if args.profile:
         record['profile'] = profile_summary(optimizer._step.profile)
 
@@ -155,27 +145,11 @@ def run(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--net', required=True)
-    parser.add_argument('--size', required=True, help='WxH')
-    parser.add_argument('--warmup', type=int, default=2)
-    parser.add_argument('--repeats', type=int, default=5)
+    parser = harness.step_worker_parser(__doc__.split('\n')[0])
     parser.add_argument('--compile-only', action='store_true')
-    parser.add_argument('--profile', action='store_true')
-    parser.add_argument('--photo')
-    parser.add_argument('--logits-out')
-    parser.add_argument('--out', required=True)
-    args = parser.parse_args(argv)
-    try:
-        record = run(args)
-    except Exception as exc:  # noqa: BLE001 - reported to the parent
-        record = {'framework': 'theano', 'net': args.net, 'size': args.size,
-                  'error': '%s: %s' % (type(exc).__name__, exc),
-                  'traceback': traceback.format_exc()[-4000:]}
-    record['process_s'] = time.perf_counter() - _T_START
-    with open(args.out, 'w') as f:
-        json.dump(record, f)
-    return 1 if 'error' in record else 0
+    return harness.worker_main(
+        parser, run, lambda args: {'framework': 'theano', 'net': args.net, 'size': args.size},
+        argv, started=_T_START)
 
 
 if __name__ == '__main__':

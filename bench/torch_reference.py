@@ -11,7 +11,7 @@ Theano code, so that agreeing logits check both:
   as modules or folded into the convolutions (:meth:`fold_batchnorm`, what
   the Theano network does and what is timed), ReLU6, no squeeze-excitation;
   the classifier is applied at every position (a logit map).
-* :class:`VGG16`: random weights of the real shapes (:func:`bench.common.
+* :class:`VGG16`: random weights of the real shapes (:func:`testkit.vgg16.
   random_vgg16`, the same numbers the Theano worker uses), fully
   convolutional (fc6 a 7x7 convolution, fc7/fc8 1x1).
 
@@ -22,7 +22,8 @@ class), backward to the image only (weights need no gradient), then
 channels-last by default (``--memory-format``): the fast layout for
 PyTorch's CPU convolutions (oneDNN), so the reference is a tuned one.
 
-Run as a worker by :mod:`bench.run`::
+Run as a worker by :mod:`bench.run` (the protocol is
+:func:`bench.harness.worker_main`'s)::
 
     python -m bench.torch_reference --net efficientnet-lite0 --size 224x224 --out r.json
 """
@@ -30,12 +31,9 @@ import time
 
 _T_START = time.perf_counter()
 
-import argparse  # noqa: E402
 import importlib.util  # noqa: E402
-import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
-import traceback  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -43,7 +41,8 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from bench import common  # noqa: E402
+from bench import common, harness  # noqa: E402
+from testkit.vgg16 import VGG16_BLOCKS, random_vgg16  # noqa: E402
 
 #: EfficientNet-Lite0 stages: (blocks, kernel, first stride, expansion, width).
 LITE0_STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40),
@@ -171,11 +170,11 @@ class VGG16(nn.Module):
         self.convs = nn.ParameterList(
             [nn.Parameter(torch.from_numpy(a), requires_grad=False)
              for W, b in convs + fcs for a in (W, b)])
-        self.blocks = common.VGG16_BLOCKS
+        self.blocks = VGG16_BLOCKS
 
     @classmethod
     def random(cls, seed=0):
-        convs, fcs, mean = common.random_vgg16(seed)
+        convs, fcs, mean = random_vgg16(seed)
         return cls(convs, fcs, mean).eval()
 
     def forward(self, image):
@@ -284,16 +283,7 @@ def run(args):
     record['build_s'] = time.perf_counter() - t0
     step = TorchImageStep(net, size, memory_format=args.memory_format)
     record['memory_format'] = args.memory_format
-    record['peak_rss_before_steps_mb'] = common.peak_rss_mb()
-    reset = common.reset_peak_rss()
-    times, (first, last) = common.time_steps(step.step, args.warmup, args.repeats)
-    record['step_times'] = times
-    record['step_s'] = float(np.median(times))
-    record['warmup'] = args.warmup
-    record['loss_first'], record['logit_first'] = first
-    record['loss_last'], record['logit_last'] = last
-    record['steps_peak_rss_mb'] = common.hwm_mb() if reset else None
-    record['peak_rss_mb'] = max(common.peak_rss_mb(), record['peak_rss_before_steps_mb'])
+    record.update(harness.step_record(step.step, args.warmup, args.repeats))
     if args.profile:
         record['profile'] = torch_profile(step.step)
     if args.photo:
@@ -303,29 +293,13 @@ def run(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--net', required=True)
-    parser.add_argument('--size', required=True, help='WxH')
-    parser.add_argument('--warmup', type=int, default=2)
-    parser.add_argument('--repeats', type=int, default=5)
+    parser = harness.step_worker_parser(__doc__.split('\n')[0])
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--memory-format', choices=sorted(MEMORY_FORMATS),
                         default='channels_last')
-    parser.add_argument('--profile', action='store_true')
-    parser.add_argument('--photo')
-    parser.add_argument('--logits-out')
-    parser.add_argument('--out', required=True)
-    args = parser.parse_args(argv)
-    try:
-        record = run(args)
-    except Exception as exc:  # noqa: BLE001 - reported to the parent
-        record = {'framework': 'torch', 'net': args.net, 'size': args.size,
-                  'error': '%s: %s' % (type(exc).__name__, exc),
-                  'traceback': traceback.format_exc()[-4000:]}
-    record['process_s'] = time.perf_counter() - _T_START
-    with open(args.out, 'w') as f:
-        json.dump(record, f)
-    return 1 if 'error' in record else 0
+    return harness.worker_main(
+        parser, run, lambda args: {'framework': 'torch', 'net': args.net, 'size': args.size},
+        argv, started=_T_START)
 
 
 if __name__ == '__main__':

@@ -1,6 +1,7 @@
 """Cost of the zooming video: keyframes, interpolation, encoding.
 
-    python -m bench.video_bench [--keyframes 5] [--frames 250] [--out bench/video.json]
+    python -m bench.video_bench [--keyframes 5] [--frames 250] [--quick]
+                                [--out bench/video.json]
 
 * **Seconds per keyframe** for each network at the default optimisation
   size (448x252): :class:`inception_art.video.dream.Dream` with the video
@@ -18,9 +19,9 @@
 
 The keyframes of the first network are what the interpolation and the
 encoder are fed, so the encoder sees real dream pictures, not noise.
+``--quick``, a smoke run: 1 timed keyframe, 25 frames per measurement.
 """
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -31,10 +32,11 @@ import numpy as np
 
 from inception_art.video.dream import DEFAULTS, Dream
 from inception_art.video.encode import VideoFile, probe
-from inception_art.images import atomic_path
 from inception_art.video.interpolate import Interpolator
 from inception_art.video.zoom import Motion
 from inception_art.video.__main__ import DEFAULTS as VIDEO_DEFAULTS, GIF_SIZE
+
+from bench import harness
 
 NETWORKS = ('efficientnet-lite0', 'vgg16')
 SUBJECT = 'volcano'
@@ -141,12 +143,11 @@ def encode_factor(keys, frames, size, gif, interpolate=False):
                 megabits_per_s=8 * size_mb / (frames / fps))
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--keyframes', type=int, default=5, help='timed keyframes per network')
-    p.add_argument('--frames', type=int, default=250, help='output frames per measurement')
-    p.add_argument('--out', default='bench/video.json')
-    args = p.parse_args(argv)
+def run(quick=False, keyframes=5, frames=250):
+    """The figures of ``bench/video.json``: ``keyframes`` timed per network,
+    ``frames`` output frames per measurement."""
+    if quick:
+        keyframes, frames = 1, 25
     results = dict(machine=dict(cpus=os.cpu_count(), load_1min=os.getloadavg()[0]),
                    keyframes=[], notes=__doc__)
     keys = None
@@ -159,7 +160,7 @@ def main(argv=None):
                                                  skipped='no weights: %s not found' % path))
                 print('%-18s skipped: no weights (%s)' % (model, path), flush=True)
                 continue
-        record, made = keyframe_seconds(model, args.keyframes)
+        record, made = keyframe_seconds(model, keyframes)
         keys = keys or made
         results['keyframes'].append(record)
         print('%-18s %s: %.2f s per keyframe (%d steps of %.3f s, %.3f s other; '
@@ -167,23 +168,31 @@ def main(argv=None):
                                          record['steps'], record['step_s'],
                                          record['overhead_s'], record['build_compile_s']),
               flush=True)
-    results['interpolation'] = interpolation_ms(keys, args.frames)
+    results['interpolation'] = interpolation_ms(keys, frames)
     r = results['interpolation']
     print('interpolation + overlay %s from %s, 1 core: %.2f ms/frame median, %.2f min, '
           '%.2f CPU ms (target %.0f)' % (r['size'], r['key_size'], r['median_ms'], r['min_ms'],
                                          r['cpu_ms_per_frame'], r['target_ms']), flush=True)
     results['encoding'] = [
-        encode_factor(keys, args.frames, VIDEO_DEFAULTS['size'], gif=False),
-        encode_factor(keys, args.frames, VIDEO_DEFAULTS['size'], gif=False, interpolate=True),
-        encode_factor(keys, args.frames, GIF_SIZE, gif=True)]
+        encode_factor(keys, frames, VIDEO_DEFAULTS['size'], gif=False),
+        encode_factor(keys, frames, VIDEO_DEFAULTS['size'], gif=False, interpolate=True),
+        encode_factor(keys, frames, GIF_SIZE, gif=True)]
     for r in results['encoding']:
         print('encode %-4s %s%s: %.1fx real time, %.1f Mbit/s' % (
             r['format'], r['size'], ' (with interpolation)' if r['interpolation_included']
             else '', r['realtime_factor'], r['megabits_per_s']), flush=True)
     results['machine']['load_1min_after'] = os.getloadavg()[0]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out) as tmp:
-        tmp.write_text(json.dumps(results, indent=1))
+    return results
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--keyframes', type=int, default=5, help='timed keyframes per network')
+    p.add_argument('--frames', type=int, default=250, help='output frames per measurement')
+    p.add_argument('--quick', action='store_true', help='a smoke run (see above)')
+    p.add_argument('--out', default='bench/video.json')
+    args = p.parse_args(argv)
+    harness.save(args.out, run(quick=args.quick, keyframes=args.keyframes, frames=args.frames))
 
 
 if __name__ == '__main__':

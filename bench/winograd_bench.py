@@ -1,6 +1,7 @@
 """VGG-16's step with Winograd 3x3 convolutions against CorrMM and PyTorch.
 
     python -m bench.winograd_bench [--repeat 5] [--sizes 224x224,448x252,840x472]
+                                   [--no-torch] [--quick] [--out bench/winograd.json]
 
 For each size, VGG-16 (random weights of the real shapes, as ``make bench``
 builds it) is compiled twice into :class:`inception_art.step.ImageOptimizer`,
@@ -12,15 +13,16 @@ two steps are timed round-robin in this process, so that other load on the
 before and after, as ``bench.run`` runs it. Every figure is the median and
 the minimum over all timed steps; on a shared machine the minimum is the
 better estimate of the uncontended time. Writes ``bench/winograd.json``.
+``--quick``, a smoke run: 224x224 only, 2 timed steps.
 """
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-from bench import common
+from bench import common, harness
+from testkit.vgg16 import random_vgg16
 
 HERE = Path(__file__).resolve().parent
 IMPLS = ('corrmm', 'winograd')
@@ -38,7 +40,7 @@ def theano_steps(size, repeat):
     from inception_art.objectives import ClassObjective
     from inception_art.step import ImageOptimizer
     from inception_art.weights import VGGWeights
-    convs, fcs, mean = common.random_vgg16()
+    convs, fcs, mean = random_vgg16()
     steps = {}
     for impl in IMPLS:
         network = vgg.build(16, size, weights=VGGWeights(convs, fcs, mean),
@@ -48,19 +50,12 @@ def theano_steps(size, repeat):
         opt.set_image(np.full(size + (3,), 128.0))
         opt.step()  # warm-up: first-call allocations
         steps[impl] = opt
-    times = {impl: [] for impl in IMPLS}
-    for _ in range(repeat):
-        for impl, opt in steps.items():
-            t = time.perf_counter()
-            opt.step()
-            times[impl].append(time.perf_counter() - t)
-    return times
+    return dict(zip(IMPLS, harness.round_robin([steps[impl].step for impl in IMPLS], repeat)))
 
 
 def torch_steps(size, layout, repeat, workdir):
     """Seconds per step of PyTorch's VGG-16 in a worker process."""
-    from bench.run import run_worker
-    record = run_worker('bench.torch_reference', [
+    record = harness.run_worker('bench.torch_reference', [
         '--net', 'vgg16', '--size', common.size_label(size), '--threads', '2',
         '--warmup', '2', '--repeats', str(repeat), '--memory-format', layout],
         workdir)
@@ -69,29 +64,23 @@ def torch_steps(size, layout, repeat, workdir):
     return record['step_times']
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--repeat', type=int, default=5,
-                   help='timed steps per implementation and size (Theano), '
-                        'per worker (PyTorch, two workers per layout)')
-    p.add_argument('--sizes', default='224x224,448x252,840x472', help='WxH,...')
-    p.add_argument('--no-torch', action='store_true')
-    p.add_argument('--out', default=str(HERE / 'winograd.json'))
-    args = p.parse_args(argv)
-    from bench.run import machine_info
+def run(quick=False, repeat=5, sizes=('224x224', '448x252', '840x472'), no_torch=False):
+    """The figures of ``bench/winograd.json``; ``sizes`` as WxH labels."""
+    if quick:
+        repeat, sizes = 2, ('224x224',)
     from inception_art.nets import vgg
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
-        for label in args.sizes.split(','):
+        for label in sizes:
             size = common.parse_size(label)
             torch_times = {layout: [] for layout in TORCH_LAYOUTS}
-            if not args.no_torch:
+            if not no_torch:
                 for layout in TORCH_LAYOUTS:
-                    torch_times[layout] += torch_steps(size, layout, args.repeat, workdir)
-            times = theano_steps(size, args.repeat)
-            if not args.no_torch:
+                    torch_times[layout] += torch_steps(size, layout, repeat, workdir)
+            times = theano_steps(size, repeat)
+            if not no_torch:
                 for layout in TORCH_LAYOUTS:
-                    torch_times[layout] += torch_steps(size, layout, args.repeat, workdir)
+                    torch_times[layout] += torch_steps(size, layout, repeat, workdir)
             row = {'size': label}
             for impl in IMPLS:
                 row['theano_' + impl] = summary(times[impl])
@@ -128,13 +117,24 @@ def main(argv=None):
                   'warm-ups. median_s / min_s over all timed steps. The machine is '
                   'shared with other benchmarks: min_s is the better estimate of '
                   'the uncontended time; ratios *_min use it.'
-                  % (args.repeat, args.repeat),
+                  % (repeat, repeat),
         'rows': rows,
-        'machine': machine_info(),
-        'date': time.strftime('%Y-%m-%d %H:%M'),
     }
-    common.write_json_atomic(args.out, results)
     return results
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--repeat', type=int, default=5,
+                   help='timed steps per implementation and size (Theano), '
+                        'per worker (PyTorch, two workers per layout)')
+    p.add_argument('--sizes', default='224x224,448x252,840x472', help='WxH,...')
+    p.add_argument('--no-torch', action='store_true')
+    p.add_argument('--quick', action='store_true', help='a smoke run (see above)')
+    p.add_argument('--out', default=str(HERE / 'winograd.json'))
+    args = p.parse_args(argv)
+    harness.save(args.out, run(quick=args.quick, repeat=args.repeat,
+                               sizes=args.sizes.split(','), no_torch=args.no_torch))
 
 
 if __name__ == '__main__':

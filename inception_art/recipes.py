@@ -19,7 +19,7 @@ overrides any one. ``python -m inception_art.render
   the 2015 Adam, 10 steps, the prior at strength 10 at the stream's scales.
 * ``keyframes``: the video's and the live stream's keyframes: the default's
   core at 448x252, seen at pool 1, 10 steps per keyframe (chosen on films of
-  keyframes: ``bench/keyframes.json``).
+  keyframes: ``bench/studies/keyframes.json``).
 * ``classic``: this project's first defaults (pixels, Adam, jitter 16, a
   periodic blur, Student-t prior 10, 224x224), kept for comparison.
 """
@@ -135,7 +135,7 @@ RECIPES = {
                         prior_scales='video', prior_strength=10.0, prior_stride=1, steps=10),
     # The keyframes of the video and the live stream (inception_art.video.dream):
     # the default's core at the video's size, seen at pool 1; ``steps`` are
-    # per keyframe. Chosen on keyframes (bench/keyframes.json).
+    # per keyframe. Chosen on keyframes (bench/studies/keyframes.json).
     'keyframes': dict(canvas=(252, 448), views=(1,), steps=10),
     'classic': dict(canvas=(224, 224), steps=200, rule='adam', lr=5.0, param='pixels',
                     views=(1,), octaves=1, jitter=16, shift=0.0, scale=(1.0, 1.0),

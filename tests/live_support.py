@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from bench.loopback import free_port  # noqa: F401 - the tests' one source of ports
+from testkit.loopback import free_port  # noqa: F401 - the tests' one source of ports
 
 CHROMIUM = '/usr/bin/chromium'
 CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',

@@ -1,11 +1,16 @@
 """The layout shows the architecture: commands are thin and nothing imports
-them, and every module is in the README's table."""
+them, every module is in the README's table, and the layers stay apart:
+the package imports none of the folders beside it, the tests take their
+support from ``testkit`` and never from the benchmarks, and ``testkit``
+builds on neither the benchmarks nor the soak."""
 import ast
 import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / 'inception_art'
+TESTS = ROOT / 'tests'
+TESTKIT = ROOT / 'testkit'
 #: The command-line entry points: a library never imports one.
 COMMANDS = {'inception_art.render', 'inception_art.sheet', 'inception_art.classify',
             'inception_art.video.__main__', 'inception_art.live.__main__',
@@ -51,6 +56,41 @@ def test_the_check_sees_a_command_import(tmp_path):
         assert 'inception_art.render' in imported(fake)
     finally:
         fake.unlink()
+
+
+def imports_from(folder, tops):
+    """``[(module, imported name)]`` for every import in ``folder``'s Python
+    files of a module in one of the top-level packages ``tops``."""
+    found = []
+    for path in sorted(folder.rglob('*.py')):
+        for target in imported(path):
+            if target.split('.')[0] in tops:
+                found.append((module_name(path), target))
+    return sorted(set(found))
+
+
+def test_the_package_imports_none_of_the_folders_beside_it():
+    assert not imports_from(PACKAGE, {'bench', 'testkit', 'soak'})
+
+
+def test_no_test_imports_the_benchmarks():
+    # What the tests need (loopback servers, hostile chat, /proc readers,
+    # random VGG-16 weights) is in testkit; a benchmark may change freely.
+    assert not imports_from(TESTS, {'bench'})
+
+
+def test_testkit_builds_on_neither_the_benchmarks_nor_the_soak():
+    assert not imports_from(TESTKIT, {'bench', 'soak'})
+
+
+def test_the_check_sees_a_test_importing_a_benchmark():
+    # The check itself: an import inside a function is seen too.
+    probe = TESTS / '_probe_for_layout.py'
+    probe.write_text('def f():\n    from bench.harness import write_json\n')
+    try:
+        assert ('tests._probe_for_layout', 'bench.harness') in imports_from(TESTS, {'bench'})
+    finally:
+        probe.unlink()
 
 
 def test_every_module_is_in_the_readme():

@@ -49,7 +49,7 @@ def test_lite0_gradient_matches_finite_differences():
 def test_lite0_logits_match_an_independent_torch_reference():
     """Logits recorded from a PyTorch network written from the definition
     (tests/data/lite0_torch_logits.json, made by
-    ``python -m bench.record_reference_logits``) on two photographs: ours
+    ``python -m bench.studies.record_reference_logits``) on two photographs: ours
     agree to 1e-3."""
     import json
     from pathlib import Path

@@ -20,10 +20,10 @@ import time
 
 import pytest
 
-from bench.loopback import NgIRCd
 from inception_art.live.app import LiveApp
 from inception_art.live.chat import clean_name
 from inception_art.live.irc import IRCChat, parse_line
+from testkit.loopback import NgIRCd
 from live_support import free_port, wait_for
 
 TOKEN = 'oauth:s3cr3t-test-token'

@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from bench.loopback import Nginx
 from inception_art.video.encode import ffmpeg_exe
 from inception_art.live.app import LiveApp
+from testkit.loopback import Nginx
 from live_support import assert_full_rate, free_port, wait_for
 
 KEY = 'live_123456_SecretStreamKey'

@@ -24,10 +24,10 @@ import cv2
 import numpy as np
 import pytest
 
-from bench.hostile import hostile_body
-from bench.loopback import Nginx
-from bench.procs import alive, command_line, descendants
 from inception_art.live.app import LiveApp
+from testkit.hostile import hostile_body
+from testkit.loopback import Nginx
+from testkit.procs import alive, command_line, descendants
 from live_support import (assert_full_rate, frame_rate, free_port, get_json, read_mjpeg,
                           wait_for)
 

@@ -1,9 +1,9 @@
-"""The soak, short (about 3 minutes): ``python -m bench.soak``'s run with
+"""The soak, short (about 3 minutes): ``python -m soak``'s run with
 each fault once, against the real live command (Lite0 in its own process,
 streaming to a real nginx-rtmp, chatting on a real ngircd), with 20 page
 viewers coming and going, 50 chatters and bursts of hostile chat.
 
-The checks are the soak's targets (:mod:`bench.soak_report`) but two: the
+The checks are the soak's targets (:mod:`soak.report`) but two: the
 frame rate is held to the share of its target that the other live tests
 use (this file runs beside others), and memory, which needs the hour of
 ``make soak`` to show a trend, is held to stay within a bound here.
@@ -13,9 +13,9 @@ import json
 
 import pytest
 
-from bench.soak import Soak
-from bench.soak_report import write_report
 from live_support import FULL_RATE
+from soak.report import write_report
+from soak.run import Soak
 
 #: Megabytes the main process may grow by from the end of the warm-up to
 #: the end of the run while the audience comes and goes (its threads,

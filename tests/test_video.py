@@ -575,7 +575,7 @@ def test_a_full_disk_keeps_the_old_video_and_says_so_in_one_line(tmp_path):
     --out stays as it was, no temporary file is left, and the user gets one
     line and exit status 2."""
     import resource
-    from bench.procs import command_line, descendants
+    from testkit.procs import command_line, descendants
     out = tmp_path / 'dream.mp4'
     with VideoFile(out, (72, 128), 25) as v:
         for f in ramp_frames(10):

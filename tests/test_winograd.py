@@ -110,7 +110,7 @@ def test_vgg16_step_matches_corrmm():
     pixels, for this image). Elsewhere they agree to 1e-4: required of
     95% of the entries, and of the whole in the L2 norm to 1e-2.
     """
-    from bench.common import random_vgg16
+    from testkit.vgg16 import random_vgg16
     from inception_art.nets import vgg
     from inception_art.objectives import ClassObjective
     from inception_art.weights import VGGWeights

@@ -7,7 +7,7 @@ and going make 50-90 of them) and makes a 1.7 MB frame 25 times a second,
 encoded by whichever viewer's thread asks first: freed blocks end up
 scattered over 16 arenas, few of them ever returned. Measured with the
 stand-in, two commands side by side under the same load (20 page viewers
-arriving and leaving, 40 chatters: ``bench/soak_load.py``), 6 minutes:
+arriving and leaving, 40 chatters: ``soak/load.py``), 6 minutes:
 with glibc's defaults the main process held 113 MB after a minute and 137
 MB at the end, still rising; capped at 2 arenas, 90-94 MB from the first
 minute on, for the same CPU time (82 s each). A fixed mmap threshold of

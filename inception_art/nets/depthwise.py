@@ -9,8 +9,8 @@ convolution as C separate tiny GEMMs (one per channel, after an im2col copy
 each). On EfficientNet-Lite0 that is about half of a whole step for 9% of
 its multiply-adds. The ops here do the same arithmetic with direct loops
 that the compiler vectorises (see the comments in ``depthwise.c``).
-Measured with ``bench/depthwise_bench.py`` at EfficientNet-Lite0's eight
-kinds of depthwise layer (2 Zen 4 cores, single-threaded OpenBLAS for
+Measured with ``bench/studies/depthwise_bench.py`` at EfficientNet-Lite0's
+eight kinds of depthwise layer (2 Zen 4 cores, single-threaded OpenBLAS for
 conv2d): forward 6.6-19x and forward + input gradient 6.4-14x faster than
 the grouped conv2d; summed over the eight, 15.2 -> 1.3 ms and 33.7 -> 3.4
 ms.

@@ -105,7 +105,7 @@ OPTIMIZERS = ('adam', 'gd')
 RULE_2015 = dict(optimizer='adam2015', blur=0.0, prior_strength=STRENGTH_2015_VGG)
 #: The 2015 strength brought to this network as far as it can be here: on
 #: Lite0, at the start photograph, the prior's RMS gradient at 1000 is 3.0
-#: times the network's (``python -m bench.balance``, README "The 2015
+#: times the network's (``python -m bench.studies.balance``, README "The 2015
 #: recipes"), so at 333 the two are equal. The 2015 pictures, saturated and
 #: busy, say that VGG-16's gradient was the larger at 1000: 333 is the most
 #: the 2015 balance allows on Lite0. The claims' prior cells are rendered

@@ -138,7 +138,7 @@ def parse_args(argv=None):
                    help='20 (the evaluation classes), 40 (and 20 more) or a '
                         'comma-separated list of class indices')
     p.add_argument('--seeds', default='0', help='comma-separated seeds (default: 0)')
-    p.add_argument('--out', default='bench/recognisability.json', help='JSON to write')
+    p.add_argument('--out', default='reports/recognisability.json', help='JSON to write')
     p.add_argument('--save-dir', help='also write every picture under this folder')
     return p.parse_args(argv)
 

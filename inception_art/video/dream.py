@@ -11,8 +11,8 @@ recipe of :mod:`inception_art.recipes` whose ``steps`` are the steps per
 keyframe: ``keyframes`` by default (chosen on keyframes: README, "Video"),
 ``2015-stream`` for the 2015 stream's settings. With a Fourier image the
 zoomed keyframe goes back into the parameters through the
-parameterisation's exact inverse (the "jump" of ``bench/keyframes.json``:
-0.000 grey levels).
+parameterisation's exact inverse (the "jump" of
+``bench/studies/keyframes.json``: 0.000 grey levels).
 
 :class:`Dream` owns one compiled step, built once: changing the subject
 sets the objective's shared class variables and never recompiles. It does no

@@ -1,6 +1,7 @@
 """Which render settings make the best keyframes for the zooming video?
 
-    python -m bench.keyframes [--classes 6] [--keyframes 6] [--out bench/keyframes.json]
+    python -m bench.studies.keyframes [--classes 6] [--keyframes 6]
+                                      [--out bench/studies/keyframes.json]
 
 Each candidate (a recipe with overrides) makes, for each class, a short
 film of keyframes as :class:`inception_art.video.dream.Dream` makes them at the
@@ -25,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import harness
 from inception_art import look
 from inception_art.nets.classifier import Classifier
 from inception_art.video.dream import Dream
 from inception_art.research.evaluate import CLASSES, ranks
-from inception_art.images import atomic_path
 from inception_art.loop import Renderer
 from inception_art.video.zoom import warp
 
@@ -82,7 +83,7 @@ def main(argv=None):
     p.add_argument('--keyframes', type=int, default=6, help='measured keyframes per film')
     p.add_argument('--warmup-steps', type=int, default=100)
     p.add_argument('--only', help='comma-separated candidate numbers (from 0)')
-    p.add_argument('--out', default='bench/keyframes.json')
+    p.add_argument('--out', default='bench/studies/keyframes.json')
     p.add_argument('--append', action='store_true',
                    help='add to the candidates already in --out')
     p.add_argument('--sheet', help='also write the last keyframe of each film here (PNG)')
@@ -128,13 +129,9 @@ def main(argv=None):
                   100 * record['lite2_thumb_top5'], record['contrast'],
                   record['colourfulness'], record['flicker'], record['jump'],
                   record['seconds_per_keyframe']), flush=True)
-    from bench.run import machine_info
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     if args.append and Path(args.out).exists():
         report = json.loads(Path(args.out).read_text())['candidates'] + report
-    with atomic_path(args.out) as tmp:
-        tmp.write_text(json.dumps(dict(date=time.strftime('%Y-%m-%d %H:%M'),
-                                       machine=machine_info(), candidates=report), indent=1))
+    harness.save(args.out, dict(candidates=report))
     if args.sheet:
         from PIL import Image
         rows = [np.concatenate(sheet[i:i + len(classes)], axis=1)

@@ -5,13 +5,13 @@ pass alone, and the forward pass plus the gradient to the input (what a
 pixel-ascent step needs: the weights are fixed). Prints medians of several
 runs (milliseconds) and the speed-up of the op. Not a test::
 
-    .venv/bin/python bench/depthwise_bench.py [--repeats 30]
+    python -m bench.studies.depthwise_bench [--repeats 30]
 """
 import argparse
-import time
 
 import numpy as np
 
+from bench import harness
 from inception_art.theano_env import theano, T
 from inception_art.nets.depthwise import depthwise_correlate
 
@@ -48,12 +48,9 @@ def build(shape, k, s, grouped):
 
 
 def median_time(f, repeats):
-    f()  # warm up: allocations, caches
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t0)
+    """Median milliseconds of ``repeats`` calls after one to warm up
+    (allocations, caches)."""
+    times, _ = harness.time_steps(f, 1, repeats)
     return float(np.median(times)) * 1e3
 
 

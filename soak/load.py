@@ -1,4 +1,4 @@
-"""The audience of the soak (:mod:`bench.soak`): page viewers, a watcher
+"""The audience of the soak (:mod:`soak.run`): page viewers, a watcher
 that times every freeze of the video, and chat on the page and on IRC.
 
 Each simulated person has a loopback address of its own (127.0.1.N for
@@ -17,7 +17,7 @@ import struct
 import threading
 import time
 
-from bench.hostile import hostile_body, hostile_text, irc_line
+from testkit.hostile import hostile_body, hostile_text, irc_line
 
 #: What the simulated viewers ask for, and say besides.
 REQUESTS = ['volcano', 'jellyfish', 'tabby cat', 'coral reef', 'daisy', 'goldfish',

@@ -1,6 +1,6 @@
 """Remake the README's video and live pictures with the current defaults.
 
-    python -m bench.docs_pictures [--only video|live]
+    python -m bench.studies.docs_pictures [--only video|live]
 
 * ``docs/video_frames.jpg``: the frames at 3 s (volcano) and 30 s
   (jellyfish) of ``make video CLASSES="volcano,jellyfish" SECONDS=30``, each
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def video_frames(out=ROOT / 'docs' / 'video_frames.jpg'):

@@ -14,13 +14,13 @@ elementwise, so a batch is 20 independent renders.
 
 It made the README's screening table on a lent GPU (an H200, 2026-11-26)::
 
-    SEEDS=0,1 SAVE=all OUT=dir python -m bench.screen_torch bench/screen/set1.json
+    SEEDS=0,1 SAVE=all OUT=dir python -m bench.studies.screen_torch bench/studies/screen/set1.json
 
 (``DEV=cpu`` runs it here, slowly.) Weights come from the installed
 packages; ``LITE0``/``LITE2``/``CONSTS`` name files instead (the lent machine
 has no Theano: ``CONSTS`` is an .npz of ``colour`` and ``alpha`` written here
 by :func:`write_consts`). Results: ``$OUT/results.json`` (and JPEG
-thumbnails in tar files with ``SAVE``); ``bench/screen/set*_results.json``
+thumbnails in tar files with ``SAVE``); ``bench/studies/screen/set*_results.json``
 are the committed runs. cuDNN is not deterministic: a rerun differs by a few
 points.
 """
@@ -30,6 +30,7 @@ import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from PIL import Image
 import bench.torch_reference as tr
+from bench.harness import write_json
 dev = os.environ.get('DEV', 'cuda')
 torch.backends.cudnn.benchmark = True
 torch.backends.cuda.matmul.allow_tf32 = False
@@ -276,7 +277,7 @@ def main():
         results[name] = rec
         print('%-28s full5 %3.0f%% thumb5 %3.0f%% thumb1 %3.0f%% contrast %5.1f colour %5.1f  %.1fs' % (
             name, 100 * rec['full_top5'], 100 * rec['thumb_top5'], 100 * rec['thumb_top1'], rec['contrast'], rec['colour'], rec['seconds']), flush=True)
-        json.dump(results, open(out / 'results.json', 'w'), indent=1)
+        write_json(out / 'results.json', results)
     for t in tars.values(): t.close()
     print('total', time.time() - t0)
 

@@ -5,7 +5,7 @@ ANSI escapes, bidi overrides and zero-width characters, CR/LF with IRC
 commands, HTML and script, template and SQL injections, huge repeats, and
 chat bodies that are not JSON at all or nested 3,000 deep. Used by
 ``tests/test_live_server.py`` (10,000 messages at once) and by the soak
-(:mod:`bench.soak`, bursts at random times).
+(:mod:`soak.run`, bursts at random times).
 """
 import json
 

@@ -1,6 +1,6 @@
 """Does the strided prior pull as the full one does?
 
-    python -m bench.prior_stride [--out bench/prior_stride.json]
+    python -m bench.studies.prior_stride [--out bench/studies/prior_stride.json]
 
 Renders two classes under two recipes with the prior off, at stride 1
 (every patch, as in 2015) and at strides 4 and 8 (patches that far apart,
@@ -10,12 +10,10 @@ final full term matches stride 1's; the Lite0 logit and the contrast show
 what else moved. The cost side is ``bench/prior.json``.
 """
 import argparse
-import json
 import time
-from pathlib import Path
 
+from bench import harness
 from inception_art import look
-from inception_art.images import atomic_path
 from inception_art.loop import Renderer, load_prior, render
 from inception_art.theano_env import T, theano
 
@@ -34,7 +32,7 @@ def full_term(size):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--out', default='bench/prior_stride.json')
+    p.add_argument('--out', default='bench/studies/prior_stride.json')
     args = p.parse_args(argv)
     renderer, terms, rows = Renderer(), {}, []
     for recipe, overrides, strength in CASES:
@@ -53,10 +51,7 @@ def main(argv=None):
                                  seconds=time.perf_counter() - t))
                 print('%-8s %-8s class %4d  full term %.3f  logit %5.1f  contrast %5.1f'
                       % (recipe, label, c, term, logit, rows[-1]['contrast']), flush=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out) as tmp:
-        tmp.write_text(json.dumps(dict(date=time.strftime('%Y-%m-%d %H:%M'), rows=rows),
-                                  indent=1))
+    harness.save(args.out, dict(rows=rows))
 
 
 if __name__ == '__main__':

@@ -1,10 +1,11 @@
 """What a process uses, read from Linux's ``/proc``: resident memory, open
 file descriptors, threads, CPU time, and its descendants.
 
-For the soak (:mod:`bench.soak`) and the tests that check a command leaves
-no process behind.
+For the soak (:mod:`soak.run`), the benchmarks that measure CPU use, and
+the tests that check a command leaves no process behind.
 """
 import os
+import resource
 from pathlib import Path
 
 _PAGE_MB = os.sysconf('SC_PAGE_SIZE') / 2.0 ** 20
@@ -48,6 +49,23 @@ def descendants(pid):
     return out
 
 
+def cpu_seconds(pid):
+    """User + system CPU seconds of process ``pid``, or None once it has gone."""
+    fields = _stat_fields(pid)
+    return None if fields is None else _cpu_s(fields)
+
+
+def _cpu_s(fields):
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def own_cpu_seconds(who=resource.RUSAGE_SELF):
+    """User + system CPU seconds of this process (or, with
+    ``resource.RUSAGE_CHILDREN``, of its children that have been waited for)."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def command_line(pid):
     try:
         raw = Path('/proc/%d/cmdline' % pid).read_bytes()
@@ -68,5 +86,4 @@ def usage(pid):
     if fields is None:
         return None
     return {'rss_mb': round(rss_pages * _PAGE_MB, 2), 'fds': fds,
-            'threads': int(fields[17]),
-            'cpu_s': (int(fields[11]) + int(fields[12])) / _TICKS}
+            'threads': int(fields[17]), 'cpu_s': _cpu_s(fields)}

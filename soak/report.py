@@ -1,4 +1,4 @@
-"""The soak's findings (:mod:`bench.soak`): a summary, and each target
+"""The soak's findings (:mod:`soak.run`): a summary, and each target
 passed or failed.
 
 Targets (over 60 minutes on a 2-core machine):
@@ -17,14 +17,13 @@ Targets (over 60 minutes on a 2-core machine):
   once the audience has left;
 * SIGTERM stops the command and all its processes within 5 s.
 """
-import json
 import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from bench.run import machine_info
+from bench.harness import machine_info, write_json
 
 MAIN_RSS_MB_PER_H = 20.0
 FPS = 24.9
@@ -170,7 +169,7 @@ def _target(value, limit, ok):
 
 def report(soak, live, baseline, settled, final, startup_s, duration_s, load, ended_early,
            stop, soak_cpu_cores):
-    """The whole report of one :class:`bench.soak.Soak` run (a JSON-able dict)."""
+    """The whole report of one :class:`soak.run.Soak` run (a JSON-able dict)."""
     samples = soak.samples
     faults = [f.to_json() for f in soak.done_faults]
     with_frames = [s for s in samples if 'frames' in s]
@@ -265,12 +264,5 @@ def report(soak, live, baseline, settled, final, startup_s, duration_s, load, en
 
 def write_report(path, result):
     """Write ``result`` as JSON, one sample a line (an hour is 360 samples),
-    through a temporary file."""
-    body = dict(result)
-    samples = body.pop('samples')
-    text = json.dumps(body, indent=1)[:-2]
-    text += ',\n "samples": [\n' + ',\n'.join(json.dumps(s) for s in samples) + '\n ]\n}\n'
-    path = Path(path)
-    tmp = path.with_name('.' + path.name + '.tmp')
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomically."""
+    write_json(path, result, one_line=('samples',))

@@ -5,7 +5,7 @@ and Debian's ngircd (with a server password, so that ``PASS`` is checked)
 for Twitch's chat. Each runs in the foreground on ports chosen free at run
 time and can be stopped and started again, as a restarting server would.
 The tests (``tests/test_live_rtmp.py``, ``tests/test_live_irc.py``) and the
-soak (:mod:`bench.soak`) both use them; nothing here imports pytest.
+soak (:mod:`soak.run`) both use them; nothing here imports pytest.
 """
 import os
 import shutil

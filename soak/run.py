@@ -1,18 +1,18 @@
 """The live mode for hours, with faults: memory flat, nothing lost.
 
-    python -m bench.soak [--minutes 60] [--short] [--out bench/soak.json]
+    python -m soak [--minutes 60] [--short] [--out soak/soak.json]
                          [--stall-timeout 15] [--source dream|stand-in]
 
 Runs ``python -m inception_art.live`` as a user does (the embedded Lite0,
 default settings), streaming to a real nginx-rtmp and reading a real
-ngircd on loopback ports (:mod:`bench.loopback`), for ``--minutes``.
-Meanwhile (:mod:`bench.soak_load`):
+ngircd on loopback ports (:mod:`testkit.loopback`), for ``--minutes``.
+Meanwhile (:mod:`soak.load`):
 
 * 20 page viewers arrive and leave at random; some reset their
   connections, some stop reading and hold their sockets open;
 * 50 chatters (40 on the page, each from an address of its own, and 10 on
   IRC) ask for classes, misspell them and chat, and bursts of hostile
-  messages (:mod:`bench.hostile`) come at random times;
+  messages (:mod:`testkit.hostile`) come at random times;
 * one viewer stays all along and times every freeze of the video;
 * faults: the optimiser process is killed (SIGKILL) every 5 minutes and
   once stopped (SIGSTOP) until the watchdog replaces it; nginx is
@@ -29,14 +29,13 @@ deadline misses, underflows, keyframe period, watchdog restarts, RTMP and
 IRC reconnects and the chat counts; at the end it stops the command with
 SIGTERM and writes ``--out`` with every sample, each fault and how long
 the stream took to recover from it, every freeze, and the targets
-(:mod:`bench.soak_report`), each passed or failed. The command's log goes
+(:mod:`soak.report`), each passed or failed. The command's log goes
 beside it (``.log``).
 """
 import argparse
 import http.client
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -45,10 +44,10 @@ import threading
 import time
 from pathlib import Path
 
-from bench import procs
-from bench.loopback import NgIRCd, Nginx, free_port
-from bench.soak_load import FreezeWatcher, IRCChatter, PageViewers, WebChat
-from bench.soak_report import report, write_report
+from soak.load import FreezeWatcher, IRCChatter, PageViewers, WebChat
+from soak.report import report, write_report
+from testkit import procs
+from testkit.loopback import NgIRCd, Nginx, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = 'live_000000_SoakTestStreamKey'
@@ -179,7 +178,7 @@ class Fault:
 
 class Soak:
     """One soak run; :meth:`run` returns the report (see the module
-    docstring and :mod:`bench.soak_report`)."""
+    docstring and :mod:`soak.report`)."""
 
     def __init__(self, seconds, faults, folder, stall_timeout=15.0, source='dream',
                  sample_every=10.0, seed=0, viewers=20, chatters=50, irc_share=5,
@@ -213,11 +212,11 @@ class Soak:
             live.status_errors.clear()    # refused before the server listened
             baseline = self._sample(live, live.status(), 0.0)
             load = self._start_load(live.port, ircd.port)
-            cpu0 = _own_cpu()
+            cpu0 = procs.own_cpu_seconds()
             t0 = time.monotonic()
             ended_early = self._loop(live, nginx, ircd, t0)
             duration = time.monotonic() - t0
-            soak_cpu = (_own_cpu() - cpu0) / duration
+            soak_cpu = (procs.own_cpu_seconds() - cpu0) / duration
             self.stop_load.set()
             load['web'].join()
             for chatter in load['irc']:
@@ -398,18 +397,13 @@ def _publishing(nginx):
         return False
 
 
-def _own_cpu():
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def build_parser():
-    p = argparse.ArgumentParser(prog='python -m bench.soak',
+    p = argparse.ArgumentParser(prog='python -m soak',
                                 description=__doc__.splitlines()[0])
     p.add_argument('--minutes', type=float, help='length of the run (default 60; --short: 5)')
     p.add_argument('--short', action='store_true',
                    help='faults every 1.5, 2 and 2.5 minutes instead of 5, 10 and 15')
-    p.add_argument('--out', default='bench/soak.json')
+    p.add_argument('--out', default='soak/soak.json')
     p.add_argument('--stall-timeout', type=float, default=15.0,
                    help='the command\'s --stall-timeout (its own default, 60, would make '
                         'the SIGSTOP a minute\'s pause)')

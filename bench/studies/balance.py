@@ -1,6 +1,6 @@
 """The 2015 stills' balance between the prior and the network, measured.
 
-``python -m bench.balance [--model efficientnet-lite0]`` builds the 2015
+``python -m bench.studies.balance [--model efficientnet-lite0]`` builds the 2015
 recipe's terms at its start photograph (the canvas it sets, network views
 pooled by 3 and 4, the Student-t prior at the stills' scales) and prints the
 root-mean-square gradient of each with respect to the pixels, and their
@@ -40,7 +40,7 @@ def gradients(model):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog='python -m bench.balance',
+    p = argparse.ArgumentParser(prog='python -m bench.studies.balance',
                                 description=__doc__.splitlines()[0])
     p.add_argument('--model', default='efficientnet-lite0')
     args = p.parse_args(argv)
