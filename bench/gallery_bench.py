@@ -71,7 +71,7 @@ def dask(classes, s, workers):
         trips = []
         for _ in range(20):
             t = time.perf_counter()
-            client.submit(_noop_picture, s['size'], pure=False).result()
+            client.submit(_noop_picture, s['canvas'], pure=False).result()
             trips.append(time.perf_counter() - t)
         with tempfile.TemporaryDirectory() as out:
             t = time.perf_counter()
@@ -91,7 +91,7 @@ def run(quick=False, classes=8, workers=None):
     ``workers`` LocalCluster workers (default one per core); ``quick``:
     64x64, 20 steps."""
     from inception_art import recipes, wordnet
-    s = recipes.settings('default', **(dict(size=(64, 64), steps=20, views=(1,))
+    s = recipes.settings('default', **(dict(canvas=(64, 64), steps=20, views=(1,))
                                        if quick else {}))
     classes = wordnet.class_set(str(classes))
     load_before = round(os.getloadavg()[0], 2)

@@ -32,6 +32,7 @@ import numpy as np
 from bench import harness
 from inception_art.live.app import DEFAULTS, LiveApp
 from inception_art.cli import parse_size
+from inception_art.video.dream import keyframe_settings
 from testkit.procs import cpu_seconds, own_cpu_seconds
 
 TARGETS = {'fps': 25.0, 'deadline_misses_per_minute': 1.0, 'keyframe_period_max_s': 3.0}
@@ -156,24 +157,26 @@ def measure(seconds, **config):
         app.stop()
 
 
-def run(quick=False, seconds=60.0, opt_size=None, steps=None, keyframe_seconds=None,
+def run(quick=False, seconds=60.0, canvas=None, steps=None, keyframe_seconds=None,
         nice=None, budget=None, recipe=None):
     """The figures of ``bench/live.json``; unset settings are the live
     defaults. Prints the result."""
     d = DEFAULTS
     seconds = 10.0 if quick else seconds
-    opt_size = opt_size or '%dx%d' % d['opt_size'][::-1]
     steps = d['steps'] if steps is None else steps
     keyframe_seconds = keyframe_seconds or d['keyframe_seconds']
     nice = d['nice'] if nice is None else nice
     budget = d['budget'] if budget is None else budget
     recipe = recipe or d['recipe']
-    config = dict(size=(576, 1024), opt_size=parse_size(opt_size), steps=steps,
+    frame_size = d['frame_size']
+    canvas = keyframe_settings(recipe, frame_size, canvas and parse_size(canvas))['canvas']
+    config = dict(frame_size=frame_size, canvas=canvas, steps=steps,
                   keyframe_seconds=keyframe_seconds, nice=nice, subject='volcano',
                   budget=budget, recipe=recipe)
     result = measure(seconds, **config)
     print(json.dumps(result, indent=2))
-    return {'config': {'size': '1024x576', 'opt_size': opt_size, 'steps': steps,
+    return {'config': {'frame_size': '%dx%d' % frame_size[::-1],
+                       'canvas': '%dx%d' % canvas[::-1], 'steps': steps,
                        'keyframe_seconds': keyframe_seconds, 'fps': d['fps'],
                        'budget': budget, 'min_steps': d['min_steps'],
                        'model': d['model'], 'recipe': recipe,
@@ -189,14 +192,14 @@ def main(argv=None):
     p.add_argument('--seconds', type=float, default=60.0)
     p.add_argument('--quick', action='store_true', help='a smoke run (see above)')
     p.add_argument('--out', default='bench/live.json')
-    p.add_argument('--opt-size', default='%dx%d' % d['opt_size'][::-1])
+    p.add_argument('--canvas', help='WxH (default: the recipe\'s, as live takes it)')
     p.add_argument('--steps', type=int, default=d['steps'])
     p.add_argument('--keyframe-seconds', type=float, default=d['keyframe_seconds'])
     p.add_argument('--nice', type=int, default=d['nice'])
     p.add_argument('--budget', type=float, default=d['budget'])
     p.add_argument('--recipe', default=d['recipe'])
     args = p.parse_args(argv)
-    harness.save(args.out, run(quick=args.quick, seconds=args.seconds, opt_size=args.opt_size,
+    harness.save(args.out, run(quick=args.quick, seconds=args.seconds, canvas=args.canvas,
                                steps=args.steps, keyframe_seconds=args.keyframe_seconds,
                                nice=args.nice, budget=args.budget, recipe=args.recipe))
     return 0

@@ -39,8 +39,7 @@ def time_variant(renderer, overrides, repeats):
     opt = renderer.optimizer(s, canvas_size(s))
     compile_seconds = time.perf_counter() - started
     opt.objective.set_classes(common.TARGET_CLASS)
-    opt.restart(__import__('numpy').full(canvas_size(s) + (3,), 128.0), lr=s['lr'],
-                prior_strength=s['prior_strength'], seed=0)
+    opt.restart(__import__('numpy').full(canvas_size(s) + (3,), 128.0), dict(s.run, seed=0))
     times, _ = harness.time_steps(opt.step, 2, repeats)
     return dict(seconds_per_step=harness.stats(times), build_and_compile_seconds=compile_seconds)
 

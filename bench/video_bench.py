@@ -30,11 +30,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inception_art.video.dream import DEFAULTS, Dream
+from inception_art.video.dream import DEFAULTS, Dream, keyframe_settings
 from inception_art.video.encode import VideoFile, probe
 from inception_art.video.interpolate import Interpolator
 from inception_art.video.zoom import Motion
-from inception_art.video.__main__ import DEFAULTS as VIDEO_DEFAULTS, GIF_SIZE
+from inception_art.video.__main__ import GIF_SIZE
 
 from bench import harness
 
@@ -46,7 +46,7 @@ def keyframe_seconds(model, count):
     """Build a Dream for ``model`` and time ``count`` keyframes after one
     warm-up; returns (record, keyframes)."""
     start = time.perf_counter()
-    dream = Dream(model=model)
+    dream = Dream(keyframe_settings(model=model))
     build = time.perf_counter() - start
     dream.set_subject(SUBJECT)
     keys, times = [dream.next_keyframe()], []
@@ -66,7 +66,7 @@ def keyframe_seconds(model, count):
         times.append(time.perf_counter() - t)
     dream.optimizer.step = step
     s = dream.settings
-    record = dict(network=model, opt_size='%dx%d' % dream.size[::-1], steps=dream.steps,
+    record = dict(network=model, canvas='%dx%d' % dream.size[::-1], steps=dream.steps,
                   recipe=DEFAULTS['recipe'],
                   prior='%s x%g' % (s['prior'], s['prior_strength']),
                   build_compile_s=build, keyframe_s=float(np.median(times)),
@@ -95,7 +95,7 @@ def frame_of(interp, keys, i, out=None):
     return interp.frame((i % per_period) / fps, out=out)
 
 
-def interpolation_ms(keys, frames, size=VIDEO_DEFAULTS['size']):
+def interpolation_ms(keys, frames, size=DEFAULTS['frame_size']):
     """Median / min milliseconds per interpolated, overlaid output frame on
     one core."""
     threads = cv2.getNumThreads()
@@ -164,7 +164,7 @@ def run(quick=False, keyframes=5, frames=250):
         keys = keys or made
         results['keyframes'].append(record)
         print('%-18s %s: %.2f s per keyframe (%d steps of %.3f s, %.3f s other; '
-              'build+compile %.1f s)' % (model, record['opt_size'], record['keyframe_s'],
+              'build+compile %.1f s)' % (model, record['canvas'], record['keyframe_s'],
                                          record['steps'], record['step_s'],
                                          record['overhead_s'], record['build_compile_s']),
               flush=True)
@@ -174,8 +174,8 @@ def run(quick=False, keyframes=5, frames=250):
           '%.2f CPU ms (target %.0f)' % (r['size'], r['key_size'], r['median_ms'], r['min_ms'],
                                          r['cpu_ms_per_frame'], r['target_ms']), flush=True)
     results['encoding'] = [
-        encode_factor(keys, frames, VIDEO_DEFAULTS['size'], gif=False),
-        encode_factor(keys, frames, VIDEO_DEFAULTS['size'], gif=False, interpolate=True),
+        encode_factor(keys, frames, DEFAULTS['frame_size'], gif=False),
+        encode_factor(keys, frames, DEFAULTS['frame_size'], gif=False, interpolate=True),
         encode_factor(keys, frames, GIF_SIZE, gif=True)]
     for r in results['encoding']:
         print('encode %-4s %s%s: %.1fx real time, %.1f Mbit/s' % (

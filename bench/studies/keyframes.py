@@ -29,7 +29,7 @@ import numpy as np
 from bench import harness
 from inception_art import look
 from inception_art.nets.classifier import Classifier
-from inception_art.video.dream import Dream
+from inception_art.video.dream import Dream, keyframe_settings
 from inception_art.research.evaluate import CLASSES, ranks
 from inception_art.loop import Renderer
 from inception_art.video.zoom import warp
@@ -95,8 +95,8 @@ def main(argv=None):
     renderer, report, sheet = Renderer(), [], []
     for name, recipe, overrides in chosen:
         built = time.perf_counter()
-        dream = Dream(recipe, opt_size=(252, 448), warmup_steps=args.warmup_steps,
-                      renderer=renderer, **overrides)
+        dream = Dream(keyframe_settings(recipe, canvas=(252, 448), **overrides),
+                      warmup_steps=args.warmup_steps, renderer=renderer)
         built = time.perf_counter() - built
         pictures, wanted, flicker, jumps, seconds = [], [], [], [], []
         for c in classes:

@@ -20,7 +20,7 @@ from inception_art.theano_env import T, theano
 #: (recipe, overrides, prior strength); the default recipe at 256x256 so
 #: that the run takes minutes.
 CASES = (('classic', {}, 10.0),
-         ('default', dict(size=(256, 256), steps=128), 1000.0))
+         ('default', dict(canvas=(256, 256), steps=128), 1000.0))
 CLASSES = (980, 107)
 
 
@@ -40,7 +40,7 @@ def main(argv=None):
                             ('stride 4', strength, 4), ('stride 8', strength, 8)):
             for c in CLASSES:
                 t = time.perf_counter()
-                picture, logit = render((c,), recipe=recipe, renderer=renderer,
+                picture, logit = render((c,), recipe, renderer=renderer,
                                         progress=False, prior_strength=s, prior_stride=k,
                                         **overrides)
                 size = picture.shape[:2]

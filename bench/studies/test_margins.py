@@ -32,32 +32,32 @@ def margin(logits, k):
 
 def default_render(seed, renderer):
     from inception_art.loop import render
-    picture, _ = render((VOLCANO,), renderer=renderer, size=(192, 192), steps=48,
+    picture, _ = render((VOLCANO,), renderer=renderer, canvas=(192, 192), steps=48,
                         seed=seed, progress=False)
     return picture
 
 
 def class2_render(seed, renderer):
     from inception_art.loop import render
-    picture, _ = render((VOLCANO, JELLYFISH), renderer=renderer, size=(192, 192), steps=48,
+    picture, _ = render((VOLCANO, JELLYFISH), renderer=renderer, canvas=(192, 192), steps=48,
                         views=(1, 2), seed=seed, progress=False)
     return picture
 
 
 def video_keyframes(seed, renderer):
-    from inception_art.video.dream import Dream
-    dream = Dream(opt_size=(180, 320), warmup_steps=100, steps=10, keyframe_seconds=1.0,
-                  renderer=renderer, seed=seed)
+    from inception_art.video.dream import Dream, keyframe_settings
+    dream = Dream(keyframe_settings(canvas=(180, 320), steps=10, seed=seed), warmup_steps=100,
+                  keyframe_seconds=1.0, renderer=renderer)
     dream.set_subject('volcano')
     return dream.next_keyframe(), dream.next_keyframe()
 
 
 def live_first_keyframe(seed, renderer):
-    from inception_art.live.app import MOTION
-    from inception_art.video.dream import Dream
-    motion = {k: MOTION[k] for k in ('warmup_steps', 'zoom', 'degrees_per_frame', 'fps',
-                                     'keyframe_seconds')}
-    dream = Dream(opt_size=MOTION['opt_size'], renderer=renderer, seed=seed, **motion)
+    from inception_art.live.app import LiveApp
+    from inception_art.video.dream import MOTION, Dream
+    app = LiveApp(subject='volcano', seed=seed, port=0)     # the live defaults
+    dream = Dream(app.keyframe, renderer=renderer,
+                  **{k: app.config[k] for k in MOTION})
     dream.set_subject('volcano')
     return dream.next_keyframe()
 
