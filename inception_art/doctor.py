@@ -29,8 +29,12 @@ def report():
                    core=i.get('architecture'), path=i['filepath'])
               for i in threadpoolctl.threadpool_info() if i.get('user_api') == 'blas'
               and os.path.realpath(i['filepath']) != ours]
+    # numpy's own BLAS, checked as the chosen kernels are (float32 matmul)
+    numpy_error = openblas.product_errors(
+        lambda a, b, ta, tb: (a.T if ta else a) @ (b.T if tb else b), lambda a, x: a @ x)
     return {
         'inception_art': __version__, 'python': platform.python_version(),
+        'numpy_error': numpy_error,
         'numpy': numpy.__version__, 'theano': theano.__version__,
         'cache': str(cache_dir()), 'cpu': openblas.cpu(),
         'blas': state, 'other_blas': others,
@@ -60,9 +64,15 @@ def lines(r):
     for b in r['other_blas']:
         out.append('%-11s %s %s, %s kernels (its own, as the environment loads it)'
                    % (b['owner'] + ':', b['api'], b['version'], b['core']))
+    out.append('numpy:      float32 products checked: error %.1e' % r['numpy_error'])
     if blas.get('fallback'):
         from .openblas import warning
         out.append(warning(blas))
+    from .openblas import TOLERANCE
+    if r['numpy_error'] > TOLERANCE:
+        out.append('warning: numpy\'s own BLAS computes wrong float32 products (error %.1e); '
+                   'unset OPENBLAS_CORETYPE or set it to a core type this CPU runs right'
+                   % r['numpy_error'])
     return out
 
 
@@ -74,7 +84,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     r = report()
     print(json.dumps(r, indent=1) if args.json else '\n'.join(lines(r)))
-    return 1 if r['blas'].get('fallback') else 0
+    from .openblas import TOLERANCE
+    return 1 if r['blas'].get('fallback') or r['numpy_error'] > TOLERANCE else 0
 
 
 if __name__ == '__main__':

@@ -66,8 +66,18 @@ def test_a_fallback_from_the_environment_is_replaced_by_checked_kernels(tmp_path
     assert all(t['error'] <= openblas.TOLERANCE for t in blas['tried'])
     numpy_blas = [b for b in first['other_blas'] if b['owner'] == 'numpy']
     assert numpy_blas and all(b['core'] == 'Prescott' for b in numpy_blas)
+    assert first['numpy_error'] <= openblas.TOLERANCE
     done, second = doctor(env)
     assert not second['blas']['checked_now'] and second['blas']['core'] == blas['core']
+
+
+def test_the_doctor_says_which_kernels_run():
+    done = subprocess.run([sys.executable, '-m', 'inception_art.doctor'], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert 'BLAS:       %s, %s kernels' % (openblas.STATE['path'], openblas.STATE['core']) \
+        in done.stdout
+    assert 'numpy:' in done.stdout and 'warning' not in done.stdout
 
 
 def test_numpy_still_computes_right_beside_the_chosen_kernels(tmp_path):
