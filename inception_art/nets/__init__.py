@@ -10,6 +10,11 @@ supplied by the user in ``models/``).
 DEFAULT = 'efficientnet-lite0'
 NAMES = ('efficientnet-lite0', 'efficientnet-lite1', 'efficientnet-lite2',
          'vgg16', 'vgg19')
+#: The smallest input side of each family: VGG's fc6 is a 7x7 convolution
+#: over pool5 (32x smaller); EfficientNet-Lite has five stride-2 stages,
+#: and smaller inputs leave no positions. Written here, not read from the
+#: families' modules, so that checking a canvas imports no Theano.
+MIN_SIZES = {'vgg': 224, 'efficientnet-lite': 32}
 #: The size each network was trained at (classification resizes to it).
 NATIVE_SIZE = {'efficientnet-lite0': 224, 'efficientnet-lite1': 240,
                'efficientnet-lite2': 260, 'vgg16': 224, 'vgg19': 224}
@@ -24,11 +29,7 @@ def min_size(name):
     if name not in NAMES:
         raise UnknownModelError('unknown model %r; choose one of: %s'
                                 % (name, ', '.join(NAMES)))
-    if name.startswith('vgg'):
-        from .vgg import MIN_SIZE
-    else:
-        from .efficientnet_lite import MIN_SIZE
-    return MIN_SIZE
+    return MIN_SIZES['vgg' if name.startswith('vgg') else 'efficientnet-lite']
 
 
 def build(name=DEFAULT, size=None, **kwargs):

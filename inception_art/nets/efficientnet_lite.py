@@ -28,12 +28,13 @@ from ..theano_env import lasagne
 from ..weights import WeightFileError, read_torch_legacy
 from .layers import (AffinePixelLayer, DepthwiseConvLayer, FixedSizeLayer,
                      PadLayer, conv, pointwise, relu6, same_padding)
+from . import MIN_SIZES
 from .network import InputSizeError, Network
 
 #: Stride of the first block of each of the seven stages (the rest have 1).
 STAGE_STRIDES = (1, 2, 2, 2, 1, 2, 1)
 BN_EPS = 1e-3
-MIN_SIZE = 32  # five stride-2 stages: smaller inputs leave no positions
+MIN_SIZE = MIN_SIZES['efficientnet-lite']
 
 
 def weights_path(variant):

@@ -18,10 +18,11 @@ from pathlib import Path
 from ..theano_env import lasagne
 from ..weights import VGG_CONVS_PER_BLOCK, vgg_params
 from .layers import AffinePixelLayer, _f32, conv
+from . import MIN_SIZES
 from .network import InputSizeError, Network
 from .winograd import Winograd3x3Layer
 
-MIN_SIZE = 224
+MIN_SIZE = MIN_SIZES['vgg']
 
 #: How the 3x3 convolutions are computed: ``'winograd'``
 #: (:mod:`inception_art.nets.winograd`, for the layers with at least
