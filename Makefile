@@ -4,7 +4,8 @@
 # the flag means (README, "Commands and flags"):
 #   render settings (render, gallery, sheet, video, live): RECIPE, MODEL, CANVAS
 #     (the optimised picture's size; SIZE, its former name, still works in
-#     render, gallery and sheet), STEPS, RULE, LR, PARAM, VIEWS, OCTAVES,
+#     render, gallery and sheet), STEPS, RULE, LR, PARAM, VIEWS, CROPS,
+#     CROP_SIZE, CROP_EXTENT, CROP_SPREAD, OCTAVES,
 #     OCTAVE_SCALE, JITTER, SHIFT, SCALE, DEGREES, BLUR, BLUR_EVERY, OBJECTIVE,
 #     PRIOR, PRIOR_STRENGTH, PRIOR_SCALES, PRIOR_STRIDE, INIT, SEED;
 #   render: CLASS, CLASS2, OUT; classify: IMAGES;
@@ -39,7 +40,10 @@ KEYFRAME_SETTINGS = $(if $(RECIPE),--recipe $(RECIPE)) \
 	$(if $(PRIOR_SCALES),--prior-scales $(PRIOR_SCALES)) \
 	$(if $(PRIOR_STRIDE),--prior-stride $(PRIOR_STRIDE)) \
 	$(if $(SEED),--seed $(SEED)) $(if $(INIT),--init "$(INIT)") \
-	$(if $(CANVAS),--canvas $(CANVAS))
+	$(if $(CANVAS),--canvas $(CANVAS)) $(if $(CROPS),--crops $(CROPS)) \
+	$(if $(CROP_SIZE),--crop-size $(CROP_SIZE)) \
+	$(if $(CROP_EXTENT),--crop-extent $(CROP_EXTENT)) \
+	$(if $(CROP_SPREAD),--crop-spread $(CROP_SPREAD))
 # Every render setting.
 SETTINGS_FLAGS = $(KEYFRAME_SETTINGS) $(if $(SIZE),--size $(SIZE)) \
 	$(if $(OCTAVES),--octaves $(OCTAVES)) $(if $(OCTAVE_SCALE),--octave-scale $(OCTAVE_SCALE))

@@ -58,6 +58,11 @@ def octave_sizes(size, octaves, scale):
     return [(round(h / scale ** k), round(w / scale ** k)) for k in range(octaves - 1, -1, -1)]
 
 
+def view_factors(views):
+    """The pooling factors of setting ``views``: ``(0,)`` is none."""
+    return () if tuple(views) == (0,) else tuple(views)
+
+
 def check(s):
     """Raise a one-line error for settings that cannot work; nothing is
     compiled before this passes.
@@ -79,8 +84,15 @@ def check(s):
     if min(sizes[0]) < 16:
         raise ValueError('%d octaves of scale %g leave a %dx%d canvas; use fewer --octaves'
                          % (s['octaves'], s['octave_scale'], sizes[0][1], sizes[0][0]))
+    if view_factors(s['views']) == () and not s['crops']:
+        raise ValueError('--views 0 leaves the network nothing to see; give --crops N too')
+    if s['crops'] and not callable(s['model']):
+        from . import nets
+        if s['crop_size'] < nets.min_size(s['model']):
+            raise ValueError('--crop-size %d is below %s\'s minimum %d'
+                             % (s['crop_size'], s['model'], nets.min_size(s['model'])))
     try:
-        network_views.check(s['model'], sizes[0], s['views'])
+        network_views.check(s['model'], sizes[0], view_factors(s['views']))
     except ValueError as e:
         if s['octaves'] == 1:
             raise
@@ -114,8 +126,12 @@ class Renderer:
         from .step import ImageOptimizer
         key = (s.key(size), layer)
         if key not in self._steps:
+            from .transforms import CentreCrops
             g = s.graph
-            views = network_views.NetworkViews(g['model'], size, g['views'])
+            crops = (CentreCrops(size, g['crop_size'], g['crops'], g['crop_spread'],
+                                 g['crop_extent']) if g['crops'] else None)
+            views = network_views.NetworkViews(g['model'], size, view_factors(g['views']),
+                                               crops=crops)
             self._steps[key] = ImageOptimizer(
                 views, ChannelObjective(layer) if layer else ClassObjective(g['objective']),
                 prior=load_prior(g['prior'], g['prior_scales'], g['prior_stride']),

@@ -49,8 +49,10 @@ INITS = ('grey', 'noise', 'photo')
 
 
 def _views(views):
+    if tuple(views) == (0,):                    # none: the crops alone
+        return None
     if not views or min(views) < 1:
-        return 'needs pooling factors of at least 1, e.g. --views 2,4'
+        return 'needs pooling factors of at least 1, e.g. --views 2,4 (0: none, with --crops)'
 
 
 def _scale(scale):
@@ -58,6 +60,12 @@ def _scale(scale):
         scale = scale * 2
     if len(scale) != 2 or not 0 < scale[0] <= scale[1]:
         return 'takes LOW,HIGH with 0 < LOW <= HIGH, got %s' % ','.join('%g' % v for v in scale)
+
+
+def _fractions(extent):
+    if len(extent) != 2 or not 0 < extent[0] <= extent[1] <= 2:
+        return 'takes LOW,HIGH with 0 < LOW <= HIGH <= 2, got %s' % ','.join(
+            '%g' % v for v in extent)
 
 
 def scale_range(text):
@@ -83,6 +91,15 @@ SETTINGS = (
     Setting('param', 'fourier', 'image parameterisation', choices=PARAMS, stage='graph'),
     Setting('views', (2, 4), 'network views: the canvas average-pooled by these factors',
             type=numbers(int), check=_views, metavar='F[,F...]', stage='graph'),
+    Setting('crops', 0, 'crops near the centre seen at every step, each resampled to '
+                        '--crop-size (0: none)', type=int, check=at_least(0), stage='graph'),
+    Setting('crop_size', 224, 'side of a crop as the network sees it, pixels', type=int,
+            check=at_least(16), stage='graph'),
+    Setting('crop_extent', (0.3, 0.6), 'a crop\'s side, a fraction of the canvas\'s shorter '
+                                       'side: LOW,HIGH (uniform)', type=scale_range,
+            check=_fractions, metavar='LOW,HIGH', stage='graph'),
+    Setting('crop_spread', 0.15, 'standard deviation of a crop\'s centre, a fraction of '
+                                 'the canvas', type=float, check=between(0, 1), stage='graph'),
     Setting('octaves', 1, 'optimise at this many sizes, smallest first', type=int,
             check=at_least(1), stage='loop'),
     Setting('octave_scale', 1.4, 'size ratio between octaves', type=float,
@@ -218,6 +235,8 @@ class RenderSettings(Mapping):
         part['prior'] = self.prior_used
         if part['prior'] == 'none':           # then these change nothing
             part.update(prior_scales=None, prior_stride=None)
+        if not part['crops']:
+            part.update(crop_size=None, crop_extent=None, crop_spread=None)
         return part
 
     @property

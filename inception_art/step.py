@@ -92,7 +92,7 @@ class ImageOptimizer:
             seen = transform(seen)
         loss, logit = mean_loss(objective, views.outputs(seen, getattr(objective, 'layer', None)))
         #: Whatever draws a random state before each step.
-        self.random_parts = list(self.transforms)
+        self.random_parts = list(self.transforms) + views.random_parts
         if prior is not None:
             loss = loss + self.prior_strength * prior.term(image, size=self.size)
             self.random_parts.append(prior)
@@ -105,7 +105,7 @@ class ImageOptimizer:
     @property
     def network(self):
         """The network of the first view."""
-        return next(iter(self.views.networks.values()))
+        return next(iter(self.views.networks.values()), self.views.crop_network)
 
     def restart(self, image, run=None):
         """Start again from ``image`` ((h, w, 3), 0..255): the update rule

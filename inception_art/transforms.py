@@ -11,6 +11,9 @@ which is also what a person sees.
 * :class:`RandomAffine`: a random shift, scale and rotation about the
   centre, by bilinear resampling; where the view looks past the image's
   edge it sees grey (128), as a grey padding would show.
+* :class:`CentreCrops`: several crops near the centre, each resampled to
+  the network's view, seen as one batch (it changes the size: the network
+  views take it, :mod:`inception_art.views`).
 
 Each transform is a function of a symbolic image (N, 3, h, w) that keeps its
 size; its random state is a shared variable that :meth:`randomise` sets
@@ -102,19 +105,7 @@ class RandomAffine:
         m = self.matrix
         x = m[0, 0] * xs + m[0, 1] * ys + m[0, 2]
         y = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
-        x0, y0 = T.floor(x), T.floor(y)
-        fx, fy = x - x0, y - y0
-        flat = image[0].reshape((3, h * w)).T                     # (h*w, 3)
-        total, weights = 0, 0
-        for dy, dx, weight in ((0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx),
-                               (1, 0, fy * (1 - fx)), (1, 1, fy * fx)):
-            yy, xx = y0 + dy, x0 + dx
-            inside = (xx >= 0) * (xx <= w - 1) * (yy >= 0) * (yy <= h - 1)
-            index = T.cast(T.clip(yy, 0, h - 1) * w + T.clip(xx, 0, w - 1), 'int64')
-            weight = weight * inside
-            total = total + flat[index] * weight.dimshuffle(0, 'x')
-            weights = weights + weight
-        total = total + (1 - weights).dimshuffle(0, 'x') * np.float32(self.fill)
+        total = bilinear_sample(image, self.size, x, y, self.fill)
         return total.T.reshape((1, 3, h, w))
 
     def randomise(self, rng):
@@ -123,3 +114,83 @@ class RandomAffine:
             self.size, scale=rng.uniform(low, high),
             degrees=rng.uniform(-self.degrees, self.degrees),
             shift=rng.uniform(-self.max_shift, self.max_shift, size=2)))
+
+
+def bilinear_sample(image, size, x, y, fill):
+    """Sample ``image`` (1, 3, h, w) bilinearly at symbolic positions ``x``,
+    ``y`` (flat, in input pixels); positions past an edge see ``fill``.
+    Returns (len(x), 3)."""
+    h, w = size
+    x0, y0 = T.floor(x), T.floor(y)
+    fx, fy = x - x0, y - y0
+    flat = image[0].reshape((3, h * w)).T                     # (h*w, 3)
+    total, weights = 0, 0
+    for dy, dx, weight in ((0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx),
+                           (1, 0, fy * (1 - fx)), (1, 1, fy * fx)):
+        yy, xx = y0 + dy, x0 + dx
+        inside = (xx >= 0) * (xx <= w - 1) * (yy >= 0) * (yy <= h - 1)
+        index = T.cast(T.clip(yy, 0, h - 1) * w + T.clip(xx, 0, w - 1), 'int64')
+        weight = weight * inside
+        total = total + flat[index] * weight.dimshuffle(0, 'x')
+        weights = weights + weight
+    return total + (1 - weights).dimshuffle(0, 'x') * np.float32(fill)
+
+
+class CentreCrops:
+    """``count`` square crops of the canvas at every step, each resampled to
+    the network's view (``out`` pixels a side), their centres drawn near the
+    middle of the canvas.
+
+    The network is asked for the class where the object should stand, at
+    several scales at once, so it grows as one object from the middle
+    instead of as parts strewn over the canvas (Fel et al. 2023, "MACO";
+    Nguyen et al. 2016 draw crops near the centre too).
+
+    Parameters
+    ----------
+    size : tuple (h, w)
+        The canvas.
+    out : int
+        Side of each crop as the network sees it.
+    count : int
+        Crops per step: the network sees them as one batch.
+    spread : float
+        Standard deviation of a crop's centre, a fraction of the canvas
+        (drawn from N(0.5, spread), kept inside 0.1..0.9).
+    extent : tuple (low, high)
+        A crop's side as a fraction of the canvas's shorter side (uniform).
+    fill : float
+        What a crop sees past the canvas's edge.
+    """
+
+    def __init__(self, size, out=224, count=4, spread=0.15, extent=(0.3, 0.6), fill=128.0):
+        self.size, self.out, self.count = tuple(size), int(out), int(count)
+        self.spread, self.extent, self.fill = float(spread), tuple(extent), float(fill)
+        # per crop: the canvas position of the view's pixel (0, 0) and the
+        # step between the view's pixels, (y0, x0, step)
+        self.boxes = theano.shared(np.zeros((self.count, 3), dtype='float32'), name='crops')
+        self.randomise(np.random.RandomState(0))
+
+    def __call__(self, image):
+        n = self.out
+        ys, xs = np.mgrid[:n, :n].astype('float32')
+        xs, ys = T.constant(xs.ravel()), T.constant(ys.ravel())
+        b = self.boxes
+        x = (b[:, 1].dimshuffle(0, 'x') + b[:, 2].dimshuffle(0, 'x') * xs).flatten()
+        y = (b[:, 0].dimshuffle(0, 'x') + b[:, 2].dimshuffle(0, 'x') * ys).flatten()
+        rgb = bilinear_sample(image, self.size, x, y, self.fill)      # (count*n*n, 3)
+        return rgb.reshape((self.count, n, n, 3)).dimshuffle(0, 3, 1, 2)
+
+    def draw(self, rng):
+        """The crops' boxes, (count, 3): (y0, x0, step) each."""
+        h, w = self.size
+        boxes = np.zeros((self.count, 3), dtype='float32')
+        for k in range(self.count):
+            cy, cx = np.clip(rng.normal(0.5, self.spread, size=2), 0.1, 0.9) * (h, w)
+            side = rng.uniform(*self.extent) * min(h, w)
+            step = side / self.out
+            boxes[k] = (cy - step * (self.out - 1) / 2, cx - step * (self.out - 1) / 2, step)
+        return boxes
+
+    def randomise(self, rng):
+        self.boxes.set_value(self.draw(rng))

@@ -28,9 +28,12 @@ class NetworkViews:
     networks : dict of int to Network, optional
         Already built networks by factor, each for its pooled size (the rest
         are built here).
+    crops : inception_art.transforms.CentreCrops, optional
+        Crops of the canvas, seen as one batch by a network built for their
+        size, beside the pooled views (``factors`` may then be empty).
     """
 
-    def __init__(self, model, size, factors=(1,), networks=None):
+    def __init__(self, model, size, factors=(1,), networks=None, crops=None):
         from . import nets
         self.model, self.size = model, tuple(size)
         self.factors = tuple(int(f) for f in factors)
@@ -39,6 +42,10 @@ class NetworkViews:
         h, w = self.size
         build = model if callable(model) else (lambda size: nets.build(model, size))
         self.networks = {f: networks.get(f) or build((h // f, w // f)) for f in self.factors}
+        self.crops = crops
+        self.crop_network = build((crops.out, crops.out)) if crops else None
+        if not self.networks and not crops:
+            raise ValueError('the network sees nothing: give --views or --crops')
 
     @classmethod
     def of(cls, network):
@@ -53,14 +60,18 @@ class NetworkViews:
                        mode='average_exc_pad')
 
     def outputs(self, image, layer=None):
-        """One symbolic map per view: the logit map, or the feature layer
-        ``layer``."""
-        maps = []
-        for f, network in self.networks.items():
-            seen = self.pooled(image, f)
-            maps.append(network.logit_map(seen) if layer is None
-                        else network.outputs(seen, [layer])[0])
-        return maps
+        """One symbolic map per view (the crops' batch is one): the logit
+        map, or the feature layer ``layer``."""
+        seen = [(network, self.pooled(image, f)) for f, network in self.networks.items()]
+        if self.crops:
+            seen.append((self.crop_network, self.crops(image)))
+        return [network.logit_map(x) if layer is None else network.outputs(x, [layer])[0]
+                for network, x in seen]
+
+    @property
+    def random_parts(self):
+        """What draws a random state before each step (the crops)."""
+        return [self.crops] if self.crops else []
 
 
 def check(model, size, factors):

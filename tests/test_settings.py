@@ -27,7 +27,8 @@ COMMANDS = {
 
 #: A value each kind of setting takes, as text and as the library's value.
 SAMPLES = {'canvas': ('320x240', (240, 320)), 'frame_size': ('160x90', (90, 160)),
-           'views': ('1,3', (1, 3)), 'scale': ('0.8,1.2', (0.8, 1.2))}
+           'views': ('1,3', (1, 3)), 'scale': ('0.8,1.2', (0.8, 1.2)),
+           'crop_extent': ('0.2,0.5', (0.2, 0.5)), 'crop_spread': ('0.25', 0.25)}
 
 
 def sample(s):
@@ -152,7 +153,8 @@ OTHER = {'model': 'efficientnet-lite1', 'canvas': (96, 128), 'steps': 7, 'rule':
          'lr': 0.2, 'param': 'pixels', 'views': (1,), 'octaves': 2, 'octave_scale': 1.2,
          'jitter': 3, 'shift': 4.0, 'scale': (0.9, 1.1), 'degrees': 5.0, 'blur': 0.5,
          'blur_every': 2, 'objective': 'prob', 'prior': 'gaussian', 'prior_strength': 20.0,
-         'prior_scales': 'video', 'prior_stride': 2, 'init': 'noise', 'seed': 9}
+         'prior_scales': 'video', 'prior_stride': 2, 'init': 'noise', 'seed': 9,
+         'crops': 3, 'crop_size': 160, 'crop_extent': (0.2, 0.5), 'crop_spread': 0.2}
 
 
 def test_every_render_setting_has_a_stage():
@@ -164,8 +166,9 @@ def test_every_render_setting_has_a_stage():
 def test_the_renderers_key_is_the_graph_part_and_only_it():
     """Changing any graph setting changes the compiled step's key; changing
     a run or loop setting never does (they are shared variables and the
-    loop's own). With the prior on, so that its settings count."""
-    base = recipes.settings('default', prior_strength=10.0)
+    loop's own). With the prior and the crops on, so that their settings
+    count."""
+    base = recipes.settings('default', prior_strength=10.0, crops=2)
     stage = {s.name: s.stage for s in recipes.SETTINGS}
     for name, value in OTHER.items():
         changed = base.replace(**{name: value})
