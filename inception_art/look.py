@@ -17,8 +17,10 @@ and notices a grey one at once. These measures stand in for that look:
 
 ``python -m inception_art.look photographs`` measures scikit-image's colour
 photographs and writes ``prior/photographs.json``: the reference ranges the
-evaluation sets its pictures beside, and the amplitude-spectrum slope that
-the Fourier parameterisation (:mod:`inception_art.param`) scales by.
+evaluation sets its pictures beside, the amplitude-spectrum slope that the
+Fourier parameterisation (:mod:`inception_art.param`) scales by, and the
+decorrelated channels' spectrum, mean and spread that the phase-only image
+keeps.
 """
 import argparse
 import json
@@ -101,14 +103,51 @@ def measure_photographs(folder=None, names=PHOTOGRAPHS):
             raise ValueError('scikit-image is not installed; run '
                              '`.venv/bin/pip install -e .[compare]`') from None
         folder = Path(skimage.__file__).parent / 'data'
-    photos = {name: measure(load_rgb(Path(folder) / name)) for name in names}
+    pictures = {name: load_rgb(Path(folder) / name) for name in names}
+    photos = {name: measure(picture) for name, picture in pictures.items()}
     values = {k: [p[k] for p in photos.values()] for k in ('contrast', 'colourfulness')}
     return dict(
         source='scikit-image %s, skimage/data' % _skimage_version(),
         photographs=photos,
         ranges={k: [min(v), max(v)] for k, v in values.items()},
         amplitude_slope=float(np.median([-p['spectrum_slope'] / 2 for p in photos.values()])),
+        decorrelated=decorrelated_statistics(list(pictures.values())),
         made_by='python -m inception_art.look photographs')
+
+
+#: Radial frequency bins of :func:`decorrelated_statistics`, cycles per
+#: pixel: log-spaced from a 512-pixel canvas's lowest to Nyquist.
+SPECTRUM_BINS = np.geomspace(1 / 512, 0.5 * np.sqrt(2), 33)
+
+
+def decorrelated_statistics(pictures):
+    """The photographs in the Fourier images' decorrelated colour channels
+    (:func:`inception_art.param.colour_matrix`, before the sigmoid): each
+    channel's mean and standard deviation over all pixels, and its RMS
+    Fourier magnitude (orthonormal FFT, so independent of the size) in
+    rings of :data:`SPECTRUM_BINS`; the phase-only image
+    (:class:`inception_art.param.PhaseImage`) takes these as its fixed
+    magnitude, mean and contrast."""
+    from .param import decorrelate
+    means, sds, power, counts = [], [], 0, 0
+    for picture in pictures:
+        channels = decorrelate(picture)                          # (3, h, w)
+        means.append(channels.mean(axis=(1, 2)))
+        sds.append(channels.std(axis=(1, 2)))
+        h, w = channels.shape[1:]
+        f = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :]).ravel()
+        ring = np.digitize(f, SPECTRUM_BINS) - 1
+        spectrum = np.abs(np.fft.fft2(channels - channels.mean(axis=(1, 2), keepdims=True),
+                                      norm='ortho')) ** 2
+        keep = (ring >= 0) & (ring < len(SPECTRUM_BINS) - 1)
+        sums = np.stack([np.bincount(ring[keep], c.ravel()[keep], len(SPECTRUM_BINS) - 1)
+                         for c in spectrum])
+        power = power + sums
+        counts = counts + np.bincount(ring[keep], minlength=len(SPECTRUM_BINS) - 1)
+    magnitude = np.sqrt(power / np.maximum(counts, 1))
+    return dict(bins=SPECTRUM_BINS.tolist(), magnitude=magnitude.tolist(),
+                mean=np.mean(means, axis=0).tolist(), sd=np.mean(sds, axis=0).tolist(),
+                photographs=len(pictures))
 
 
 def _skimage_version():

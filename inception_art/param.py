@@ -1,10 +1,12 @@
 """How the optimised image is represented: its parameterisation.
 
 The optimiser moves *parameters*; the network and the prior see the
-*image* that the parameters make. Two parameterisations:
+*image* that the parameters make. Three parameterisations:
 
 * :class:`PixelImage` (2015): the parameters are the pixels, on the 0..255
   scale, clipped to [0, 255] after every step.
+* :class:`PhaseImage`: only the phases of such an image move; the
+  magnitude of every frequency stays the photographs' average.
 * :class:`FourierImage`: the parameters are the Fourier coefficients of three
   decorrelated colour channels, scaled so that a step moves every spatial
   frequency as much as photographs vary at it; a fixed colour matrix turns
@@ -30,7 +32,7 @@ import numpy as np
 
 from .theano_env import T, theano
 
-KINDS = ('pixels', 'fourier')
+KINDS = ('pixels', 'fourier', 'phase')
 
 
 class PixelImage:
@@ -54,7 +56,7 @@ class PixelImage:
     def constrain(value):
         return T.clip(value, 0.0, 255.0)
 
-    def set_image(self, image):
+    def set_image(self, image, rng=None):
         """Start from ``image``, an (h, w, 3) array on the 0..255 scale."""
         self.param.set_value(np.ascontiguousarray(
             np.asarray(image, dtype='float32').transpose(2, 0, 1)[None]))
@@ -102,6 +104,31 @@ def _logit(p):
     return np.log(p) - np.log1p(-p)
 
 
+#: A set image is clipped to this many grey levels inside (0, 255): the
+#: sigmoid never reaches its ends.
+MARGIN = 0.5
+
+
+def decorrelate(image, colour=None):
+    """An (h, w, 3) 0..255 picture in the decorrelated colour channels of
+    the Fourier images, before their sigmoid: (3, h, w) float64. ``colour``
+    defaults to the committed Student-t prior's (:func:`colour_matrix`)."""
+    if colour is None:
+        colour = default_colour()
+    image = np.asarray(image, dtype=np.float64)
+    h, w = image.shape[:2]
+    p = np.clip(image, MARGIN, 255 - MARGIN) / 255
+    return np.linalg.solve(colour, _logit(p).reshape(-1, 3).T).reshape(3, h, w)
+
+
+def default_colour():
+    """The colour matrix of the committed Student-t prior."""
+    from types import SimpleNamespace
+    from . import prior_file
+    fields = prior_file.read(prior_file.default_path('student'))
+    return colour_matrix(SimpleNamespace(whiten=fields['whiten']))
+
+
 class FourierImage:
     """A decorrelated-colour, frequency-scaled image (see the module docstring).
 
@@ -124,9 +151,7 @@ class FourierImage:
     """
 
     kind = 'fourier'
-    #: A set image is clipped to this many grey levels inside (0, 255):
-    #: the sigmoid never reaches its ends.
-    MARGIN = 0.5
+    MARGIN = MARGIN
 
     def __init__(self, size, colour, alpha):
         from theano.tensor import fft
@@ -146,7 +171,7 @@ class FourierImage:
     def constrain(value):
         return value
 
-    def set_image(self, image):
+    def set_image(self, image, rng=None):
         """Set the parameters that make ``image``, an (h, w, 3) array on the
         0..255 scale (pixels within ``MARGIN`` of 0 or 255 are moved in)."""
         h, w = self.size
@@ -154,9 +179,8 @@ class FourierImage:
         if image.shape != (h, w, 3):
             raise ValueError('image of shape %s for a %dx%d parameterisation'
                              % (image.shape, w, h))
-        p = np.clip(image, self.MARGIN, 255 - self.MARGIN) / 255
-        channels = np.linalg.solve(self.colour, _logit(p).reshape(-1, 3).T)
-        spectrum = np.fft.rfft2(channels.reshape(3, h, w), norm='ortho') / self.scale
+        channels = decorrelate(image, self.colour)
+        spectrum = np.fft.rfft2(channels, norm='ortho') / self.scale
         self.param.set_value(np.stack([spectrum.real, spectrum.imag], -1).astype('float32'))
 
     def get_image(self):
@@ -169,22 +193,125 @@ class FourierImage:
         return (255 / (1 + np.exp(-rgb))).astype('float32')
 
 
-def build(kind, size, prior=None, alpha=None):
-    """A parameterisation by name: ``'pixels'`` or ``'fourier'``.
+class PhaseImage:
+    """A phase-only Fourier image: the magnitude of every spatial frequency
+    is fixed to the photographs' average; only the phases move (Fel et al.
+    2023, "MACO").
 
-    ``'fourier'`` takes its colour matrix from ``prior`` (the committed
-    Student-t prior when None) and its slope ``alpha`` from the photographs'
-    measurements when None.
+    Parameters
+    ----------
+    size : tuple (h, w)
+    colour : (3, 3) array
+        Decorrelated channels to RGB (:func:`colour_matrix`).
+    statistics : dict
+        The photographs' decorrelated channels
+        (:func:`inception_art.look.decorrelated_statistics`): the RMS
+        magnitude in rings of radial frequency, and each channel's mean and
+        standard deviation.
+
+    Notes
+    -----
+    ``channels = irfft2(M e^{i phase})``, then each channel is standardised
+    and given the photographs' mean and spread before the colour matrix and
+    the sigmoid, so the optimiser can change where structure is but neither
+    how much there is at each scale (no glitter: the fine scales keep the
+    photographs' small share) nor the overall colour and contrast.
+    :meth:`set_image` keeps a picture's phases (a flat picture has none: its
+    phases are drawn at random), so the picture it makes is the start's
+    structure with the photographs' spectrum.
+    """
+
+    kind = 'phase'
+
+    def __init__(self, size, colour, statistics):
+        from theano.tensor import fft
+        self.size = tuple(size)
+        h, w = self.size
+        self.colour = np.asarray(colour, dtype=np.float64)
+        self.magnitude = ring_magnitude(self.size, statistics)          # (3, h, w//2+1)
+        mean = np.asarray(statistics['mean'], dtype='float32')[:, None, None]
+        sd = np.asarray(statistics['sd'], dtype='float32')[:, None, None]
+        self.param = theano.shared(np.zeros((3, h, w // 2 + 1), dtype='float32'),
+                                   name='phase')
+        m = T.constant(self.magnitude.astype('float32'))
+        spectrum = T.stack([m * T.cos(self.param), m * T.sin(self.param)], axis=3)
+        channels = fft.irfft(spectrum, norm='ortho', is_odd=bool(w % 2))    # (3, h, w)
+        centred = channels - channels.mean(axis=(1, 2), keepdims=True)
+        spread = T.sqrt(T.sqr(centred).mean(axis=(1, 2), keepdims=True) + 1e-8)
+        standard = centred / spread * T.constant(sd) + T.constant(mean)
+        rgb = T.tensordot(T.constant(self.colour.astype('float32')), standard, axes=1)
+        self.image = (255.0 * T.nnet.sigmoid(rgb)).dimshuffle('x', 0, 1, 2)
+        self._mean, self._sd = mean.astype(np.float64), sd.astype(np.float64)
+
+    @staticmethod
+    def constrain(value):
+        return value
+
+    def set_image(self, image, rng=None):
+        """Keep the phases of ``image`` ((h, w, 3), 0..255); where it has
+        none (a flat picture) draw them from ``rng``."""
+        h, w = self.size
+        image = np.asarray(image, dtype=np.float64)
+        if image.shape != (h, w, 3):
+            raise ValueError('image of shape %s for a %dx%d parameterisation'
+                             % (image.shape, w, h))
+        channels = decorrelate(image, self.colour)
+        spectrum = np.fft.rfft2(channels - channels.mean(axis=(1, 2), keepdims=True),
+                                norm='ortho')
+        phase = np.angle(spectrum)
+        flat = np.abs(spectrum) < 1e-6
+        if flat.any():
+            rng = rng if rng is not None else np.random.RandomState(0)
+            phase[flat] = rng.uniform(-np.pi, np.pi, size=int(flat.sum()))
+        self.param.set_value(phase.astype('float32'))
+
+    def get_image(self):
+        """The current image, (h, w, 3) float32 on the 0..255 scale."""
+        h, w = self.size
+        phase = self.param.get_value().astype(np.float64)
+        channels = np.fft.irfft2(self.magnitude * np.exp(1j * phase), s=(h, w), norm='ortho')
+        centred = channels - channels.mean(axis=(1, 2), keepdims=True)
+        standard = centred / np.sqrt((centred ** 2).mean(axis=(1, 2), keepdims=True) + 1e-8)
+        rgb = np.tensordot(self.colour, standard * self._sd + self._mean, axes=1)
+        return (255 / (1 + np.exp(-rgb.transpose(1, 2, 0)))).astype('float32')
+
+
+def ring_magnitude(size, statistics):
+    """The photographs' RMS magnitude at every coefficient of an (h, w//2+1)
+    real spectrum, per channel: (3, h, w//2+1), interpolated in log-log
+    between ring centres; 0 at the mean (which the image sets apart)."""
+    h, w = size
+    bins = np.asarray(statistics['bins'])
+    centres = np.sqrt(bins[:-1] * bins[1:])
+    magnitude = np.asarray(statistics['magnitude'])                    # (3, rings)
+    f = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.rfftfreq(w)[None, :])
+    known = magnitude > 0
+    out = np.zeros((3,) + f.shape)
+    for c in range(3):
+        logm = np.interp(np.log(np.maximum(f, 1e-9)), np.log(centres[known[c]]),
+                         np.log(magnitude[c][known[c]]))
+        out[c] = np.exp(logm)
+    out[:, 0, 0] = 0.0
+    return out
+
+
+def build(kind, size, prior=None, alpha=None):
+    """A parameterisation by name: ``'pixels'``, ``'fourier'`` or ``'phase'``.
+
+    ``'fourier'`` and ``'phase'`` take their colour matrix from ``prior``
+    (the committed Student-t prior when None); ``'fourier'`` its slope
+    ``alpha`` from the photographs' measurements when None, ``'phase'`` the
+    photographs' decorrelated spectrum, mean and spread.
     """
     if kind == 'pixels':
         return PixelImage(size)
-    if kind != 'fourier':
+    if kind not in KINDS:
         raise ValueError('unknown parameterisation %r; choose one of: %s'
                          % (kind, ', '.join(KINDS)))
-    if prior is None:
-        from .prior import PatchPrior, default_path
-        prior = PatchPrior.load(default_path('student'))
+    colour = colour_matrix(prior) if prior is not None else default_colour()
+    from .look import reference
+    if kind == 'phase':
+        return PhaseImage(size, colour, reference()['decorrelated'])
     if alpha is None:
-        from .look import reference
         alpha = reference()['amplitude_slope']
-    return FourierImage(size, colour_matrix(prior), alpha)
+    return FourierImage(size, colour, alpha)

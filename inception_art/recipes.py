@@ -40,7 +40,7 @@ PHOTO = Path(__file__).parent / 'data' / 'rocket_640x360.jpg'
 # param.KINDS, objectives.KINDS), so that reading the settings imports no
 # Theano; tests/test_flags.py checks that the two agree.
 RULES = ('adam', 'adam2015', 'gd')
-PARAMS = ('pixels', 'fourier')
+PARAMS = ('pixels', 'fourier', 'phase')
 OBJECTIVES = ('logit', 'logit-plain', 'prob', 'loglik')
 PRIORS = ('none', 'gaussian', 'student')
 PRIOR_SCALES = ('still', 'video')

@@ -135,8 +135,10 @@ class ImageOptimizer:
     }
 
     def set_image(self, image):
-        """Make the image ``image``: an (h, w, 3) array on the 0..255 scale."""
-        self.picture.set_image(image)
+        """Make the image ``image``: an (h, w, 3) array on the 0..255 scale
+        (a phase-only image draws the phases a flat one lacks from the
+        step's random state)."""
+        self.picture.set_image(image, rng=self.rng if self.picture.kind == 'phase' else None)
 
     def get_float_image(self):
         """The current image, (h, w, 3) float32 on the 0..255 scale."""

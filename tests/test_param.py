@@ -223,3 +223,69 @@ def test_every_rule_reset_restarts_with_a_full_first_step():
         before = x.get_value().copy()
         f()
         assert np.abs(x.get_value() - before).mean() == pytest.approx(5.0, rel=1e-3)
+
+
+# --- the phase-only image ------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def phase():
+    return param.build('phase', (32, 27))      # odd width: the is_odd path
+
+
+def test_the_phase_image_keeps_the_photographs_spectrum_mean_and_spread(phase):
+    """Whatever the phases: each decorrelated channel has the photographs'
+    mean and spread, and its Fourier magnitudes are the photographs' ring
+    magnitudes (one scale factor per channel)."""
+    from inception_art.look import reference
+    stats = reference()['decorrelated']
+    image = theano.function([], phase.image)()[0].transpose(1, 2, 0)
+    for seed in (0, 1):
+        phase.set_image(np.full((32, 27, 3), 128.0), rng=np.random.RandomState(seed))
+        picture = phase.get_image()
+        np.testing.assert_allclose(theano.function([], phase.image)()[0].transpose(1, 2, 0),
+                                   picture, atol=2e-2)
+        channels = param.decorrelate(picture, phase.colour)
+        np.testing.assert_allclose(channels.mean(axis=(1, 2)), stats['mean'], atol=1e-3)
+        np.testing.assert_allclose(channels.std(axis=(1, 2)), stats['sd'], rtol=1e-3)
+        magnitude = np.abs(np.fft.rfft2(channels, norm='ortho'))
+        for c in range(3):
+            # column 0 holds conjugate pairs whose free phases the inverse
+            # transform makes Hermitian: its magnitudes are not kept exactly
+            ratio = magnitude[c][:, 1:].ravel() / phase.magnitude[c][:, 1:].ravel()
+            assert ratio.std() / ratio.mean() < 1e-3
+    assert not np.allclose(picture, image)          # the phases moved it
+
+
+def test_the_phase_image_takes_a_pictures_phases(phase):
+    picture = np.random.RandomState(3).uniform(20, 235, (32, 27, 3))
+    phase.set_image(picture)
+    before = np.fft.rfft2(param.decorrelate(picture, phase.colour), norm='ortho')
+    after = np.fft.rfft2(param.decorrelate(phase.get_image(), phase.colour), norm='ortho')
+    strong = np.abs(before) > np.percentile(np.abs(before), 20)
+    strong[:, 0, 0] = False
+    difference = np.angle(after * np.conj(before))[strong]
+    assert np.abs(difference).max() < 1e-3
+
+
+def test_the_phase_images_gradient_matches_finite_differences(phase):
+    rng = np.random.RandomState(4)
+    phase.set_image(np.full((32, 27, 3), 128.0), rng=rng)
+    w = T.tensor4('w')
+    loss = (phase.image * w).sum()
+    f = theano.function([w], loss)
+    g = theano.function([w], T.grad(loss, phase.param))
+    weights = rng.normal(size=(1, 3, 32, 27)).astype('float32')
+    start = phase.param.get_value()
+    grad = g(weights)
+    eps = 1e-2
+    for _ in range(8):
+        c, i, j = rng.randint(3), rng.randint(1, 32), rng.randint(1, 14)
+        values = []
+        for sign in (1, -1):
+            moved = start.copy()
+            moved[c, i, j] += sign * eps
+            phase.param.set_value(moved)
+            values.append(float(f(weights)))
+        phase.param.set_value(start)
+        numeric = (values[0] - values[1]) / (2 * eps)
+        assert grad[c, i, j] == pytest.approx(numeric, rel=5e-2, abs=5e-2), (c, i, j)
