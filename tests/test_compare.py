@@ -8,7 +8,7 @@ import pytest
 
 from conftest import TINY_CLASSES, tiny_network
 from inception_art import spectrum
-from inception_art.research import compare, compare_report
+from inception_art.research import compare, compare_report, metrics
 from inception_art.updates import NormalisedGradient
 from inception_art.nets.network import Network
 from inception_art.objectives import ChannelObjective
@@ -189,7 +189,7 @@ def test_bootstrap_and_verdicts():
 def test_logit_metrics_decomposes_the_probability():
     start = np.zeros(5)
     logits = np.array([1.0, 4.0, -2.0, 0.5, 0.0])
-    m = compare.logit_metrics(logits, 1, start)
+    m = metrics.logit_metrics(logits, 1, start)
     assert m['rank'] == 1 and m['target_gain'] == pytest.approx(4.0)
     others = np.delete(logits, 1)
     assert m['others_lse'] == pytest.approx(np.log(np.exp(others).sum()))

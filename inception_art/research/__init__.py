@@ -6,6 +6,7 @@ rests on.
                     judge them at full size and in the thumbnail test
 ``compare``         the 2015 post's claims, measured on a grid of settings:
                     ``python -m inception_art.research.compare``
+``metrics``         what is measured of a picture; the reference photographs
 ``compare_report``  the report of a comparison: tables, verdicts, figures
                     (its Markdown template: ``compare_report.md``)
 ==================  =========================================================

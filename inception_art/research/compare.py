@@ -40,22 +40,8 @@ same number of steps.
 
 Metrics per picture
 -------------------
-* Under the optimised network (a clean forward pass, no jitter): the target
-  logit and softmax probability, its rank, the mean of the other logits,
-  and the change of both from the grey start picture.
-* Judged top-1 / top-5 by independent networks
-  (:func:`inception_art.research.evaluate.judge`: EfficientNet-Lite1 and -Lite2),
-  never the optimised one.
-* The mean log-density per 8x8 patch under the committed Student-t and
-  Gaussian priors (patches on a 2-pixel grid).
-* How it looks (:mod:`inception_art.look`): luminance contrast and
-  colourfulness, beside the photographs'; the judges' top-5 in the
-  thumbnail test (shrunk to 64 pixels and enlarged back).
-* The radially averaged power-spectrum slope and the fraction of power at
-  large scales (:mod:`inception_art.spectrum`), against the same numbers
-  for scikit-image's photographs at the same size.
-* The target logit at every step (for the optimiser curves), the steps and
-  the seconds.
+What is measured of every picture, and the photographs it is held against:
+:mod:`inception_art.research.metrics`.
 
 Top-level features: a channel of each of the network's last layers (the
 two feature layers before the logits) is rendered with
@@ -82,15 +68,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import engine, imagenet, look, nets, recipes, spectrum
+from .. import engine, imagenet, nets, recipes
 from ..cli import run_main
 from ..engine import worker_lock, worker_state
 from .evaluate import CLASSES, JUDGES, judge
-from ..images import atomic_path, center_crop, check_writable, load_rgb
+from ..images import atomic_path, check_writable
 from ..loop import Renderer, check, initial_image, load_prior, render
 from ..objectives import KINDS, ClassObjective
-from ..prior import (DEFAULT_HELDOUT, DEFAULT_TRAIN, PATCH, PatchPrior, default_path,
-                    patches_at)
+from .metrics import (INSTALL_FIX, load_priors, logit_metrics, photo_metrics, photographs,
+                      picture_metrics)
 from ..recipes import DEFAULTS as RECIPE_DEFAULTS, PRIORS, RECIPES, STRENGTH_2015_VGG
 from ..step import ImageOptimizer
 
@@ -165,12 +151,6 @@ BASE = dict(objective=DEFAULTS['objective'], prior=DEFAULTS['prior'],
             blur_every=DEFAULTS['blur_every'], jitter=DEFAULTS['jitter'],
             prior_strength=DEFAULTS['prior_strength'], init=DEFAULTS['init'],
             gd_lr=1.0)
-#: Photographs the pictures' statistics are held against: the files of
-#: scikit-image's bundled colour photographs that the committed priors
-#: were fitted on, and the two held out from that fit.
-PHOTOS = DEFAULT_HELDOUT + DEFAULT_TRAIN
-#: Patch positions for the log-density metric: every 2nd pixel each way.
-PATCH_STRIDE = 2
 #: Steps per picture: half the ``classic`` recipe's 200, so that the whole
 #: grid (38 cells x 20 classes; 17 cells with the prior read at every patch,
 #: at about 20 s a picture on a shared 2-core machine, the others about 5 s)
@@ -248,59 +228,6 @@ def grid(base=BASE):
     return cells
 
 
-# --------------------------------------------------------------- metrics --
-
-def patch_log_density(picture, prior, stride=PATCH_STRIDE):
-    """Mean log-density in nats of the 8x8 patches of an (h, w, 3) picture
-    (0..255) under ``prior``, patches on a ``stride``-pixel grid."""
-    h, w = picture.shape[:2]
-    ys, xs = np.mgrid[0:h - PATCH + 1:stride, 0:w - PATCH + 1:stride]
-    return float(prior.log_density(patches_at(picture, ys.ravel(), xs.ravel())).mean())
-
-
-def picture_metrics(picture, priors):
-    """Statistics of one picture that need no network: the spectrum slope,
-    the large-scale power fraction, the luminance contrast and the
-    colourfulness (:mod:`inception_art.look`) and the patch log-density
-    under each of ``priors`` (``{kind: PatchPrior}``)."""
-    out = dict(slope=spectrum.slope(picture),
-               low_freq=spectrum.low_frequency_fraction(picture),
-               contrast=look.contrast(picture), colourfulness=look.colourfulness(picture))
-    for kind, prior in priors.items():
-        out['logp_' + kind] = patch_log_density(picture, prior)
-    return out
-
-
-def logsumexp(x):
-    """``log(sum(exp(x)))`` without overflow."""
-    top = np.max(x)
-    return float(top + np.log(np.exp(x - top).sum()))
-
-
-def logit_metrics(logits, target, start):
-    """What the optimised network sees: ``logits`` (K,) of the final
-    picture and ``start`` (K,) of the start picture, for class ``target``.
-
-    ``others_lse`` is the log-sum-exp of the other classes' logits: the
-    log-probability of the target is ``logit - log(exp(logit) + exp(others_lse))``,
-    so a probability can rise by the target logit rising (``target_gain``)
-    or by the others' log-sum-exp falling (``others_gain``), which is what
-    the 2015 post said the probability objectives do. The plain mean of the
-    999 other logits hardly moves either way and is kept for reference.
-    """
-    logits = np.asarray(logits, dtype=np.float64)
-    start = np.asarray(start, dtype=np.float64)
-    others = np.delete(logits, target)
-    probs = np.exp(logits - logits.max())
-    probs /= probs.sum()
-    return dict(target_logit=float(logits[target]), prob=float(probs[target]),
-                rank=int((logits > logits[target]).sum()) + 1,
-                others_mean=float(others.mean()), others_max=float(others.max()),
-                others_lse=logsumexp(others),
-                target_gain=float(logits[target] - start[target]),
-                others_gain=logsumexp(others) - logsumexp(np.delete(start, target)))
-
-
 # ---------------------------------------------------------------- worker --
 #
 # Each worker process keeps its network, a compiled forward pass and every
@@ -326,7 +253,7 @@ def _start_worker(config):
     forward = theano.function([images], network.logit_map(images).mean(axis=(2, 3)),
                               name='compare_forward')
     return dict(config=config, network=network, forward=forward, steps={},
-                priors={k: PatchPrior.load(default_path(k)) for k in ('student', 'gaussian')})
+                priors=load_priors())
 
 
 def _worker(config):
@@ -496,10 +423,6 @@ def choose_channels(network, classes, per_layer=6, layers=None):
 # Checked before any rendering: a missing package found only when judging or
 # drawing would lose the whole run (about 45 minutes).
 
-#: The fix named by every missing-package error.
-INSTALL_FIX = "run make compare (or pip install -e '.[judges,compare]')"
-
-
 def _installed(module):
     """Whether ``module`` can be imported (without importing it)."""
     try:
@@ -547,19 +470,6 @@ def check_requirements(judges=JUDGES, photos=True, report=True):
 
 
 # ------------------------------------------------------------ the runs --
-
-def photographs(size):
-    """scikit-image's photographs (:data:`PHOTOS`), centre-cropped to
-    ``size`` as a judge would view them: ``{name: (h, w, 3) uint8}``."""
-    try:
-        import skimage.data
-    except ImportError:
-        raise ValueError('the comparison needs scikit-image (reference photographs), '
-                         'not installed; ' + INSTALL_FIX) from None
-    folder = Path(skimage.data.__file__).parent
-    return {name.rsplit('.', 1)[0]: center_crop(load_rgb(folder / name), size)
-            for name in PHOTOS}
-
 
 def compare(classes=CLASSES, steps=STEPS, jobs=None, seed=DEFAULTS['seed'],
             network=DEFAULTS['model'], size=DEFAULTS['canvas'], cells=None, channels=CHANNELS,
@@ -657,7 +567,6 @@ def compare(classes=CLASSES, steps=STEPS, jobs=None, seed=DEFAULTS['seed'],
             classes={str(c): {k: v for k, v in r.items()
                               if k not in ('cell', 'target')} for c, r in zip(classes, rows)},
             judges=judge_fn([pictures[(name, c)] for c in classes], classes, judges))
-    priors = {k: PatchPrior.load(default_path(k)) for k in ('student', 'gaussian')}
     results = dict(
         config=dict(model=network if isinstance(network, str) else getattr(
                         network, 'name', getattr(network, '__name__', 'custom')),
@@ -671,9 +580,7 @@ def compare(classes=CLASSES, steps=STEPS, jobs=None, seed=DEFAULTS['seed'],
                     wall_seconds=round(time.time() - started, 1),
                     date=time.strftime('%Y-%m-%d %H:%M')),
         cells=cell_results,
-        photos={name: dict(picture_metrics(photo, priors),
-                           heldout=name + '.png' in DEFAULT_HELDOUT)
-                for name, photo in photos.items()},
+        photos=photo_metrics(photos, load_priors()),
         channels=channel_specs)
     return results, pictures
 
