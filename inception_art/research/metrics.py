@@ -18,7 +18,7 @@ Per picture:
   large scales (:mod:`inception_art.spectrum`), against the same numbers
   for scikit-image's photographs at the same size (:func:`photographs`).
 * The target logit at every step (for the optimiser curves), the steps and
-  the seconds (:mod:`inception_art.research.compare`).
+  the seconds (:mod:`inception_art.research.tasks`).
 """
 from pathlib import Path
 
