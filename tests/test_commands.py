@@ -73,7 +73,8 @@ def test_evaluate_measures_what_it_rendered(tmp_path):
     from inception_art import look
     from inception_art.nets.classifier import Classifier
     out = tmp_path / 'report.json'
-    result = run('research.evaluate', '--settings', '{"small": {"size": [192, 192], "steps": 16}}',
+    result = run('research.evaluate',
+                 '--settings', '{"small": {"canvas": [192, 192], "steps": 16}}',
                  '--classes', 'volcano', '--out', out, '--save-dir', tmp_path / 'pictures')
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())['small']

@@ -8,7 +8,8 @@ import pytest
 
 from conftest import TINY_CLASSES, tiny_network
 from inception_art import spectrum
-from inception_art.research import compare, compare_report
+from inception_art import recipes
+from inception_art.research import compare, compare_report, grid, metrics, tasks
 from inception_art.updates import NormalisedGradient
 from inception_art.nets.network import Network
 from inception_art.objectives import ChannelObjective
@@ -95,11 +96,11 @@ def test_channel_objective_in_the_step_reads_the_named_layer(layered):
 
 def test_choose_channels(layered):
     # By default the layer feeding the classifier is skipped (see the docstring).
-    default = compare.choose_channels(layered, classes=[3, 7], per_layer=2)
+    default = tasks.choose_channels(layered, classes=[3, 7], per_layer=2)
     assert [c['layer'] for c in default] == ['sum'] * 2 + ['pool'] * 2
     assert [c['channel'] for c in default[:2]] == [2, 6]   # evenly spaced of 8
-    chosen = compare.choose_channels(layered, classes=[3, 7], per_layer=3,
-                                     layers=['pool', 'conv'])
+    chosen = tasks.choose_channels(layered, classes=[3, 7], per_layer=3,
+                                   layers=['pool', 'conv'])
     assert [c['layer'] for c in chosen] == ['pool'] * 3 + ['conv'] * 3
     W = layered.logits.W.get_value().reshape(TINY_CLASSES, -1)
     feeding = [c for c in chosen if c['layer'] == 'conv']
@@ -138,39 +139,122 @@ def test_large_scale_fraction_and_flat_pictures():
 # --- analysis -----------------------------------------------------------------
 
 def test_grid_design():
-    cells = compare.grid()
-    names = [n for n, _ in cells]
+    cells = grid.grid()
+    names = [n for n, _, _ in cells]
     assert names[0] == 'default' and len(set(names)) == len(names) == 38
-    settings = [s for _, s in cells]
-    for factor, levels in (('objective', ('logit', 'logit-plain', 'prob', 'loglik')),
-                           ('prior', ('none', 'gaussian', 'student')),
-                           ('optimizer', ('adam', 'adam2015', 'gd'))):
-        assert {s[factor] for s in settings} == set(levels)
-    # Every objective also without the prior, under both update rules.
+    run = dict(model='efficientnet-lite0', canvas=(224, 224), steps=100, seed=0)
+    settings = {n: grid.resolve(r, o, run) for n, r, o in cells}
+    classic = {n: s for (n, r, _), s in zip(cells, settings.values()) if r == 'classic'}
     kinds = {'logit', 'logit-plain', 'prob', 'loglik'}
-    assert {s['objective'] for s in settings if s['prior'] == 'none'} == kinds
-    rule = [s for s in settings if s['optimizer'] == 'adam2015' and 'recipe' not in s]
-    assert {(s['objective'], s['prior']) for s in rule} == {
+    for factor, levels in (('objective', kinds),
+                           ('prior_used', {'none', 'gaussian', 'student'}),
+                           ('rule', {'adam', 'adam2015', 'gd'})):
+        assert {getattr(s, factor) for s in classic.values()} == levels
+    # Every objective also without the prior, under both update rules.
+    assert {s.objective for s in classic.values() if s.prior_used == 'none'} == kinds
+    rule = [s for s in classic.values() if s.rule == 'adam2015']
+    assert {(s.objective, s.prior_used) for s in rule} == {
         (k, p) for k in kinds for p in ('student', 'none')}
     # The 2015 rule: no blur, the prior at the 2015 strength, and at the 2015
     # balance for this network (logit only); and its GD cells.
-    assert all(s['blur'] == 0 for s in rule)
-    assert sorted(s['prior_strength'] for s in rule if s['prior'] == 'student') == [
+    assert all(s.blur == 0 for s in rule)
+    assert sorted(s.prior_strength for s in rule if s.prior_used == 'student') == [
         333, 1000, 1000, 1000, 1000]
-    assert compare.STRENGTH_2015_BALANCED == 333
-    assert {s['prior'] for s in settings if s['optimizer'] == 'gd' and s['blur'] == 0
-            and 'recipe' not in s} == {'student', 'none'}
+    assert grid.STRENGTH_2015_BALANCED == 333
+    assert {s.prior_used for s in classic.values() if s.rule == 'gd' and s.blur == 0} == {
+        'student', 'none'}
+    # Plain gradient descent at its own rate: 1 on pixels, 0.005 on the
+    # new default's Fourier coefficients.
+    assert {s.lr for s in classic.values() if s.rule == 'gd'} == {grid.GD_LR} == {1.0}
+    assert settings['new default, gd'].lr == grid.NEW_DEFAULT_GD_LR == 0.005
     # The new default: its claims' cells, each ingredient out, the 2015 recipes.
-    new = {n: s for n, s in cells if 'recipe' in s}
-    assert {s['objective'] for s in new.values() if s['recipe'] == 'default'} == kinds
+    new = {n: s for (n, r, _), s in zip(cells, settings.values()) if r != 'classic'}
+    assert len(new) == 14
+    assert {s.objective for s in new.values() if s.recipe == 'default'} == kinds
     assert {'new default, student prior', 'new default, gd', 'new default, adam',
             'new default, pixels', 'new default, no random view', 'new default, views 1',
             'new default, octaves 2', 'recipe 2015', 'recipe 2015-stream'} <= set(new)
-    assert new['new default, pixels']['overrides'] == {'param': 'pixels'}
-    assert new['new default, pixels']['lr'] == 5.0
-    # Its plain gradient descent at its own rate, and the prior at both strengths.
-    assert new['new default, gd']['gd_lr'] == compare.NEW_DEFAULT_GD_LR == 0.005
-    assert new['new default, student prior, prior x333']['prior_strength'] == 333
+    overrides = {n: o for n, _, o in cells}
+    assert overrides['new default, pixels'] == {'param': 'pixels', 'lr': 5.0}
+    assert overrides['no prior'] == grid.NO_PRIOR == {'prior_strength': 0.0}
+    # The prior at both strengths over the new default (whose prior is off).
+    assert settings['new default'].prior_used == 'none'
+    assert settings['new default, student prior'].prior_strength == 1000
+    assert settings['new default, student prior, prior x333'].prior_strength == 333
+    # Every cell renders at the grid's run-wide values.
+    assert {(s.model, s.canvas, s.steps, s.seed) for s in settings.values()} == {
+        tuple(run.values())}
+
+
+def test_every_cell_speaks_the_settings_names():
+    """A cell is (name, recipe, overrides); its overrides are settings of
+    the table, never the grid's own dialect, and none of the run-wide ones."""
+    names = {s.name for s in recipes.SETTINGS}
+    for cell in grid.grid():
+        assert isinstance(cell, tuple) and len(cell) == 3, cell
+        name, recipe, overrides = cell
+        assert isinstance(name, str) and recipe in recipes.RECIPES, cell
+        assert set(overrides) <= names, (name, set(overrides) - names)
+        assert not set(overrides) & set(grid.RUN_WIDE), name
+        assert 'none' not in overrides.values(), name   # no prior is strength 0
+    with pytest.raises(ValueError, match='run-wide canvas'):
+        grid.resolve('classic', dict(canvas=(64, 64)), dict(canvas=(224, 224)))
+
+
+def test_old_results_are_read_in_the_settings_names(tmp_path):
+    """A compare.json written when the cells spoke the grid's dialect
+    (optimizer, gd_lr, prior 'none', size) reads as today's: the same
+    recipe, overrides and settings as the grid's cells."""
+    old_base = dict(objective='logit', prior='student', optimizer='adam', lr=5.0, blur=0.5,
+                    blur_every=4, jitter=16, prior_strength=10.0, init='grey', gd_lr=1.0)
+    old_new = dict(recipe='default', objective='logit', prior='none', optimizer='adam2015',
+                   lr=0.05, gd_lr=0.005, blur=0.0, blur_every=4, jitter=0, init='grey',
+                   prior_strength=1000.0, overrides={})
+    old_cells = {'default': old_base, 'no prior': dict(old_base, prior='none'),
+                 'gd': dict(old_base, optimizer='gd'),
+                 'new default, gd': dict(old_new, optimizer='gd'),
+                 'new default, views 1': dict(old_new, gd_lr=0.05, overrides=dict(views=[1]))}
+    old = dict(config=dict(model='efficientnet-lite0', size=[224, 224], steps=100, seed=0,
+                           classes=[1], base=old_base, new_default=old_new,
+                           rule_2015=dict(optimizer='adam2015', blur=0.0,
+                                          prior_strength=1000.0)),
+               cells={n: dict(settings=s, classes={}, judges={}) for n, s in old_cells.items()})
+    (tmp_path / 'compare.json').write_text(json.dumps(old))
+    results = compare_report.read_results(tmp_path / 'compare.json')
+    run = dict(model='efficientnet-lite0', canvas=(224, 224), steps=100, seed=0)
+    cells = {n: (r, o) for n, r, o in grid.grid()}
+    for name in old_cells:
+        recipe, overrides = cells[name]
+        assert results['cells'][name]['recipe'] == recipe
+        assert results['cells'][name]['overrides'] == grid.as_json(overrides)
+        assert results['cells'][name]['settings'] == grid.as_json(
+            grid.resolve(recipe, overrides, run))
+    config = results['config']
+    assert config['canvas'] == [224, 224] and 'size' not in config and 'base' not in config
+    assert config['claims']['2015 rule']['overrides'] == dict(
+        rule='adam2015', blur=0.0, prior_strength=1000.0)
+    assert config['claims']['new default']['gd'] == dict(rule='gd', lr=0.005)
+    r = compare_report.Results(results)
+    assert r.find() == 'default' and r.find(**r.prior('none')) == 'no prior'
+    assert r.find(**r.gd) == 'gd'
+    new = compare_report.Results(results, claims='new default')
+    assert new.find(**new.gd) == 'new default, gd' and new.find(**new.prior('student')) is None
+    assert compare_report.upgrade(results) is results   # today's, as it is
+
+
+def test_classic_cells_render_the_step_built_directly():
+    """A classic cell renders through the Renderer the same picture as the
+    step built directly on the network (pixels, one full-size view, no
+    random view): the same graph."""
+    from inception_art.loop import Renderer, load_prior, render
+    from inception_art.objectives import ClassObjective
+    run = dict(model=layered_tiny, canvas=(40, 48), steps=3, seed=0)
+    s = grid.resolve('classic', dict(rule='gd', lr=1.0), run)
+    picture, _ = render((7,), s, renderer=Renderer(), progress=False)
+    direct = ImageOptimizer(layered_tiny((40, 48)), ClassObjective('logit'),
+                            prior=load_prior('student'), rule='gd')
+    again, _ = render((7,), s, optimizer=direct, progress=False)
+    assert np.array_equal(picture, again)
 
 
 def test_bootstrap_and_verdicts():
@@ -189,7 +273,7 @@ def test_bootstrap_and_verdicts():
 def test_logit_metrics_decomposes_the_probability():
     start = np.zeros(5)
     logits = np.array([1.0, 4.0, -2.0, 0.5, 0.0])
-    m = compare.logit_metrics(logits, 1, start)
+    m = metrics.logit_metrics(logits, 1, start)
     assert m['rank'] == 1 and m['target_gain'] == pytest.approx(4.0)
     others = np.delete(logits, 1)
     assert m['others_lse'] == pytest.approx(np.log(np.exp(others).sum()))
@@ -217,8 +301,8 @@ def tiny_run(layered):
     pytest.importorskip('skimage')
     # A factory, not a built network: the channels are rendered with the
     # default recipe, whose pooled views need the network at other sizes.
-    return compare.compare(classes=(2, 7), steps=3, jobs=1, network=layered_tiny,
-                           size=layered.size, channels=1, judges=('judge-a', 'judge-b'),
+    return compare.compare(classes=(2, 7), steps=3, jobs=1, model=layered_tiny,
+                           canvas=layered.size, channels=1, judges=('judge-a', 'judge-b'),
                            judge_fn=tiny_judge, progress=False)
 
 
@@ -231,7 +315,7 @@ def test_cells_rendered_again_take_their_place_with_the_same_numbers(tiny_run, l
     kept = {n: c for n, c in results['cells'].items() if n != dropped}
     again, new = compare.rerender_cells(
         dict(results, cells=kept), {k: v for k, v in pictures.items() if k[0] != dropped},
-        [dropped], jobs=1, network=layered_tiny, judges=('judge-a', 'judge-b'),
+        [dropped], jobs=1, model=layered_tiny, judges=('judge-a', 'judge-b'),
         judge_fn=tiny_judge, progress=False)
     assert list(again['cells']) == list(results['cells'])
     for c in ('2', '7'):
@@ -247,7 +331,7 @@ def test_cells_rendered_again_take_their_place_with_the_same_numbers(tiny_run, l
 
 def test_tiny_grid_writes_the_report(tiny_run, tmp_path):
     results, pictures = tiny_run
-    assert list(results['cells']) == [n for n, _ in compare.grid()]
+    assert list(results['cells']) == [n for n, _, _ in grid.grid()]
     row = results['cells']['default']['classes']['7']
     assert len(row['history']) == 3 and row['steps'] == 3
     for key in ('target_logit', 'prob', 'rank', 'others_lse', 'target_gain', 'slope',
@@ -283,7 +367,8 @@ def test_tiny_grid_writes_the_report(tiny_run, tmp_path):
     for claim in ('Optimising logits works better', 'natural-image prior is essential',
                   'Adam speeds the optimisation up', 'lack large-scale structure'):
         assert claim in rule
-    assert '`optimizer=adam2015`' in rule and '`prior_strength=1000`' in rule
+    assert '`rule=adam2015`' in rule and '`prior_strength=1000`' in rule
+    assert 'optimizer=' not in text and 'gd_lr' not in text
     new = text.split('### Under the new default')[1].split('## Design')[0]
     for claim in ('Optimising logits works better', 'natural-image prior is essential',
                   'Adam speeds the optimisation up', 'lack large-scale structure'):
@@ -330,12 +415,12 @@ def test_worker_processes_give_the_same_pictures(tiny_run):
     """Two spawned workers (each compiling its own steps) render what the
     in-process run rendered."""
     results, pictures = tiny_run
-    cells = compare.grid()[:2]
+    cells = grid.grid()[:2]
     again, pictures2 = compare.compare(classes=(2, 7), steps=3, jobs=2,
-                                       network=layered_tiny, size=(40, 48), cells=cells,
+                                       model=layered_tiny, canvas=(40, 48), cells=cells,
                                        channels=0, judges=('judge-a',), judge_fn=tiny_judge,
                                        progress=False)
-    for name, _ in cells:
+    for name, _, _ in cells:
         for c in (2, 7):
             diff = np.abs(pictures2[(name, c)].astype(int) - pictures[(name, c)].astype(int))
             assert diff.mean() < 0.5, (name, c)
@@ -344,26 +429,24 @@ def test_worker_processes_give_the_same_pictures(tiny_run):
                                      abs=0.05))
 
 
-def test_every_recipe_cell_renders_at_the_default_size():
-    """The real grid's recipe cells pass render's checks with Lite0 at the
-    comparison's size (a third octave once pooled the first below Lite0's
+def test_every_cell_renders_at_the_default_size():
+    """The real grid's cells pass render's checks with Lite0 at the
+    comparison's canvas (a third octave once pooled the first below Lite0's
     minimum and stopped a whole run); a cell that cannot is one line before
     any work."""
     from inception_art.loop import check
-    config = dict(network='efficientnet-lite0', size=compare.DEFAULTS['canvas'],
-                  steps=compare.STEPS, seed=0)
-    cells = [(n, s) for n, s in compare.grid() if 'recipe' in s]
-    assert len(cells) == 14
-    for _name, s in cells:
-        check(compare.recipes.settings(s['recipe'], **compare.recipe_overrides(s, config)))
-    bad = compare.recipe_cell('default', octaves=3)
+    run = dict(model='efficientnet-lite0', canvas=compare.DEFAULTS['canvas'],
+               steps=compare.STEPS, seed=0)
+    for _name, recipe, overrides in grid.grid():
+        check(grid.resolve(recipe, overrides, run))
+    bad = ('x', 'default', dict(octaves=3))
     with pytest.raises(ValueError, match="cell 'x': view pooled by 4"):
-        compare.compare(classes=(2,), cells=[('x', bad)], channels=0, jobs=1, progress=False)
+        compare.compare(classes=(2,), cells=[bad], channels=0, jobs=1, progress=False)
 
 
 def test_channels_alone(layered):
-    results, pictures = compare.compare(classes=(2,), steps=2, jobs=1, network=layered_tiny,
-                                        size=layered.size, cells=[], channels=1,
+    results, pictures = compare.compare(classes=(2,), steps=2, jobs=1, model=layered_tiny,
+                                        canvas=layered.size, cells=[], channels=1,
                                         judge_fn=tiny_judge, progress=False)
     assert results['cells'] == {} and len(results['channels']) == 2
     assert sorted(k for k in pictures if k[0] == 'channel') == [('channel', 0), ('channel', 1)]
@@ -416,8 +499,8 @@ def test_pictures_are_cached_before_judging(layered, tmp_path):
         raise ValueError('judge weights missing')
     cache = tmp_path / 'cache' / 'pictures.npz'
     with pytest.raises(ValueError, match='judge weights missing'):
-        compare.compare(classes=(2,), steps=2, jobs=1, network=layered, size=layered.size,
-                        cells=compare.grid()[:1], channels=0, judge_fn=failing_judge,
+        compare.compare(classes=(2,), steps=2, jobs=1, model=layered_tiny, canvas=layered.size,
+                        cells=grid.grid()[:1], channels=0, judge_fn=failing_judge,
                         progress=False, cache=cache)
     pictures = compare.load_pictures(cache)
     assert pictures[('default', 2)].shape == (40, 48, 3)

@@ -6,6 +6,14 @@ measured, with a verdict), an image grid, a grid of channel pictures and
 matplotlib plots. It only reads the results and the pictures, so a report
 can be rewritten without rendering again.
 
+It finds the claims' cells by their settings, in the settings table's own
+names (:mod:`inception_art.research.grid`): the cell that is a base with a
+change (``objective='prob'``, the base's plain gradient descent, its "with
+the prior" or :data:`~inception_art.research.grid.NO_PRIOR`), compared as
+what the picture depends on (:func:`inception_art.research.grid.rendered`).
+Results written before the cells spoke those names are converted once, as
+they are read (:func:`read_results`).
+
 Verdicts are computed, not written by hand. A difference between two
 cells is the mean over classes of the paired per-class difference, with a
 95% interval from a bootstrap over the classes (:func:`paired_bootstrap`);
@@ -14,12 +22,15 @@ excludes zero, and as *not resolved* otherwise. The judged score of a
 picture is its top-5 hit averaged over the independent judges.
 """
 import io
+import json
 from pathlib import Path
 
 import numpy as np
 
-from .. import imagenet, spectrum
+from .. import imagenet, recipes, spectrum
 from ..images import atomic_path
+from ..recipes import RenderSettings
+from .grid import FACTORS, NO_PRIOR, as_json, rendered
 
 #: The report's Markdown, a %-template filled by :func:`markdown`.
 TEMPLATE = Path(__file__).with_name('compare_report.md')
@@ -64,23 +75,40 @@ def combine(parts):
 
 
 class Results:
-    """Accessors over the results dict of :func:`inception_art.research.compare.compare`."""
+    """Accessors over the results dict of :func:`inception_art.research.compare.compare`.
 
-    def __init__(self, results, base=None):
+    ``claims`` names the base the claims' cells vary from
+    (``config['claims']``: ``'default'``, the first defaults; ``'2015 rule'``;
+    ``'new default'``)."""
+
+    def __init__(self, results, claims='default'):
         self.raw = results
         self.config = results['config']
-        #: The settings every claim's cells vary from (the run's base, or
-        #: another, e.g. the 2015 update rule's).
-        self.base = dict(base) if base is not None else self.config['base']
+        base = self.config['claims'][claims]
+        #: The settings every claim's cells vary from.
+        self.base = RenderSettings(base['recipe'], base['settings'])
+        #: The changes over it that mean "with the prior" and "plain
+        #: gradient descent".
+        self.with_prior, self.gd = dict(base['prior']), dict(base['gd'])
         self.classes = [str(c) for c in self.config['classes']]
         self.cells = results['cells']
+        #: Each cell's settings.
+        self.settings = {name: RenderSettings(cell['recipe'], cell['settings'])
+                         for name, cell in self.cells.items()}
+        self._rendered = {name: rendered(s) for name, s in self.settings.items()}
+
+    def prior(self, kind):
+        """The change over the base that renders with prior ``kind``
+        (``'none'``: without one)."""
+        return dict(NO_PRIOR) if kind == 'none' else dict(self.with_prior, prior=kind)
 
     def find(self, **change):
-        """The name of the cell whose settings are the base's with
-        ``change``, or None when the grid has no such cell."""
-        want = dict(self.base, **change)
-        for name, cell in self.cells.items():
-            if cell['settings'] == want:
+        """The name of the cell that renders the base with ``change`` (names
+        as in :data:`inception_art.recipes.SETTINGS`), or None when the grid
+        has no such cell."""
+        want = rendered(RenderSettings(self.base.recipe, dict(self.base, **change)))
+        for name, key in self._rendered.items():
+            if key == want:
                 return name
         return None
 
@@ -112,6 +140,61 @@ class Results:
         """(classes, steps) target logit at every step."""
         rows = self.cells[cell]['classes']
         return np.array([rows[c]['history'] for c in self.classes], dtype=np.float64)
+
+
+def read_results(path):
+    """The results JSON at ``path`` (``compare.json``), in today's words
+    (:func:`upgrade`)."""
+    return upgrade(json.loads(Path(path).read_text()))
+
+
+def upgrade(results):
+    """Results written when the cells spoke the grid's own dialect
+    (``optimizer`` for the update rule, ``gd_lr`` for plain gradient
+    descent's rate, ``prior='none'`` for strength 0, ``size`` for the
+    canvas; ``config['base']``, ``['rule_2015']`` and ``['new_default']``),
+    converted to today's: each cell's ``recipe``, ``overrides`` and
+    resolved ``settings`` in the settings table's names, the canvas, and
+    ``config['claims']``. Today's results come back as they are."""
+    config = results['config']
+    if 'claims' in config:
+        return results
+    run = dict(model=config['model'], canvas=tuple(config['size']), steps=config['steps'],
+               seed=config['seed'])
+
+    def cell(old):
+        recipe = old.get('recipe', 'classic')
+        values = dict(old.get('overrides', {}), objective=old['objective'],
+                      rule=old['optimizer'],
+                      lr=old['gd_lr'] if old['optimizer'] == 'gd' else old['lr'],
+                      blur=old['blur'], blur_every=old['blur_every'], jitter=old['jitter'],
+                      init=old['init'])
+        values.update(NO_PRIOR if old['prior'] == 'none' else
+                      dict(prior=old['prior'], prior_strength=old['prior_strength']))
+        own = recipes.settings(recipe)
+        frozen = RenderSettings(recipe, dict(own, **values))
+        overrides = {k: frozen[k] for k in values if frozen[k] != own[k]}
+        return dict(recipe=recipe, overrides=as_json(overrides),
+                    settings=as_json(recipes.settings(recipe, **overrides, **run)))
+
+    def claims(old):
+        prior = old['prior'] if old['prior'] != 'none' else 'student'
+        return dict(cell(old), prior=dict(prior=prior, prior_strength=old['prior_strength']),
+                    gd=dict(rule='gd', lr=old['gd_lr']))
+
+    base = config['base']
+    bases = {'default': claims(base)}
+    if config.get('rule_2015'):
+        bases['2015 rule'] = claims(dict(base, **config['rule_2015']))
+    if config.get('new_default'):
+        bases['new default'] = claims(config['new_default'])
+    config = {k: v for k, v in config.items()
+              if k not in ('size', 'base', 'rule_2015', 'new_default')}
+    config.update(canvas=list(run['canvas']), claims=bases)
+    cells = {name: dict(cell(c['settings']),
+                        **{k: v for k, v in c.items() if k != 'settings'})
+             for name, c in results['cells'].items()}
+    return dict(results, config=config, cells=cells)
 
 
 def smooth(curves, width=SMOOTH):
@@ -151,11 +234,11 @@ def points(mean, lo, hi):
 def claim_objectives(r):
     """Logits versus probability and log-likelihood, judged."""
     parts, text = [], []
-    for prior in dict.fromkeys([r.base['prior'], 'none']):
-        logit = r.find(objective='logit', prior=prior)
+    for prior in dict.fromkeys([r.base.prior_used, 'none']):
+        logit = r.find(objective='logit', **r.prior(prior))
         scores = []
         for other in ('prob', 'loglik'):
-            cell = r.find(objective=other, prior=prior)
+            cell = r.find(objective=other, **r.prior(prior))
             if logit is None or cell is None:
                 continue
             m, lo, hi = paired_bootstrap(r.judged(logit), r.judged(cell))
@@ -174,7 +257,7 @@ def objective_gains(r, prior):
     """``{objective: (target gains, others gains)}`` per class, under ``prior``."""
     out = {}
     for kind in ('logit', 'logit-plain', 'prob', 'loglik'):
-        cell = r.find(objective=kind, prior=prior)
+        cell = r.find(objective=kind, **r.prior(prior))
         if cell is not None:
             out[kind] = (r.metric(cell, 'target_gain'), r.metric(cell, 'others_gain'))
     return out
@@ -183,7 +266,7 @@ def objective_gains(r, prior):
 def claim_suppression(r):
     """Do probability and log-likelihood push the others down rather than
     the target up? Gains are measured from the grey start picture."""
-    gains = objective_gains(r, r.base['prior'])
+    gains = objective_gains(r, r.base.prior_used)
     if 'logit' not in gains:
         return None
     parts, text = [], []
@@ -215,14 +298,14 @@ def claim_suppression(r):
             'instead of strengthening the wanted one',
             'change from the grey start under the optimised network (%s prior) of the '
             'target logit and of the others\' log-sum-exp: %s%s%s'
-            % (r.base['prior'], head, BREAK, BREAK.join(text)),
+            % (r.base.prior_used, head, BREAK, BREAK.join(text)),
             combine(parts))
 
 
 def claim_mean_term(r):
     """The 2015 objective's mean-of-all-logits term "keeps all other classes
     low": the 2015 objective against the same without that term."""
-    gains = objective_gains(r, r.base['prior'])
+    gains = objective_gains(r, r.base.prior_used)
     if 'logit' not in gains or 'logit-plain' not in gains:
         return None
     o = paired_bootstrap(gains['logit-plain'][1], gains['logit'][1])
@@ -244,12 +327,12 @@ def claim_mean_term(r):
 def claim_prior(r):
     """The prior essential: with it against without, with and without blur."""
     parts, text = [], []
-    prior = r.base['prior'] if r.base['prior'] != 'none' else 'student'
+    prior = r.base.prior_used if r.base.prior_used != 'none' else 'student'
     blurs = {0.0: 'no blur (as in 2015)'}
     blurs.setdefault(r.base['blur'], 'with the blur')
     for blur, label in blurs.items():
-        with_ = r.find(prior=prior, blur=blur)
-        without = r.find(prior='none', blur=blur)
+        with_ = r.find(blur=blur, **r.prior(prior))
+        without = r.find(blur=blur, **r.prior('none'))
         if with_ is None or without is None or with_ == without:
             continue
         m, lo, hi = paired_bootstrap(r.judged(with_), r.judged(without))
@@ -262,25 +345,25 @@ def claim_prior(r):
     # The prior at the 2015 strength balanced for this network (the claim
     # "at the 2015 strength for the network"), against none.
     strength = r.config.get('balanced_strength')
-    balanced = strength and r.find(prior=prior, prior_strength=strength)
-    without = r.find(prior='none')
-    if balanced and without and strength != r.base['prior_strength']:
+    balanced = strength and r.find(**dict(r.prior(prior), prior_strength=strength))
+    without = r.find(**r.prior('none'))
+    if balanced and without and strength != r.with_prior['prior_strength']:
         m, lo, hi = paired_bootstrap(r.judged(balanced), r.judged(without))
         parts.append(('at strength %g' % strength, verdict(lo, hi)))
         text.append('%s prior at strength %g (the 2015 balance on this network), no blur: '
                     '%s, none %s, %s' % (prior, strength, pct(r.judged(balanced).mean()),
                                          pct(r.judged(without).mean()), points(m, lo, hi)))
     other = 'gaussian' if prior == 'student' else 'student'
-    cell = r.find(prior=other)
-    if cell is not None and r.find(prior='none'):
-        m, lo, hi = paired_bootstrap(r.judged(cell), r.judged(r.find(prior='none')))
+    cell = r.find(**r.prior(other))
+    if cell is not None and without:
+        m, lo, hi = paired_bootstrap(r.judged(cell), r.judged(without))
         text.append('%s prior with the blur: %s, %s against none' % (
             other, pct(r.judged(cell).mean()), points(m, lo, hi)))
     blurred, sharp = r.find(), r.find(blur=0.0)
     if sharp is not None and blurred != sharp:
         # Not a claim of the post, but what the prior's effect is set against.
         text.append('for comparison, the blur (%s prior): %s with, %s without, %s' % (
-            r.base['prior'], pct(r.judged(blurred).mean()), pct(r.judged(sharp).mean()),
+            r.base.prior_used, pct(r.judged(blurred).mean()), pct(r.judged(sharp).mean()),
             points(*paired_bootstrap(r.judged(blurred), r.judged(sharp)))))
     return ('The natural-image prior is essential for recognisable pictures',
             'judged top-5: ' + BREAK.join(text), combine(parts) if parts else 'not measured')
@@ -288,7 +371,7 @@ def claim_prior(r):
 
 def claim_student(r):
     """Student-t better than Gaussian (the write-up's "or, better")."""
-    s, g = r.find(prior='student'), r.find(prior='gaussian')
+    s, g = r.find(**r.prior('student')), r.find(**r.prior('gaussian'))
     if s is None or g is None:
         return None
     m, lo, hi = paired_bootstrap(r.judged(s), r.judged(g))
@@ -301,9 +384,9 @@ def claim_student(r):
 def optimiser_rows(r):
     """Per prior setting: Adam against plain gradient descent."""
     rows = []
-    for prior in dict.fromkeys([r.base['prior'], 'none']):
+    for prior in dict.fromkeys([r.base.prior_used, 'none']):
         # The base's Adam (textbook, or the 2015 rule's) against plain GD.
-        adam, gd = r.find(prior=prior), r.find(optimizer='gd', prior=prior)
+        adam, gd = r.find(**r.prior(prior)), r.find(**dict(r.prior(prior), **r.gd))
         if adam is None or gd is None:
             continue
         s_adam, s_gd, threshold = steps_to_threshold(r.history(adam), r.history(gd))
@@ -506,8 +589,8 @@ def figure_spectra(r, pictures, path):
     for i, name in enumerate(r.raw['photos']):
         f, p = mean_power([pictures[('photo', name)]])
         ax.loglog(f, p, color='0.6', lw=0.8, label='photographs' if i == 0 else None)
-    for cell, colour in ((r.find(), 'C3'), (r.find(prior='none'), 'C0'),
-                         (r.find(prior='none', blur=0.0), 'C2')):
+    for cell, colour in ((r.find(), 'C3'), (r.find(**r.prior('none')), 'C0'),
+                         (r.find(blur=0.0, **r.prior('none')), 'C2')):
         if cell is None:
             continue
         f, p = mean_power([pictures[(cell, int(c))] for c in r.classes])
@@ -525,14 +608,14 @@ def figure_objectives(r, path):
     """Change of the target logit against the change of the others' mean."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.2, 4), dpi=100)
-    for k, (kind, (target, others)) in enumerate(objective_gains(r, r.base['prior']).items()):
+    for k, (kind, (target, others)) in enumerate(objective_gains(r, r.base.prior_used).items()):
         ax.scatter(others, target, s=14, color='C%d' % k, label=kind)
     ax.axhline(0, color='0.7', lw=0.8)
     ax.axvline(0, color='0.7', lw=0.8)
     ax.set_xlabel('change of the other logits\' log-sum-exp')
     ax.set_ylabel('change of the target logit')
     ax.set_title('What each objective moves (%s prior; one dot per class)'
-                 % r.base['prior'], fontsize=9)
+                 % r.base.prior_used, fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     return _save(fig, path)
@@ -553,9 +636,8 @@ def cell_table(r):
             'log p Student-t', 'log p Gaussian', 'spectrum slope', 'large-scale power',
             's / render']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
-    for name, cell in r.cells.items():
-        s = cell['settings']
-        row = [name, s['objective'], s['prior'], s['optimizer'], '%g' % s['blur'],
+    for name, s in r.settings.items():
+        row = [name, s['objective'], s.prior_used, s['rule'], '%g' % s['blur'],
                _fmt(r.metric(name, 'target_logit').mean(), '%.1f'),
                _fmt(r.metric(name, 'prob').mean()),
                pct((r.metric(name, 'rank') == 1).mean())]
@@ -588,9 +670,9 @@ def objective_table(r):
     lines = ['| prior | objective | target logit change | others\' log-sum-exp change | '
              'target logit | others\' log-sum-exp | others\' mean | probability | judged top-5 |',
              '|---|---|---|---|---|---|---|---|---|']
-    for prior in dict.fromkeys([r.base['prior'], 'none']):
+    for prior in dict.fromkeys([r.base.prior_used, 'none']):
         for kind, (target, others) in objective_gains(r, prior).items():
-            cell = r.find(objective=kind, prior=prior)
+            cell = r.find(objective=kind, **r.prior(prior))
             lines.append('| %s | %s | %+.1f | %+.1f | %.1f | %.1f | %.1f | %.2f | %s |' % (
                 prior, kind, target.mean(), others.mean(),
                 r.metric(cell, 'target_logit').mean(), r.metric(cell, 'others_lse').mean(),
@@ -624,9 +706,10 @@ def channel_list(r):
 
 
 def verdicts_table(r, base, column):
-    """The claims' table computed from the cells that vary from ``base``,
-    or None when the run has no cell of ``base`` itself."""
-    view = Results(r.raw, base=base)
+    """The claims' table computed from the cells that vary from the base
+    named ``base`` (``config['claims']``), or None when the run has no cell
+    of that base itself."""
+    view = Results(r.raw, claims=base)
     if view.find() is None:
         return None
     return view, ('| claim of the 2015 post | %s | verdict |\n|---|---|---|\n' % column
@@ -640,9 +723,10 @@ def _settings_text(settings):
 
 def rule_2015_section(r):
     """The verdicts again, each from the cells of the 2015 update rule (the
-    run's ``rule_2015`` settings over its base), or '' when the run has none."""
-    rule = r.config.get('rule_2015')
-    found = rule and verdicts_table(r, dict(r.base, **rule), 'measured under the 2015 rule')
+    run's ``'2015 rule'`` base: its settings over the first defaults), or ''
+    when the run has none."""
+    rule = r.config['claims'].get('2015 rule')
+    found = rule and verdicts_table(r, '2015 rule', 'measured under the 2015 rule')
     if not found:
         return ''
     return '''
@@ -654,18 +738,19 @@ stills' strength. A prior matters most against such a step, which leaves high-fr
 noise.
 
 %s
-''' % (_settings_text(rule), found[1])
+''' % (_settings_text(rule['overrides']), found[1])
 
 
 def structure_variants(view):
     """How much large-scale power the new default's variants keep: a line
-    per cell named after the new default (views 1, octaves...)."""
+    per cell named after the new default that changes a setting other than
+    the claims' factors (views 1, octaves...)."""
     low = lambda cell: np.nanmean(view.metric(cell, 'low_freq'))
     base = view.find()
     lines = []
-    for name in view.cells:
+    for name, s in view.settings.items():
         if name.startswith('new default, ') and name != base:
-            if view.cells[name]['settings'].get('overrides'):
+            if any(s[k] != view.base[k] for k in s if k not in FACTORS):
                 lines.append('%s: %s (new default %s)' % (
                     name[len('new default, '):], pct(low(name)), pct(low(base))))
     return '; '.join(lines)
@@ -674,8 +759,8 @@ def structure_variants(view):
 def new_default_section(r):
     """The verdicts again from the cells of the new default (the render's
     default recipe), with what its ingredients change; '' without them."""
-    base = r.config.get('new_default')
-    found = base and verdicts_table(r, base, 'measured under the new default')
+    found = ('new default' in r.config['claims']
+             and verdicts_table(r, 'new default', 'measured under the new default'))
     if not found:
         return ''
     view, table = found
@@ -694,13 +779,13 @@ ingredient: %s.
 
 def markdown(r, figures):
     c = r.config
-    b = c['base']
+    b = r.base
     classes = ', '.join('%s (%s)' % (_label(i), i) for i in c['classes'])
     verdicts = '\n'.join('| %s | %s | **%s** |' % row for row in claims(r))
     verdicts_2015 = rule_2015_section(r) + new_default_section(r)
     minutes = c['wall_seconds'] / 60
     return TEMPLATE.read_text() % dict(
-           date=c['date'], model=c['model'], w=c['size'][1], h=c['size'][0],
+           date=c['date'], model=c['model'], w=c['canvas'][1], h=c['canvas'][0],
            n=len(c['classes']), steps=c['steps'], seed=c['seed'], ncells=len(r.cells),
            jobs=c['jobs'], cores=c['cores'], minutes=minutes,
            rerendered='' if not c.get('rerendered') else (
@@ -709,8 +794,8 @@ def markdown(r, figures):
                    '; '.join(c['rerendered']['cells']))),
            judges=', '.join(c['judges']), verdicts=verdicts, verdicts_2015=verdicts_2015,
            objective=b['objective'],
-           prior=b['prior'], strength=b['prior_strength'], lr=b['lr'], jitter=b['jitter'],
-           gd_lr=b['gd_lr'], render_steps=c.get('render_default_steps', 'n/a'),
+           prior=b.prior_used, strength=b['prior_strength'], lr=b['lr'], jitter=b['jitter'],
+           gd_lr=r.gd['lr'], render_steps=c.get('render_default_steps', 'n/a'),
            blur=b['blur'], blur_every=b['blur_every'],
            band='%g..%g' % spectrum.BAND, low=spectrum.LOW_CYCLES, classes=classes,
            cells=cell_table(r), photos=photo_table(r), objectives=objective_table(r),
