@@ -164,7 +164,7 @@ prior: install-dev
 	$(PYTHON) -m inception_art.prior_fit fit-default
 
 test: install-dev $(VENV)/.system-test
-	$(PYTHON) -m pytest -q tests
+	$(PYTHON) -m pytest -q --durations=25 tests
 
 # The live mode for an hour with faults, viewers and chat (README, "Live",
 # "Soak"): writes soak/soak.json and soak/soak.log. Against the real
