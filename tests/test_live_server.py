@@ -633,10 +633,12 @@ def test_the_live_command_keeps_malloc_to_two_arenas():
 
 def test_the_live_command_does_not_import_theano():
     # The frame clock runs in the parent process: Theano (and its compile
-    # lock and memory) belongs in the optimiser's child process only.
+    # lock and memory) belongs in the optimiser's child process only. The
+    # app's up-front checks (settings, canvas, prior file) run there too.
     code = ('import sys, inception_art.live.__main__, inception_art.cli, '
-            'inception_art.imagenet; print(sorted(m for m in sys.modules '
-            'if m.split(".")[0] == "theano"))')
+            'inception_art.imagenet; from inception_art.live.app import LiveApp; '
+            'LiveApp(source="dream", port=0, prior_strength=5.0); '
+            'print(sorted(m for m in sys.modules if m.split(".")[0] == "theano"))')
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr

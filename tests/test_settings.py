@@ -247,16 +247,3 @@ def test_every_command_checks_the_prior_file_first(command, argv, tmp_path, monk
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and 'no such prior file' in err[0], err
 
-
-def test_the_live_main_process_checks_without_theano():
-    """The checks run in the live command's main process, which never loads
-    Theano (the optimiser's child does)."""
-    import subprocess
-    import sys
-    code = ('import sys; from inception_art.live.app import LiveApp; '
-            'LiveApp(source="dream", port=0, prior_strength=5.0); '
-            'print("theano" in sys.modules)')
-    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == 'False'
