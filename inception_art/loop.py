@@ -84,6 +84,9 @@ def check(s):
     if min(sizes[0]) < 16:
         raise ValueError('%d octaves of scale %g leave a %dx%d canvas; use fewer --octaves'
                          % (s['octaves'], s['octave_scale'], sizes[0][1], sizes[0][0]))
+    if s['stats_strength'] > 0 and not callable(s['model']) and s['model'].startswith('vgg'):
+        raise ValueError('--stats-strength needs a network with batch norms '
+                         '(efficientnet-lite0/1/2); %s has none' % s['model'])
     if view_factors(s['views']) == () and not s['crops']:
         raise ValueError('--views 0 leaves the network nothing to see; give --crops N too')
     if s['crops'] and not callable(s['model']):
@@ -136,7 +139,8 @@ class Renderer:
                 views, ChannelObjective(layer) if layer else ClassObjective(g['objective']),
                 prior=load_prior(g['prior'], g['prior_scales'], g['prior_stride']),
                 rule=g['rule'], param=g['param'],
-                affine=dict(shift=g['shift'], scale=tuple(g['scale']), degrees=g['degrees']))
+                affine=dict(shift=g['shift'], scale=tuple(g['scale']), degrees=g['degrees']),
+                feature_statistics=g['feature_statistics'])
         return self._steps[key]
 
 

@@ -121,6 +121,9 @@ SETTINGS = (
     Setting('prior', 'student', 'natural-image prior', choices=PRIORS, stage='graph'),
     Setting('prior_strength', 0.0, 'weight of the prior term', type=float,
             check=at_least(0), stage='run'),
+    Setting('stats_strength', 0.0, 'weight of the network\'s own prior: its batch norms\' '
+                                   'statistics (0: none)', type=float, check=at_least(0),
+            stage='run'),
     Setting('prior_scales', 'still', 'prior pooling scales: still (1..95) or video (1..32)',
             choices=PRIOR_SCALES, stage='graph'),
     Setting('prior_stride', 8, 'read the prior\'s patches this many pixels apart, on a grid '
@@ -237,6 +240,8 @@ class RenderSettings(Mapping):
             part.update(prior_scales=None, prior_stride=None)
         if not part['crops']:
             part.update(crop_size=None, crop_extent=None, crop_spread=None)
+        # like the prior, the statistics term is left out at strength 0
+        part['feature_statistics'] = self['stats_strength'] > 0
         return part
 
     @property

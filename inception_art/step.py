@@ -63,11 +63,14 @@ class ImageOptimizer:
         Keyword arguments of :class:`~inception_art.transforms.RandomAffine`
         (``shift``, ``scale``, ``degrees``): a random view each step (left out
         of the graph when every draw would be the identity).
+    feature_statistics : bool
+        Add the network's batch-norm statistics term
+        (:mod:`inception_art.feature_prior`), weighted by ``stats_strength``.
     """
 
     def __init__(self, network, objective, lr=5.0, jitter=0, prior=None,
                  prior_strength=0.0, seed=0, rule='adam', param='pixels',
-                 affine=None):
+                 affine=None, feature_statistics=False, stats_strength=0.0):
         if rule not in RULES:
             raise ValueError('unknown update rule %r; choose one of: %s'
                              % (rule, ', '.join(RULES)))
@@ -78,6 +81,8 @@ class ImageOptimizer:
                         else parameterisations.build(param, self.size))
         self.prior_strength = theano.shared(np.float32(prior_strength),
                                             name='prior_strength')
+        self.stats_strength = theano.shared(np.float32(stats_strength),
+                                            name='stats_strength')
         self.rng = np.random.RandomState(seed)
         self.jitter = Jitter(jitter)
         self.transforms = [self.jitter]
@@ -96,6 +101,8 @@ class ImageOptimizer:
         if prior is not None:
             loss = loss + self.prior_strength * prior.term(image, size=self.size)
             self.random_parts.append(prior)
+        if feature_statistics:
+            loss = loss + self.stats_strength * views.feature_statistics(seen)
         grad = T.grad(loss, self.picture.param)
         self.rule = RULES[rule](self.picture.param, lr=lr,
                                      constrain=self.picture.constrain)
@@ -130,6 +137,7 @@ class ImageOptimizer:
     RUN = {
         'lr': lambda self, v: self.rule.lr.set_value(np.float32(v)),
         'prior_strength': lambda self, v: self.prior_strength.set_value(np.float32(v)),
+        'stats_strength': lambda self, v: self.stats_strength.set_value(np.float32(v)),
         'jitter': lambda self, v: setattr(self.jitter, 'pixels', int(v)),
         'seed': lambda self, v: self.rng.seed(v),
     }

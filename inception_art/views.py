@@ -59,14 +59,25 @@ class NetworkViews:
         return pool_2d(image, ws=(factor, factor), ignore_border=True,
                        mode='average_exc_pad')
 
-    def outputs(self, image, layer=None):
-        """One symbolic map per view (the crops' batch is one): the logit
-        map, or the feature layer ``layer``."""
+    def seen(self, image):
+        """``[(network, what it sees)]`` for every view of ``image``."""
         seen = [(network, self.pooled(image, f)) for f, network in self.networks.items()]
         if self.crops:
             seen.append((self.crop_network, self.crops(image)))
+        return seen
+
+    def outputs(self, image, layer=None):
+        """One symbolic map per view (the crops' batch is one): the logit
+        map, or the feature layer ``layer``."""
         return [network.logit_map(x) if layer is None else network.outputs(x, [layer])[0]
-                for network, x in seen]
+                for network, x in self.seen(image)]
+
+    def feature_statistics(self, image):
+        """The batch-norm statistics term (:mod:`inception_art.feature_prior`)
+        averaged over the views."""
+        from .feature_prior import feature_statistics_term
+        terms = [feature_statistics_term(network, x) for network, x in self.seen(image)]
+        return sum(terms) / float(len(terms))
 
     @property
     def random_parts(self):

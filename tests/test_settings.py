@@ -154,7 +154,7 @@ OTHER = {'model': 'efficientnet-lite1', 'canvas': (96, 128), 'steps': 7, 'rule':
          'jitter': 3, 'shift': 4.0, 'scale': (0.9, 1.1), 'degrees': 5.0, 'blur': 0.5,
          'blur_every': 2, 'objective': 'prob', 'prior': 'gaussian', 'prior_strength': 20.0,
          'prior_scales': 'video', 'prior_stride': 2, 'init': 'noise', 'seed': 9,
-         'crops': 3, 'crop_size': 160, 'crop_extent': (0.2, 0.5), 'crop_spread': 0.2}
+         'stats_strength': 5.0, 'crops': 3, 'crop_size': 160, 'crop_extent': (0.2, 0.5), 'crop_spread': 0.2}
 
 
 def test_every_render_setting_has_a_stage():
@@ -168,7 +168,7 @@ def test_the_renderers_key_is_the_graph_part_and_only_it():
     a run or loop setting never does (they are shared variables and the
     loop's own). With the prior and the crops on, so that their settings
     count."""
-    base = recipes.settings('default', prior_strength=10.0, crops=2)
+    base = recipes.settings('default', prior_strength=10.0, crops=2, stats_strength=1.0)
     stage = {s.name: s.stage for s in recipes.SETTINGS}
     for name, value in OTHER.items():
         changed = base.replace(**{name: value})

@@ -132,7 +132,7 @@ def build(variant=0, size=(224, 224), depthwise='op', path=None):
     state = read_torch_legacy(path or weights_path(variant))
     state = {k: v.astype('float32') for k, v in state.items()}
     name = 'efficientnet-lite%d' % variant
-    features = {}
+    features, norms = {}, []
     tracker = _SizeTracker(size)
 
     inp = lasagne.layers.InputLayer((None, 3, h, w))
@@ -165,6 +165,8 @@ def build(variant=0, size=(224, 224), depthwise='op', path=None):
                                  pad=tracker.same(spec['kernel'], spec['stride']))
         W, b = fold_batchnorm(state[p + '_project_conv.weight'], state, p + '_bn2')
         net = one_by_one(net, W, b)
+        # the projection has no nonlinearity: its output is the norm's own
+        norms.append((net, state[p + '_bn2.weight'], state[p + '_bn2.bias']))
         if spec['skip']:
             net = lasagne.layers.ElemwiseSumLayer([net, shortcut])
         features['block%d' % spec['index']] = net
@@ -179,4 +181,4 @@ def build(variant=0, size=(224, 224), depthwise='op', path=None):
                         name='logits')
     features['logits'] = logits
     return Network(name=name, input=inp, logits=logits, size=(h, w),
-                   features=features)
+                   features=features, norms=norms)

@@ -27,6 +27,12 @@ class Network:
         Named intermediate layers, in order, for channel objectives.
     size : tuple (height, width)
         The input size the graph was built for.
+    norms : list of (Layer, gamma, beta)
+        Layers whose outputs are a folded batch norm's, without a
+        nonlinearity after it, with the norm's scale and shift (numpy, one
+        per channel): over natural images each channel of such an output
+        has mean ``beta`` and standard deviation ``|gamma|``
+        (:mod:`inception_art.feature_prior`). Empty for networks without.
     """
 
     name: str
@@ -34,6 +40,7 @@ class Network:
     logits: object
     size: tuple
     features: dict = field(default_factory=dict)
+    norms: list = field(default_factory=list)
 
     def logit_map(self, image):
         """The symbolic logit map for a symbolic image (N, 3, H, W), 0..255."""
