@@ -154,7 +154,8 @@ OTHER = {'model': 'efficientnet-lite1', 'canvas': (96, 128), 'steps': 7, 'rule':
          'jitter': 3, 'shift': 4.0, 'scale': (0.9, 1.1), 'degrees': 5.0, 'blur': 0.5,
          'blur_every': 2, 'objective': 'prob', 'prior': 'gaussian', 'prior_strength': 20.0,
          'prior_scales': 'video', 'prior_stride': 2, 'init': 'noise', 'seed': 9,
-         'stats_strength': 5.0, 'crops': 3, 'crop_size': 160, 'crop_extent': (0.2, 0.5), 'crop_spread': 0.2}
+         'stats_strength': 5.0, 'crops': 3, 'crop_size': 160, 'crop_extent': (0.2, 0.5),
+         'crop_spread': 0.2}
 
 
 def test_every_render_setting_has_a_stage():
