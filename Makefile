@@ -6,7 +6,7 @@
 #     (the optimised picture's size; SIZE, its former name, still works in
 #     render, gallery and sheet), STEPS, RULE, LR, PARAM, VIEWS, CROPS,
 #     CROP_SIZE, CROP_EXTENT, CROP_SPREAD, OCTAVES,
-#     OCTAVE_SCALE, JITTER, SHIFT, SCALE, DEGREES, BLUR, BLUR_EVERY, OBJECTIVE,
+#     OCTAVE_SCALE, OCTAVE_MODE, JITTER, SHIFT, SCALE, DEGREES, BLUR, BLUR_EVERY, OBJECTIVE,
 #     PRIOR, PRIOR_STRENGTH, PRIOR_SCALES, PRIOR_STRIDE, STATS_STRENGTH, INIT,
 #     SEED;
 #   render: CLASS, CLASS2, OUT; classify: IMAGES;
@@ -48,7 +48,8 @@ KEYFRAME_SETTINGS = $(if $(RECIPE),--recipe $(RECIPE)) \
 	$(if $(CROP_SPREAD),--crop-spread $(CROP_SPREAD))
 # Every render setting.
 SETTINGS_FLAGS = $(KEYFRAME_SETTINGS) $(if $(SIZE),--size $(SIZE)) \
-	$(if $(OCTAVES),--octaves $(OCTAVES)) $(if $(OCTAVE_SCALE),--octave-scale $(OCTAVE_SCALE))
+	$(if $(OCTAVES),--octaves $(OCTAVES)) $(if $(OCTAVE_SCALE),--octave-scale $(OCTAVE_SCALE)) \
+	$(if $(OCTAVE_MODE),--octave-mode $(OCTAVE_MODE))
 RENDER_FLAGS = --class "$(CLASS)" $(if $(CLASS2),--class2 "$(CLASS2)") \
 	$(SETTINGS_FLAGS) $(if $(OUT),--out "$(OUT)")
 # make sheet: docs/gallery.png (RECIPE=2015: docs/gallery_2015.png).

@@ -51,6 +51,21 @@ def canvas_size(s):
     return load_rgb(recipes.PHOTO if s['init'] == 'photo' else s['init']).shape[:2]
 
 
+def grow_into_centre(image, size, border):
+    """The next octave's start when it grows from the centre: ``image``
+    enlarged to halfway between its own size and ``size``, in the middle of
+    ``border`` (the new canvas's start: fresh noise). The object grows
+    outward from the middle instead of being stretched over the canvas
+    (Ghiasi et al. 2022, "Plug-In Inversion")."""
+    h, w = size
+    ih, iw = image.shape[:2]
+    gh, gw = min(h, round((ih + h) / 2)), min(w, round((iw + w) / 2))
+    out = np.array(border, dtype='float32')
+    top, left = (h - gh) // 2, (w - gw) // 2
+    out[top:top + gh, left:left + gw] = resize_float(image, (gh, gw))
+    return out
+
+
 def octave_sizes(size, octaves, scale):
     """The canvas sizes of ``octaves`` octaves, smallest first, ending at
     ``size``; each is ``scale`` times the one before."""
@@ -202,6 +217,9 @@ def render(classes, settings='default', progress=True, optimizer=None, callback=
 
         for size, count, opt in zip(sizes, counts, steps):
             opt.objective.set_classes(*classes)
+            if s['octave_mode'] == 'centre' and done:
+                image = grow_into_centre(image, size,
+                                         initial_image('noise', size, s['seed'] + done))
             # each octave draws afresh: its own seed
             opt.restart(resize_float(image, size), dict(s.run, seed=s['seed'] + done))
             # The blur schedule restarts with each octave, and never blurs

@@ -102,6 +102,10 @@ SETTINGS = (
                                  'the canvas', type=float, check=between(0, 1), stage='graph'),
     Setting('octaves', 1, 'optimise at this many sizes, smallest first', type=int,
             check=at_least(1), stage='loop'),
+    Setting('octave_mode', 'resize', 'how an octave starts from the last: resize (the '
+                                     'whole picture enlarged) or centre (enlarged halfway, '
+                                     'in the middle of fresh noise)',
+            choices=('resize', 'centre'), stage='loop'),
     Setting('octave_scale', 1.4, 'size ratio between octaves', type=float,
             check=at_least(1), stage='loop'),
     Setting('jitter', 0, 'random roll of the view per step, pixels', type=int,

@@ -86,3 +86,26 @@ def test_a_step_that_sees_only_crops_raises_the_target():
     assert np.mean(logits[-5:]) > np.mean(logits[:5]) + 0.15, logits
     with pytest.raises(ValueError, match='--views 0 leaves the network nothing'):
         check(recipes.settings('default', views=(0,)))
+
+
+def test_an_octave_grows_from_the_centre_into_fresh_noise():
+    """``--octave-mode centre``: the last octave's picture, enlarged halfway
+    to the new canvas, in the middle of the new start's noise."""
+    from inception_art.images import resize_float
+    from inception_art.loop import grow_into_centre, initial_image
+    last = np.random.RandomState(5).uniform(0, 255, (40, 50, 3)).astype('float32')
+    border = initial_image('noise', (60, 70), 3)
+    grown = grow_into_centre(last, (60, 70), border)
+    assert grown.shape == (60, 70, 3)
+    np.testing.assert_allclose(grown[5:55, 5:65], resize_float(last, (50, 60)), atol=1e-4)
+    np.testing.assert_allclose(grown[:5], border[:5])
+    np.testing.assert_allclose(grown[:, :5], border[:, :5])
+
+
+def test_a_render_with_centre_octaves_ends_at_the_canvas():
+    from inception_art.loop import render
+    seen = []
+    picture, _ = render((3,), model=tiny_network, canvas=(56, 64), steps=6, octaves=3,
+                        octave_scale=1.3, octave_mode='centre', views=(1,), prior_strength=0,
+                        progress=False, callback=lambda i, loss, logit: seen.append(i))
+    assert picture.shape == (56, 64, 3) and seen == list(range(6))

@@ -58,7 +58,7 @@ DEFAULTS = dict(defaults(SETTINGS), recipe=RECIPE)
 #: The motion: what :class:`Dream` takes besides its render settings.
 MOTION = ('warmup_steps', 'zoom', 'degrees_per_frame', 'fps', 'keyframe_seconds')
 #: Render settings a keyframe does not take: it is one canvas.
-NOT_KEYFRAME = ('octaves', 'octave_scale')
+NOT_KEYFRAME = ('octaves', 'octave_scale', 'octave_mode')
 #: The default canvas is the frames' shape at most this wide (448x252 for
 #: 1024x576: README, "Video", has the measurements).
 CANVAS_WIDTH = 448
