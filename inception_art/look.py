@@ -10,6 +10,10 @@ and notices a grey one at once. These measures stand in for that look:
   ``sqrt(sd_rg^2 + sd_yb^2) + 0.3 sqrt(mean_rg^2 + mean_yb^2)`` with
   ``rg = R - G`` and ``yb = (R + G) / 2 - B``; 0 for grey, about 30-60 for
   ordinary photographs.
+* :func:`fine_power_share`: the share of the luminance's power above 1/8
+  cycle per pixel, the glitter of fine texture.
+* :func:`border`: the luminance and saturation of the outer 15% on each
+  side: a washed-out ground is bright and grey.
 * :func:`thumbnail`: the picture shrunk to 64 pixels on its shorter side and
   enlarged back (bilinear, antialiased): only large-scale structure is left,
   whatever the canvas size. A judge that still names the class names what a
@@ -57,6 +61,32 @@ def colourfulness(image):
     return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
 
 
+def fine_power_share(image, cutoff=0.125):
+    """The share of the luminance's power (its mean removed) above ``cutoff``
+    cycles per pixel: the glitter of fine texture. Photographs: a few
+    percent."""
+    lum = np.asarray(image, dtype=np.float64)[..., :3] @ BT601
+    h, w = lum.shape
+    power = np.abs(np.fft.fft2(lum - lum.mean())) ** 2
+    f = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :])
+    return float(power[f > cutoff].sum() / max(power.sum(), 1e-12))
+
+
+def border(image, share=0.15):
+    """``(luminance, saturation)`` of the outer ``share`` of the picture on
+    each side, means on the 0..255 and 0..1 scales (HSV saturation): a
+    washed-out ground is bright and grey."""
+    rgb = np.asarray(image, dtype=np.float64)[..., :3]
+    h, w = rgb.shape[:2]
+    dy, dx = max(1, round(h * share)), max(1, round(w * share))
+    mask = np.ones((h, w), bool)
+    mask[dy:h - dy, dx:w - dx] = False
+    pixels = rgb[mask]
+    high, low = pixels.max(axis=1), pixels.min(axis=1)
+    saturation = np.where(high > 0, (high - low) / np.maximum(high, 1e-9), 0.0)
+    return float((pixels @ BT601).mean()), float(saturation.mean())
+
+
 def thumbnail(image, side=THUMBNAIL_SIDE):
     """Shrink an (h, w, 3) uint8 picture to ``side`` pixels on its shorter
     side and enlarge it back to (h, w), both bilinear (Pillow antialiases
@@ -71,9 +101,12 @@ def thumbnail(image, side=THUMBNAIL_SIDE):
 
 
 def measure(image):
-    """``{contrast, colourfulness, spectrum_slope}`` of one picture."""
+    """``{contrast, colourfulness, spectrum_slope, fine_power,
+    border_luminance, border_saturation}`` of one picture."""
+    luminance, saturation = border(image)
     return dict(contrast=contrast(image), colourfulness=colourfulness(image),
-                spectrum_slope=spectrum.slope(image))
+                spectrum_slope=spectrum.slope(image), fine_power=fine_power_share(image),
+                border_luminance=luminance, border_saturation=saturation)
 
 
 def reference(path=PHOTOGRAPHS_JSON):
@@ -105,7 +138,9 @@ def measure_photographs(folder=None, names=PHOTOGRAPHS):
         folder = Path(skimage.__file__).parent / 'data'
     pictures = {name: load_rgb(Path(folder) / name) for name in names}
     photos = {name: measure(picture) for name, picture in pictures.items()}
-    values = {k: [p[k] for p in photos.values()] for k in ('contrast', 'colourfulness')}
+    values = {k: [p[k] for p in photos.values()]
+              for k in ('contrast', 'colourfulness', 'fine_power', 'border_luminance',
+                        'border_saturation')}
     return dict(
         source='scikit-image %s, skimage/data' % _skimage_version(),
         photographs=photos,

@@ -190,3 +190,19 @@ def test_a_channel_objective_runs_in_the_same_core(pooled_views):
         _, last = opt.step()
     assert last > 2 * first and last > first + 0.05
     assert look.contrast(opt.get_image()) > 5        # not a grey picture
+
+
+def test_the_glitter_and_the_border_are_measured():
+    rng = np.random.RandomState(0)
+    noise = rng.uniform(0, 255, (128, 128, 3))
+    ramp = np.dstack([np.tile(np.linspace(0, 255, 128), (128, 1))] * 3)
+    # white noise: the share of frequencies beyond 1/8 cycle per pixel (95%)
+    assert look.fine_power_share(noise) == pytest.approx(1 - np.pi / 64, abs=0.02)
+    assert look.fine_power_share(ramp) < 0.01
+    framed = np.full((100, 100, 3), 255.0)
+    framed[15:85, 15:85] = (200, 0, 0)
+    assert look.border(framed) == (pytest.approx(255.0), pytest.approx(0.0))
+    luminance, saturation = look.border(framed, share=0.3)
+    assert luminance < 255 and saturation > 0
+    low, high = look.reference()['ranges']['fine_power']
+    assert 0 < low < high < 0.2          # photographs: a few percent of glitter
