@@ -12,7 +12,6 @@ at (a candidate a row).
         --sheet bench/studies/look_screen.png
 """
 import argparse
-import json
 import time
 
 import numpy as np
