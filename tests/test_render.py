@@ -74,7 +74,7 @@ def test_octaves_share_the_steps_and_end_at_the_canvas(renderer):
                         callback=lambda i, loss, logit: seen.append(i))
     assert seen == list(range(7))
     assert picture.shape == (160, 128, 3)
-    sizes = sorted(k[1] for k in renderer._steps)
+    sizes = sorted(dict(graph)['canvas'] for graph, _layer in renderer._steps)
     assert (128, 102) in sizes and (160, 128) in sizes
 
 
