@@ -109,6 +109,16 @@ def _logit(p):
 MARGIN = 0.5
 
 
+def _checked(image, size):
+    """``image`` as float64, or a ValueError when it is not (h, w, 3) of ``size``."""
+    h, w = size
+    image = np.asarray(image, dtype=np.float64)
+    if image.shape != (h, w, 3):
+        raise ValueError('image of shape %s for a %dx%d parameterisation'
+                         % (image.shape, w, h))
+    return image
+
+
 def decorrelate(image, colour=None):
     """An (h, w, 3) 0..255 picture in the decorrelated colour channels of
     the Fourier images, before their sigmoid: (3, h, w) float64. ``colour``
@@ -174,12 +184,7 @@ class FourierImage:
     def set_image(self, image, rng=None):
         """Set the parameters that make ``image``, an (h, w, 3) array on the
         0..255 scale (pixels within ``MARGIN`` of 0 or 255 are moved in)."""
-        h, w = self.size
-        image = np.asarray(image, dtype=np.float64)
-        if image.shape != (h, w, 3):
-            raise ValueError('image of shape %s for a %dx%d parameterisation'
-                             % (image.shape, w, h))
-        channels = decorrelate(image, self.colour)
+        channels = decorrelate(_checked(image, self.size), self.colour)
         spectrum = np.fft.rfft2(channels, norm='ortho') / self.scale
         self.param.set_value(np.stack([spectrum.real, spectrum.imag], -1).astype('float32'))
 
@@ -250,12 +255,7 @@ class PhaseImage:
     def set_image(self, image, rng=None):
         """Keep the phases of ``image`` ((h, w, 3), 0..255); where it has
         none (a flat picture) draw them from ``rng``."""
-        h, w = self.size
-        image = np.asarray(image, dtype=np.float64)
-        if image.shape != (h, w, 3):
-            raise ValueError('image of shape %s for a %dx%d parameterisation'
-                             % (image.shape, w, h))
-        channels = decorrelate(image, self.colour)
+        channels = decorrelate(_checked(image, self.size), self.colour)
         spectrum = np.fft.rfft2(channels - channels.mean(axis=(1, 2), keepdims=True),
                                 norm='ortho')
         phase = np.angle(spectrum)
