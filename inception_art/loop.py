@@ -102,6 +102,9 @@ def check(s):
     if s['stats_strength'] > 0 and not callable(s['model']) and s['model'].startswith('vgg'):
         raise ValueError('--stats-strength needs a network with batch norms '
                          '(efficientnet-lite0/1/2); %s has none' % s['model'])
+    if s['transparency'] > 0 and s['param'] != 'fourier':
+        raise ValueError('--transparency needs --param fourier (the opacity is a plane of '
+                         'the Fourier image), not --param %s' % s['param'])
     if view_factors(s['views']) == () and not s['crops']:
         raise ValueError('--views 0 leaves the network nothing to see; give --crops N too')
     if s['crops'] and not callable(s['model']):
@@ -155,7 +158,7 @@ class Renderer:
                 prior=load_prior(g['prior'], g['prior_scales'], g['prior_stride']),
                 rule=g['rule'], param=g['param'],
                 affine=dict(shift=g['shift'], scale=tuple(g['scale']), degrees=g['degrees']),
-                feature_statistics=g['feature_statistics'])
+                feature_statistics=g['feature_statistics'], transparent=g['transparent'])
         return self._steps[key]
 
 

@@ -163,19 +163,26 @@ class FourierImage:
     kind = 'fourier'
     MARGIN = MARGIN
 
-    def __init__(self, size, colour, alpha):
+    def __init__(self, size, colour, alpha, transparent=False):
         from theano.tensor import fft
         self.size = tuple(size)
         h, w = self.size
         self.colour = np.asarray(colour, dtype=np.float64)
         self.alpha = float(alpha)
+        self.transparent = bool(transparent)
         self.scale = spectrum_scale(self.size, self.alpha)
-        self.param = theano.shared(np.zeros((3, h, w // 2 + 1, 2), dtype='float32'),
+        channels = 4 if self.transparent else 3
+        self.param = theano.shared(np.zeros((channels, h, w // 2 + 1, 2), dtype='float32'),
                                    name='spectrum')
         scaled = self.param * T.constant(self.scale[None, :, :, None].astype('float32'))
-        channels = fft.irfft(scaled, norm='ortho', is_odd=bool(w % 2))     # (3, h, w)
-        rgb = T.tensordot(T.constant(self.colour.astype('float32')), channels, axes=1)
+        planes = fft.irfft(scaled, norm='ortho', is_odd=bool(w % 2))       # (3|4, h, w)
+        rgb = T.tensordot(T.constant(self.colour.astype('float32')), planes[:3], axes=1)
         self.image = (255.0 * T.nnet.sigmoid(rgb)).dimshuffle('x', 0, 1, 2)
+        if self.transparent:
+            #: the opacity, (1, 1, h, w) in (0, 1): the fourth plane's sigmoid
+            self.opacity = T.nnet.sigmoid(planes[3]).dimshuffle('x', 'x', 0, 1)
+            from .transparency import ground
+            self.ground = ground(self.size, 0)
 
     @staticmethod
     def constrain(value):
@@ -183,19 +190,37 @@ class FourierImage:
 
     def set_image(self, image, rng=None):
         """Set the parameters that make ``image``, an (h, w, 3) array on the
-        0..255 scale (pixels within ``MARGIN`` of 0 or 255 are moved in)."""
+        0..255 scale (pixels within ``MARGIN`` of 0 or 255 are moved in); a
+        transparent image starts half opaque."""
         channels = decorrelate(_checked(image, self.size), self.colour)
+        if self.transparent:
+            channels = np.concatenate([channels, np.zeros((1,) + self.size)])
         spectrum = np.fft.rfft2(channels, norm='ortho') / self.scale
         self.param.set_value(np.stack([spectrum.real, spectrum.imag], -1).astype('float32'))
 
-    def get_image(self):
-        """The current image, (h, w, 3) float32 on the 0..255 scale."""
+    def _planes(self):
         h, w = self.size
         value = self.param.get_value().astype(np.float64)
         spectrum = (value[..., 0] + 1j * value[..., 1]) * self.scale
-        channels = np.fft.irfft2(spectrum, s=(h, w), norm='ortho')
-        rgb = np.tensordot(self.colour, channels, axes=1).transpose(1, 2, 0)
-        return (255 / (1 + np.exp(-rgb))).astype('float32')
+        return np.fft.irfft2(spectrum, s=(h, w), norm='ortho')
+
+    def get_rgba(self):
+        """The colour, (h, w, 3) float32 on the 0..255 scale, and the
+        opacity, (h, w) float32 in (0, 1) (1 everywhere when opaque)."""
+        planes = self._planes()
+        rgb = np.tensordot(self.colour, planes[:3], axes=1).transpose(1, 2, 0)
+        rgb = (255 / (1 + np.exp(-rgb))).astype('float32')
+        if not self.transparent:
+            return rgb, np.ones(self.size, dtype='float32')
+        return rgb, (1 / (1 + np.exp(-planes[3]))).astype('float32')
+
+    def get_image(self):
+        """The current image, (h, w, 3) float32 on the 0..255 scale; a
+        transparent one composited over :attr:`ground`."""
+        rgb, alpha = self.get_rgba()
+        if not self.transparent:
+            return rgb
+        return (alpha[..., None] * rgb + (1 - alpha[..., None]) * self.ground).astype('float32')
 
 
 class PhaseImage:
@@ -295,14 +320,18 @@ def ring_magnitude(size, statistics):
     return out
 
 
-def build(kind, size, prior=None, alpha=None):
+def build(kind, size, prior=None, alpha=None, transparent=False):
     """A parameterisation by name: ``'pixels'``, ``'fourier'`` or ``'phase'``.
 
     ``'fourier'`` and ``'phase'`` take their colour matrix from ``prior``
     (the committed Student-t prior when None); ``'fourier'`` its slope
     ``alpha`` from the photographs' measurements when None, ``'phase'`` the
-    photographs' decorrelated spectrum, mean and spread.
+    photographs' decorrelated spectrum, mean and spread. ``transparent``
+    (``'fourier'`` only) adds an opacity plane
+    (:mod:`inception_art.transparency`).
     """
+    if transparent and kind != 'fourier':
+        raise ValueError('--transparency needs --param fourier, not %s' % kind)
     if kind == 'pixels':
         return PixelImage(size)
     if kind not in KINDS:
@@ -314,4 +343,4 @@ def build(kind, size, prior=None, alpha=None):
         return PhaseImage(size, colour, reference()['decorrelated'])
     if alpha is None:
         alpha = reference()['amplitude_slope']
-    return FourierImage(size, colour, alpha)
+    return FourierImage(size, colour, alpha, transparent)

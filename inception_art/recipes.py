@@ -128,6 +128,11 @@ SETTINGS = (
     Setting('stats_strength', 0.0, 'weight of the network\'s own prior: its batch norms\' '
                                    'statistics (0: none)', type=float, check=at_least(0),
             stage='run'),
+    Setting('transparency', 0.0, 'give the picture an opacity, seen over a new random '
+                                 'backdrop each step, and charge this much for its mean '
+                                 'opacity; shown over a calm ground (0: opaque; needs '
+                                 '--param fourier)', type=float, check=at_least(0),
+            stage='run'),
     Setting('prior_scales', 'still', 'prior pooling scales: still (1..95) or video (1..32)',
             choices=PRIOR_SCALES, stage='graph'),
     Setting('prior_stride', 8, 'read the prior\'s patches this many pixels apart, on a grid '
@@ -246,6 +251,7 @@ class RenderSettings(Mapping):
             part.update(crop_size=None, crop_extent=None, crop_spread=None)
         # like the prior, the statistics term is left out at strength 0
         part['feature_statistics'] = self['stats_strength'] > 0
+        part['transparent'] = self['transparency'] > 0
         return part
 
     @property

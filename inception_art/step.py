@@ -29,6 +29,7 @@ from scipy import ndimage
 from . import param as parameterisations
 from .theano_env import theano, T
 from .transforms import Jitter, RandomAffine
+from .transparency import Backdrops, composite, ground, opacity
 from .updates import RULES
 from .views import NetworkViews, mean_loss
 
@@ -66,11 +67,16 @@ class ImageOptimizer:
     feature_statistics : bool
         Add the network's batch-norm statistics term
         (:mod:`inception_art.feature_prior`), weighted by ``stats_strength``.
+    transparent : bool
+        Give the Fourier image an opacity, show it over a new random
+        backdrop each step and charge ``transparency`` times its mean
+        opacity (:mod:`inception_art.transparency`).
     """
 
     def __init__(self, network, objective, lr=5.0, jitter=0, prior=None,
                  prior_strength=0.0, seed=0, rule='adam', param='pixels',
-                 affine=None, feature_statistics=False, stats_strength=0.0):
+                 affine=None, feature_statistics=False, stats_strength=0.0,
+                 transparent=False, transparency=0.0):
         if rule not in RULES:
             raise ValueError('unknown update rule %r; choose one of: %s'
                              % (rule, ', '.join(RULES)))
@@ -78,11 +84,12 @@ class ImageOptimizer:
         self.views, self.objective = views, objective
         self.size = views.size
         self.picture = (param if not isinstance(param, str)
-                        else parameterisations.build(param, self.size))
+                        else parameterisations.build(param, self.size, transparent=transparent))
         self.prior_strength = theano.shared(np.float32(prior_strength),
                                             name='prior_strength')
         self.stats_strength = theano.shared(np.float32(stats_strength),
                                             name='stats_strength')
+        self.transparency = theano.shared(np.float32(transparency), name='transparency')
         self.rng = np.random.RandomState(seed)
         self.jitter = Jitter(jitter)
         self.transforms = [self.jitter]
@@ -92,12 +99,18 @@ class ImageOptimizer:
                 self.transforms.append(view)
 
         image = self.picture.image
+        #: Whatever draws a random state before each step.
+        self.random_parts = list(self.transforms) + views.random_parts
+        if getattr(self.picture, 'transparent', False):
+            backdrops = Backdrops(self.size)
+            self.random_parts.append(backdrops)
+            image = composite(image, self.picture.opacity, backdrops.image)
         seen = image
         for transform in self.transforms:
             seen = transform(seen)
         loss, logit = mean_loss(objective, views.outputs(seen, getattr(objective, 'layer', None)))
-        #: Whatever draws a random state before each step.
-        self.random_parts = list(self.transforms) + views.random_parts
+        if getattr(self.picture, 'transparent', False):
+            loss = loss + self.transparency * opacity(self.picture.opacity)
         if prior is not None:
             loss = loss + self.prior_strength * prior.term(image, size=self.size)
             self.random_parts.append(prior)
@@ -139,8 +152,14 @@ class ImageOptimizer:
         'prior_strength': lambda self, v: self.prior_strength.set_value(np.float32(v)),
         'stats_strength': lambda self, v: self.stats_strength.set_value(np.float32(v)),
         'jitter': lambda self, v: setattr(self.jitter, 'pixels', int(v)),
-        'seed': lambda self, v: self.rng.seed(v),
+        'transparency': lambda self, v: self.transparency.set_value(np.float32(v)),
+        'seed': lambda self, v: self._seed(v),
     }
+
+    def _seed(self, seed):
+        self.rng.seed(seed)
+        if getattr(self.picture, 'transparent', False):
+            self.picture.ground = ground(self.size, seed)
 
     def set_image(self, image):
         """Make the image ``image``: an (h, w, 3) array on the 0..255 scale

@@ -15,7 +15,10 @@ import sys
 import numpy as np
 
 
-def gradients(model):
+def gradients(model, classes=(980,)):
+    """The RMS pixel gradients of the 2015 recipe's two terms at its start
+    photograph: the network's objective (the mean of its RMS over
+    ``classes``) and the prior's at strength 1."""
     from inception_art import recipes
     from inception_art.objectives import ClassObjective
     from inception_art.loop import canvas_size, initial_image, load_prior
@@ -25,18 +28,24 @@ def gradients(model):
     size = canvas_size(s)
     views = NetworkViews(model, size, s['views'])
     image = T.tensor4('image')
-    objective = ClassObjective('logit', classes=(980,))
+    objective = ClassObjective('logit', classes=(classes[0],))
     net_term, _ = mean_loss(objective, views.outputs(image))
     prior_term = load_prior('student', 'still').term(image, size=size)
-    f = theano.function([image], [T.grad(net_term, image), T.grad(prior_term, image)])
+    net = theano.function([image], T.grad(net_term, image))
+    prior = theano.function([image], T.grad(prior_term, image))
     start = initial_image(s['init'], size, 0).astype('float32').transpose(2, 0, 1)[None]
-    g_net, g_prior = f(start)
     rms = lambda g: float(np.sqrt(np.mean(np.square(g, dtype='float64'))))
+    g_prior, nets, wins = prior(start), [], []
+    for c in classes:
+        objective.set_classes(c)
+        g_net = net(start)
+        nets.append(rms(g_net))
+        wins.append(float(np.mean(np.abs(1000 * g_prior) > np.abs(g_net))))
     return dict(model=model, canvas='%dx%d' % size[::-1], views=list(s['views']),
-                rms_network=rms(g_net), rms_prior=rms(g_prior),
-                ratio_at_1000=1000 * rms(g_prior) / rms(g_net),
-                pixels_where_prior_wins_at_1000=float(
-                    np.mean(np.abs(1000 * g_prior) > np.abs(g_net))))
+                classes=list(classes), rms_network=float(np.mean(nets)),
+                rms_network_by_class=nets, rms_prior=rms(g_prior),
+                ratio_at_1000=1000 * rms(g_prior) / float(np.mean(nets)),
+                pixels_where_prior_wins_at_1000=float(np.mean(wins)))
 
 
 def main(argv=None):

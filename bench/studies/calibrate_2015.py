@@ -1,0 +1,77 @@
+"""The 2015 stills' prior strength, calibrated for a network by its
+gradient balance, and what each balance paints.
+
+The rule (``inception_art.recipes``, :data:`BALANCE_2015`): the strength
+is the one at which the Student-t prior's root-mean-square gradient with
+respect to the pixels, at the recipe's start photograph, is ``balance``
+times the network's (the mean over the evaluation classes). This study
+measures both gradients (:func:`bench.studies.balance.gradients`), renders
+classes under the 2015 recipe at several balances, and judges them: the
+network that painted (top-1) and Lite2 (top-5 at full size).
+
+    python -m bench.studies.calibrate_2015 [--balances 0.3,0.1,0.03]
+        [--classes 20] [--steps 100] [--out bench/studies/calibrate_2015.json]
+"""
+import argparse
+import time
+
+import numpy as np
+from PIL import Image
+
+from bench.harness import machine_info, write_json
+from bench.studies.balance import gradients
+from inception_art import imagenet, recipes
+from inception_art.loop import Renderer, render
+from inception_art.nets.classifier import Classifier
+from inception_art.research.evaluate import CLASSES, MORE_CLASSES
+from inception_art.sheet import contact_sheet
+
+
+def rank(logits, k):
+    return int((logits > logits[k]).sum()) + 1
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--model', default='efficientnet-lite0')
+    p.add_argument('--balances', default='0.3,0.1,0.03')
+    p.add_argument('--classes', type=int, default=20, help='how many of the 40 evaluation classes')
+    p.add_argument('--steps', type=int, default=100)
+    p.add_argument('--out', default='.cache/calibrate_2015.json')
+    p.add_argument('--sheet', default='.cache/calibrate_2015.png')
+    args = p.parse_args(argv)
+    classes = list(CLASSES + MORE_CLASSES)[:args.classes]
+    balance = gradients(args.model, classes)
+    print(balance, flush=True)
+    painter, judge = Classifier(args.model), Classifier('efficientnet-lite2')
+    renderer, rows, pictures, labels = Renderer(), {}, [], []
+    for b in [float(x) for x in args.balances.split(',')]:
+        strength = b * balance['rms_network'] / balance['rms_prior']
+        s = recipes.settings('2015', model=args.model, prior_strength=strength,
+                             steps=args.steps)
+        records = []
+        for c in classes:
+            started = time.perf_counter()
+            picture, logit = render((c,), s, renderer=renderer, progress=False)
+            seconds = time.perf_counter() - started
+            own = rank(painter.logits([picture])[0], c)
+            lite2 = rank(judge.logits([picture])[0], c)
+            records.append(dict(cls=c, logit=logit, seconds=seconds, own_rank=own,
+                                lite2_rank=lite2))
+            pictures.append(picture)
+            labels.append('%g: %s #%d/%d' % (b, imagenet.short_name(c)[:14], own, lite2))
+            print(b, records[-1], flush=True)
+        rows[str(b)] = dict(strength=strength, records=records,
+                            own_top1=float(np.mean([r['own_rank'] == 1 for r in records])),
+                            lite2_top5=float(np.mean([r['lite2_rank'] <= 5 for r in records])),
+                            seconds=float(np.median([r['seconds'] for r in records])))
+        print(b, {k: v for k, v in rows[str(b)].items() if k != 'records'}, flush=True)
+    write_json(args.out, dict(machine=machine_info(), model=args.model, steps=args.steps,
+                              classes=classes, balance=balance, balances=rows))
+    Image.fromarray(contact_sheet(pictures, labels, columns=min(len(classes), 10),
+                                  cell=160)).save(args.sheet)
+    return 0
+
+
+if __name__ == '__main__':
+    main()
