@@ -7,7 +7,7 @@
 #     render, gallery and sheet), STEPS, RULE, LR, PARAM, VIEWS, CROPS,
 #     CROP_SIZE, CROP_EXTENT, CROP_SPREAD, OCTAVES,
 #     OCTAVE_SCALE, OCTAVE_MODE, JITTER, SHIFT, SCALE, DEGREES, BLUR, BLUR_EVERY, OBJECTIVE,
-#     PRIOR, PRIOR_STRENGTH, PRIOR_SCALES, PRIOR_STRIDE, STATS_STRENGTH, INIT,
+#     PRIOR, PRIOR_STRENGTH, PRIOR_SCALES, PRIOR_STRIDE, STATS_STRENGTH, TRANSPARENCY, INIT,
 #     SEED;
 #   render: CLASS, CLASS2, OUT; classify: IMAGES;
 #   gallery: CLASSES (all, a count, a list or a WordNet subtree), OUT, SCHEDULER,
@@ -41,6 +41,7 @@ KEYFRAME_SETTINGS = $(if $(RECIPE),--recipe $(RECIPE)) \
 	$(if $(PRIOR_SCALES),--prior-scales $(PRIOR_SCALES)) \
 	$(if $(PRIOR_STRIDE),--prior-stride $(PRIOR_STRIDE)) \
 	$(if $(STATS_STRENGTH),--stats-strength $(STATS_STRENGTH)) \
+	$(if $(TRANSPARENCY),--transparency $(TRANSPARENCY)) \
 	$(if $(SEED),--seed $(SEED)) $(if $(INIT),--init "$(INIT)") \
 	$(if $(CANVAS),--canvas $(CANVAS)) $(if $(CROPS),--crops $(CROPS)) \
 	$(if $(CROP_SIZE),--crop-size $(CROP_SIZE)) \

@@ -102,9 +102,6 @@ def check(s):
     if s['stats_strength'] > 0 and not callable(s['model']) and s['model'].startswith('vgg'):
         raise ValueError('--stats-strength needs a network with batch norms '
                          '(efficientnet-lite0/1/2); %s has none' % s['model'])
-    if s['transparency'] > 0 and s['param'] != 'fourier':
-        raise ValueError('--transparency needs --param fourier (the opacity is a plane of '
-                         'the Fourier image), not --param %s' % s['param'])
     if view_factors(s['views']) == () and not s['crops']:
         raise ValueError('--views 0 leaves the network nothing to see; give --crops N too')
     if s['crops'] and not callable(s['model']):

@@ -128,10 +128,10 @@ SETTINGS = (
     Setting('stats_strength', 0.0, 'weight of the network\'s own prior: its batch norms\' '
                                    'statistics (0: none)', type=float, check=at_least(0),
             stage='run'),
-    Setting('transparency', 0.0, 'give the picture an opacity, seen over a new random '
+    Setting('transparency', 20.0, 'give the picture an opacity, seen over a new random '
                                  'backdrop each step, and charge this much for its mean '
-                                 'opacity; shown over a calm ground (0: opaque; needs '
-                                 '--param fourier)', type=float, check=at_least(0),
+                                 'opacity; shown over a calm ground (0: opaque; the '
+                                 'Fourier image only, the others are opaque)', type=float, check=at_least(0),
             stage='run'),
     Setting('prior_scales', 'still', 'prior pooling scales: still (1..95) or video (1..32)',
             choices=PRIOR_SCALES, stage='graph'),
@@ -157,19 +157,22 @@ RECIPES = {
     '2015': dict(canvas=None, init='photo', rule='adam2015', lr=5.0, param='pixels',
                  views=(3, 4), octaves=1, jitter=0, shift=0.0, scale=(1.0, 1.0),
                  degrees=0.0, blur=0.0, prior='student', prior_scales='still',
-                 prior_strength=STRENGTH_2015_VGG, prior_stride=1, steps=100),
+                 prior_strength=STRENGTH_2015_VGG, prior_stride=1, steps=100, transparency=0.0),
     '2015-stream': dict(canvas=(472, 840), init='photo', rule='adam2015', lr=5.0,
                         param='pixels', views=(1,), octaves=1, jitter=0, shift=0.0,
                         scale=(1.0, 1.0), degrees=0.0, blur=0.0, prior='student',
-                        prior_scales='video', prior_strength=10.0, prior_stride=1, steps=10),
+                        prior_scales='video', prior_strength=10.0, prior_stride=1, steps=10,
+                        transparency=0.0),
     # The keyframes of the video and the live stream (inception_art.video.dream):
     # the default's core at the video's size, seen at pool 1; ``steps`` are
     # per keyframe. Chosen on keyframes (bench/studies/keyframes.json).
-    'keyframes': dict(canvas=(252, 448), views=(1,), steps=10),
+    # Opaque: transparency's ground would change under a zoom (not yet measured on films).
+    'keyframes': dict(canvas=(252, 448), views=(1,), steps=10, transparency=0.0),
     'classic': dict(canvas=(224, 224), steps=200, rule='adam', lr=5.0, param='pixels',
                     views=(1,), octaves=1, jitter=16, shift=0.0, scale=(1.0, 1.0),
                     degrees=0.0, blur=0.5, blur_every=4, prior='student',
-                    prior_scales='still', prior_strength=10.0, prior_stride=1, init='grey'),
+                    prior_scales='still', prior_strength=10.0, prior_stride=1, init='grey',
+                    transparency=0.0),
 }
 
 #: The settings of each stage (:attr:`inception_art.settings.Setting.stage`).
@@ -251,7 +254,8 @@ class RenderSettings(Mapping):
             part.update(crop_size=None, crop_extent=None, crop_spread=None)
         # like the prior, the statistics term is left out at strength 0
         part['feature_statistics'] = self['stats_strength'] > 0
-        part['transparent'] = self['transparency'] > 0
+        # the opacity is a plane of the Fourier image: the others stay opaque
+        part['transparent'] = self['transparency'] > 0 and self['param'] == 'fourier'
         return part
 
     @property

@@ -155,7 +155,7 @@ OTHER = {'model': 'efficientnet-lite1', 'canvas': (96, 128), 'steps': 7, 'rule':
          'blur_every': 2, 'objective': 'prob', 'prior': 'gaussian', 'prior_strength': 20.0,
          'prior_scales': 'video', 'prior_stride': 2, 'init': 'noise', 'seed': 9,
          'stats_strength': 5.0, 'crops': 3, 'crop_size': 160, 'crop_extent': (0.2, 0.5),
-         'crop_spread': 0.2, 'octave_mode': 'centre'}
+         'crop_spread': 0.2, 'octave_mode': 'centre', 'transparency': 5.0}
 
 
 def test_every_render_setting_has_a_stage():

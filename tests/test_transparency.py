@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from inception_art import look, param, recipes
-from inception_art.loop import check
 from inception_art.theano_env import theano, T
 from inception_art.transparency import Backdrops, composite, ground, opacity, smooth_field
 
@@ -95,15 +94,15 @@ def test_the_ground_is_calm_and_in_the_photographs_border_range():
     assert not np.allclose(ground((8, 8), 0), ground((8, 8), 1))
 
 
-def test_transparency_needs_the_fourier_image():
-    with pytest.raises(ValueError, match='--transparency needs --param fourier'):
-        check(recipes.settings('default', transparency=5.0, param='phase'))
+def test_only_the_fourier_image_is_transparent():
+    assert not recipes.settings('default', param='phase').graph['transparent']
+    assert not recipes.settings('default', param='pixels').graph['transparent']
     with pytest.raises(ValueError, match='--transparency needs --param fourier'):
         param.build('pixels', (8, 8), transparent=True)
     # on and off are two graphs; the cost is a run setting
-    on = recipes.settings('default', transparency=5.0)
-    assert on.graph['transparent'] and not recipes.settings('default').graph['transparent']
-    assert on.key() == on.replace(transparency=9.0).key() != recipes.settings('default').key()
+    on, off = recipes.settings('default'), recipes.settings('default', transparency=0)
+    assert on.graph['transparent'] and not off.graph['transparent']
+    assert on.key() == on.replace(transparency=9.0).key() != off.key()
 
 
 def test_the_cost_of_opacity_clears_what_the_class_does_not_need(tiny):

@@ -36,11 +36,14 @@ def main(argv=None):
     p.add_argument('--model', default='efficientnet-lite0')
     p.add_argument('--balances', default='0.3,0.1,0.03')
     p.add_argument('--classes', type=int, default=20, help='how many of the 40 evaluation classes')
+    p.add_argument('--class-list', help='comma-separated class indices instead')
     p.add_argument('--steps', type=int, default=100)
     p.add_argument('--out', default='.cache/calibrate_2015.json')
     p.add_argument('--sheet', default='.cache/calibrate_2015.png')
     args = p.parse_args(argv)
     classes = list(CLASSES + MORE_CLASSES)[:args.classes]
+    if args.class_list:
+        classes = [int(c) for c in args.class_list.split(',')]
     balance = gradients(args.model, classes)
     print(balance, flush=True)
     painter, judge = Classifier(args.model), Classifier('efficientnet-lite2')
@@ -66,8 +69,9 @@ def main(argv=None):
                             lite2_top5=float(np.mean([r['lite2_rank'] <= 5 for r in records])),
                             seconds=float(np.median([r['seconds'] for r in records])))
         print(b, {k: v for k, v in rows[str(b)].items() if k != 'records'}, flush=True)
-    write_json(args.out, dict(machine=machine_info(), model=args.model, steps=args.steps,
-                              classes=classes, balance=balance, balances=rows))
+        # after each balance: a long run cut short keeps what it measured
+        write_json(args.out, dict(machine=machine_info(), model=args.model, steps=args.steps,
+                                  classes=classes, balance=balance, balances=rows))
     Image.fromarray(contact_sheet(pictures, labels, columns=min(len(classes), 10),
                                   cell=160)).save(args.sheet)
     return 0

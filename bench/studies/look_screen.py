@@ -39,6 +39,9 @@ CANDIDATES = {
     'stats': dict(stats_strength=STATS),
     'crops+octaves+stats': dict(crops=4, octaves=3, octave_mode='centre', stats_strength=STATS),
     'phase+crops': dict(param='phase', views=(0,), crops=4, lr=0.06),
+    'clear 5': dict(transparency=5.0),
+    'clear 20': dict(transparency=20.0),
+    'clear 20+octaves': dict(transparency=20.0, octaves=3, octave_mode='centre'),
 }
 
 
