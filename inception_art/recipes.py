@@ -131,8 +131,8 @@ SETTINGS = (
     Setting('transparency', 20.0, 'give the picture an opacity, seen over a new random '
                                  'backdrop each step, and charge this much for its mean '
                                  'opacity; shown over a calm ground (0: opaque; the '
-                                 'Fourier image only, the others are opaque)', type=float, check=at_least(0),
-            stage='run'),
+                                 'Fourier image only, the others are opaque)', type=float,
+            check=at_least(0), stage='run'),
     Setting('prior_scales', 'still', 'prior pooling scales: still (1..95) or video (1..32)',
             choices=PRIOR_SCALES, stage='graph'),
     Setting('prior_stride', 8, 'read the prior\'s patches this many pixels apart, on a grid '

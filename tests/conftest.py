@@ -41,6 +41,21 @@ def tiny_network(size=(40, 48), seed=0):
                    features={'logits': logits})
 
 
+def central_difference(loss, shared, index, eps):
+    """``d loss() / d shared[index]`` by central differences: ``shared``
+    (a Theano shared variable) is moved by +-``eps`` at ``index``, then
+    restored."""
+    start = shared.get_value()
+    values = []
+    for sign in (1, -1):
+        moved = start.copy()
+        moved[index] += sign * eps
+        shared.set_value(moved)
+        values.append(float(loss()))
+    shared.set_value(start)
+    return (values[0] - values[1]) / (2 * eps)
+
+
 @pytest.fixture(scope='session')
 def tiny():
     return tiny_network()

@@ -3,6 +3,7 @@ each against numpy and finite differences."""
 import numpy as np
 import pytest
 
+from conftest import central_difference
 from inception_art import param
 from inception_art.theano_env import theano, T
 from inception_art.transforms import Jitter, RandomAffine, affine_matrix
@@ -38,17 +39,9 @@ def test_fourier_gradient_matches_finite_differences(fourier, fourier_fns):
     fourier.set_image(rng.uniform(40, 215, (24, 17, 3)))
     w = rng.normal(size=(1, 3, 24, 17)).astype('float32')
     _, g = f(w)
-    v0 = fourier.param.get_value().copy()
     for idx in [(0, 0, 0, 0), (1, 3, 2, 0), (2, 11, 8, 1), (0, 23, 5, 1)]:
-        eps, values = 3e-2, []
-        for sign in (1, -1):
-            v = v0.copy()
-            v[idx] += sign * eps
-            fourier.param.set_value(v)
-            values.append(f(w)[0])
-        fourier.param.set_value(v0)
-        assert g[idx] == pytest.approx((values[0] - values[1]) / (2 * eps), rel=3e-2,
-                                       abs=2e-3 * np.abs(g).max())
+        numeric = central_difference(lambda: f(w)[0], fourier.param, idx, 3e-2)
+        assert g[idx] == pytest.approx(numeric, rel=3e-2, abs=2e-3 * np.abs(g).max())
 
 
 def test_fourier_scale_follows_the_photographs_slope():
@@ -275,17 +268,8 @@ def test_the_phase_images_gradient_matches_finite_differences(phase):
     f = theano.function([w], loss)
     g = theano.function([w], T.grad(loss, phase.param))
     weights = rng.normal(size=(1, 3, 32, 27)).astype('float32')
-    start = phase.param.get_value()
     grad = g(weights)
-    eps = 1e-2
     for _ in range(8):
         c, i, j = rng.randint(3), rng.randint(1, 32), rng.randint(1, 14)
-        values = []
-        for sign in (1, -1):
-            moved = start.copy()
-            moved[c, i, j] += sign * eps
-            phase.param.set_value(moved)
-            values.append(float(f(weights)))
-        phase.param.set_value(start)
-        numeric = (values[0] - values[1]) / (2 * eps)
+        numeric = central_difference(lambda: f(weights), phase.param, (c, i, j), 1e-2)
         assert grad[c, i, j] == pytest.approx(numeric, rel=5e-2, abs=5e-2), (c, i, j)
