@@ -128,7 +128,7 @@ SETTINGS = (
     Setting('stats_strength', 0.0, 'weight of the network\'s own prior: its batch norms\' '
                                    'statistics (0: none)', type=float, check=at_least(0),
             stage='run'),
-    Setting('transparency', 20.0, 'give the picture an opacity, seen over a new random '
+    Setting('transparency', 0.0, 'give the picture an opacity, seen over a new random '
                                  'backdrop each step, and charge this much for its mean '
                                  'opacity; shown over a calm ground (0: opaque; the '
                                  'Fourier image only, the others are opaque)', type=float,
@@ -157,22 +157,19 @@ RECIPES = {
     '2015': dict(canvas=None, init='photo', rule='adam2015', lr=5.0, param='pixels',
                  views=(3, 4), octaves=1, jitter=0, shift=0.0, scale=(1.0, 1.0),
                  degrees=0.0, blur=0.0, prior='student', prior_scales='still',
-                 prior_strength=STRENGTH_2015_VGG, prior_stride=1, steps=100, transparency=0.0),
+                 prior_strength=STRENGTH_2015_VGG, prior_stride=1, steps=100),
     '2015-stream': dict(canvas=(472, 840), init='photo', rule='adam2015', lr=5.0,
                         param='pixels', views=(1,), octaves=1, jitter=0, shift=0.0,
                         scale=(1.0, 1.0), degrees=0.0, blur=0.0, prior='student',
-                        prior_scales='video', prior_strength=10.0, prior_stride=1, steps=10,
-                        transparency=0.0),
+                        prior_scales='video', prior_strength=10.0, prior_stride=1, steps=10),
     # The keyframes of the video and the live stream (inception_art.video.dream):
     # the default's core at the video's size, seen at pool 1; ``steps`` are
     # per keyframe. Chosen on keyframes (bench/studies/keyframes.json).
-    # Opaque: transparency's ground would change under a zoom (not yet measured on films).
-    'keyframes': dict(canvas=(252, 448), views=(1,), steps=10, transparency=0.0),
+    'keyframes': dict(canvas=(252, 448), views=(1,), steps=10),
     'classic': dict(canvas=(224, 224), steps=200, rule='adam', lr=5.0, param='pixels',
                     views=(1,), octaves=1, jitter=16, shift=0.0, scale=(1.0, 1.0),
                     degrees=0.0, blur=0.5, blur_every=4, prior='student',
-                    prior_scales='still', prior_strength=10.0, prior_stride=1, init='grey',
-                    transparency=0.0),
+                    prior_scales='still', prior_strength=10.0, prior_stride=1, init='grey'),
 }
 
 #: The settings of each stage (:attr:`inception_art.settings.Setting.stage`).

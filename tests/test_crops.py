@@ -75,7 +75,7 @@ def test_the_crops_gradient_matches_finite_differences():
 
 def test_a_step_that_sees_only_crops_raises_the_target():
     s = recipes.settings('default', model=tiny_network, canvas=(64, 80), views=(0,), crops=3,
-                         crop_size=40, crop_extent=(0.4, 0.8), steps=30, transparency=0)
+                         crop_size=40, crop_extent=(0.4, 0.8), steps=30)
     check(s)
     opt = Renderer().optimizer(s, s['canvas'])
     assert opt.views.factors == () and opt.views.crops.count == 3

@@ -169,7 +169,8 @@ def test_the_renderers_key_is_the_graph_part_and_only_it():
     a run or loop setting never does (they are shared variables and the
     loop's own). With the prior and the crops on, so that their settings
     count."""
-    base = recipes.settings('default', prior_strength=10.0, crops=2, stats_strength=1.0)
+    base = recipes.settings('default', prior_strength=10.0, crops=2, stats_strength=1.0,
+                            transparency=1.0)
     stage = {s.name: s.stage for s in recipes.SETTINGS}
     for name, value in OTHER.items():
         changed = base.replace(**{name: value})

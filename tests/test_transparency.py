@@ -93,7 +93,7 @@ def test_only_the_fourier_image_is_transparent():
     with pytest.raises(ValueError, match='--transparency needs --param fourier'):
         param.build('pixels', (8, 8), transparent=True)
     # on and off are two graphs; the cost is a run setting
-    on, off = recipes.settings('default'), recipes.settings('default', transparency=0)
+    on, off = recipes.settings('default', transparency=20.0), recipes.settings('default')
     assert on.graph['transparent'] and not off.graph['transparent']
     assert on.key() == on.replace(transparency=9.0).key() != off.key()
 
