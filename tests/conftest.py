@@ -1,6 +1,7 @@
 """Shared fixtures. Theano compiles are slow, so small networks are built
 once per session and shared by the tests that need them."""
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -14,6 +15,13 @@ from inception_art.nets.network import Network
 # weight folder is models/ under each test's own working directory unless a
 # test sets it (monkeypatch), here and in every subprocess a test starts.
 os.environ.pop('INCEPTION_ART_MODELS', None)
+
+# A shell that starts a job in the background (``make test &``, some CI
+# runners) makes it ignore SIGINT, and every command it starts inherits
+# that. The tests that send Ctrl-C as a terminal does need commands that
+# take it: a handler, unlike "ignore", is not inherited across exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 TINY_CLASSES = 10
 
