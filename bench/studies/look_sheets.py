@@ -9,6 +9,9 @@ test at 64 and 48 pixels.
 
     python -m bench.studies.look_sheets DIR/default --classes look
         --out docs/look/sheet_default.jpg
+
+With a second folder (``--beside``), each row of the first is followed by
+the same classes from the second, for a comparison.
 """
 import argparse
 from pathlib import Path
@@ -19,6 +22,7 @@ from PIL import Image
 from inception_art import imagenet, look
 from inception_art.images import load_rgb
 from inception_art.nets.classifier import Classifier
+from inception_art.research.evaluate import CLASSES
 from inception_art.sheet import GALLERY, contact_sheet
 
 #: The look's sheet: 12 animals, then 12 other things, all among the 40
@@ -27,7 +31,8 @@ LOOK = ('golden retriever', 'tabby', 'Chihuahua', 'tiger', 'zebra', 'llama', 'gi
         'flamingo', 'king penguin', 'bald eagle', 'goldfish', 'monarch',
         'volcano', 'castle', 'school bus', 'umbrella', 'cheeseburger', 'broccoli',
         'strawberry', 'pizza', 'balloon', 'container ship', 'space shuttle', 'pickup')
-SETS = {'look': LOOK, 'gallery': GALLERY}
+SETS = {'look': LOOK, 'gallery': GALLERY,
+        'evaluation': tuple(imagenet.short_name(c) for c in CLASSES)}
 
 
 def rank(logits, k):
@@ -40,20 +45,26 @@ def main(argv=None):
     p.add_argument('--classes', default='look', help='look, gallery or a comma-separated list')
     p.add_argument('--columns', type=int, default=6)
     p.add_argument('--cell', type=int, default=192)
+    p.add_argument('--beside', help='a second folder, its rows under the first\'s')
+    p.add_argument('--names', default='', help='the two folders\' names for the labels')
     p.add_argument('--out', required=True)
     args = p.parse_args(argv)
     names = SETS.get(args.classes) or args.classes.split(',')
     classes = [imagenet.resolve(n) for n in names]
-    pictures = []
-    for c in classes:
-        stem = imagenet.short_name(c).replace(' ', '_').replace('/', '_')
-        pictures.append(load_rgb(Path(args.folder) / ('%s.png' % stem)))
+    folders = [args.folder] + ([args.beside] if args.beside else [])
+    tags = (args.names.split(',') if args.names else [''] * len(folders))
     judge = Classifier('efficientnet-lite2')
-    labels = []
-    for c, picture in zip(classes, pictures):
-        r = [rank(row, c) for row in judge.logits(
-            [look.thumbnail(picture, 64), look.thumbnail(picture, 48)])]
-        labels.append('%s (#%d/#%d)' % (imagenet.short_name(c)[:16], *r))
+    pictures, labels = [], []
+    for start in range(0, len(classes), args.columns):
+        for folder, tag in zip(folders, tags):
+            for c in classes[start:start + args.columns]:
+                stem = imagenet.short_name(c).replace(' ', '_').replace('/', '_')
+                picture = load_rgb(Path(folder) / ('%s.png' % stem))
+                r = [rank(row, c) for row in judge.logits(
+                    [look.thumbnail(picture, 64), look.thumbnail(picture, 48)])]
+                pictures.append(picture)
+                labels.append('%s%s (#%d/#%d)' % (tag + ': ' if tag else '',
+                                                 imagenet.short_name(c)[:16], *r))
     sheet = contact_sheet(pictures, labels, columns=args.columns, cell=args.cell)
     Image.fromarray(np.asarray(sheet)).save(args.out, quality=82)
     print(args.out, len(classes))
