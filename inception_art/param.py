@@ -44,6 +44,7 @@ class PixelImage:
     """
 
     kind = 'pixels'
+    transparent = False
 
     def __init__(self, size):
         self.size = tuple(size)
@@ -252,6 +253,7 @@ class PhaseImage:
     """
 
     kind = 'phase'
+    transparent = False
 
     def __init__(self, size, colour, statistics):
         from theano.tensor import fft

@@ -101,7 +101,7 @@ class ImageOptimizer:
         image = self.picture.image
         #: Whatever draws a random state before each step.
         self.random_parts = list(self.transforms) + views.random_parts
-        if getattr(self.picture, 'transparent', False):
+        if self.picture.transparent:
             backdrops = Backdrops(self.size)
             self.random_parts.append(backdrops)
             image = composite(image, self.picture.opacity, backdrops.image)
@@ -109,7 +109,7 @@ class ImageOptimizer:
         for transform in self.transforms:
             seen = transform(seen)
         loss, logit = mean_loss(objective, views.outputs(seen, getattr(objective, 'layer', None)))
-        if getattr(self.picture, 'transparent', False):
+        if self.picture.transparent:
             loss = loss + self.transparency * opacity(self.picture.opacity)
         if prior is not None:
             loss = loss + self.prior_strength * prior.term(image, size=self.size)
@@ -158,7 +158,7 @@ class ImageOptimizer:
 
     def _seed(self, seed):
         self.rng.seed(seed)
-        if getattr(self.picture, 'transparent', False):
+        if self.picture.transparent:
             self.picture.ground = ground(self.size, seed)
 
     def set_image(self, image):
