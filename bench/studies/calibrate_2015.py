@@ -31,6 +31,32 @@ def rank(logits, k):
     return int((logits > logits[k]).sum()) + 1
 
 
+def scale_check(model, cls=1, strength=25.45, steps=100):
+    """Is a 2015 picture tied to the pixel grid of its view or to its
+    scale? One render at ``strength`` (25.45: balance 0.1 on Lite0, over
+    the goldfish, flamingo, golden retriever and volcano); then the model
+    built for the view pooled by 3 judges that view, the view of the canvas
+    rolled by 1 and 2 pixels, and the classifier's view of the whole
+    picture."""
+    from inception_art.nets import build
+    from inception_art.theano_env import T, theano
+    picture, logit = render((cls,), recipes.settings('2015', model=model, steps=steps,
+                                                     prior_strength=strength), progress=False)
+    h, w = picture.shape[0] // 3, picture.shape[1] // 3
+    x = T.tensor4()
+    view = theano.function([x], build(model, (h, w)).logit_map(x).mean(axis=(2, 3)))
+    out = dict(cls=cls, strength=strength, steps=steps,
+               view_logit_during_render=logit)
+    for name, dy, dx in (('as optimised', 0, 0), ('shifted 1 px', 1, 1), ('shifted 2 px', 2, 0)):
+        rolled = np.roll(picture.astype('float32'), (dy, dx), axis=(0, 1))[:3 * h, :3 * w]
+        pooled = rolled.reshape(h, 3, w, 3, 3).mean(axis=(1, 3))
+        row = view(pooled.transpose(2, 0, 1)[None])[0]
+        out[name] = dict(rank=rank(row, cls), logit=float(row[cls]))
+    row = Classifier(model).logits([picture])[0]
+    out['whole picture, classifier view'] = dict(rank=rank(row, cls), logit=float(row[cls]))
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--model', default='efficientnet-lite0')
@@ -40,7 +66,12 @@ def main(argv=None):
     p.add_argument('--steps', type=int, default=100)
     p.add_argument('--out', default='.cache/calibrate_2015.json')
     p.add_argument('--sheet', default='.cache/calibrate_2015.png')
+    p.add_argument('--scale-check', action='store_true',
+                   help='only the check of a picture\'s grid against its scale (one class)')
     args = p.parse_args(argv)
+    if args.scale_check:
+        print(scale_check(args.model))
+        return 0
     classes = list(CLASSES + MORE_CLASSES)[:args.classes]
     if args.class_list:
         classes = [int(c) for c in args.class_list.split(',')]
