@@ -221,7 +221,8 @@ class FourierImage:
         rgb, alpha = self.get_rgba()
         if not self.transparent:
             return rgb
-        return (alpha[..., None] * rgb + (1 - alpha[..., None]) * self.ground).astype('float32')
+        from .transparency import composite
+        return composite(rgb, alpha[..., None], self.ground).astype('float32')
 
 
 class PhaseImage:
