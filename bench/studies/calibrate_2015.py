@@ -23,12 +23,8 @@ from bench.studies.balance import gradients
 from inception_art import imagenet, recipes
 from inception_art.loop import Renderer, render
 from inception_art.nets.classifier import Classifier
-from inception_art.research.evaluate import CLASSES, MORE_CLASSES
+from inception_art.research.evaluate import CLASSES, MORE_CLASSES, ranks
 from inception_art.sheet import contact_sheet
-
-
-def rank(logits, k):
-    return int((logits > logits[k]).sum()) + 1
 
 
 def scale_check(model, cls=1, strength=25.45, steps=100):
@@ -51,9 +47,10 @@ def scale_check(model, cls=1, strength=25.45, steps=100):
         rolled = np.roll(picture.astype('float32'), (dy, dx), axis=(0, 1))[:3 * h, :3 * w]
         pooled = rolled.reshape(h, 3, w, 3, 3).mean(axis=(1, 3))
         row = view(pooled.transpose(2, 0, 1)[None])[0]
-        out[name] = dict(rank=rank(row, cls), logit=float(row[cls]))
+        out[name] = dict(rank=ranks([row], [cls])[0], logit=float(row[cls]))
     row = Classifier(model).logits([picture])[0]
-    out['whole picture, classifier view'] = dict(rank=rank(row, cls), logit=float(row[cls]))
+    out['whole picture, classifier view'] = dict(rank=ranks([row], [cls])[0],
+                                                 logit=float(row[cls]))
     return out
 
 
@@ -88,8 +85,8 @@ def main(argv=None):
             started = time.perf_counter()
             picture, logit = render((c,), s, renderer=renderer, progress=False)
             seconds = time.perf_counter() - started
-            own = rank(painter.logits([picture])[0], c)
-            lite2 = rank(judge.logits([picture])[0], c)
+            own = ranks(painter.logits([picture]), [c])[0]
+            lite2 = ranks(judge.logits([picture]), [c])[0]
             records.append(dict(cls=c, logit=logit, seconds=seconds, own_rank=own,
                                 lite2_rank=lite2))
             pictures.append(picture)

@@ -22,6 +22,7 @@ from inception_art import imagenet, look
 from inception_art.loop import Renderer, check, render
 from inception_art.nets.classifier import Classifier
 from inception_art.recipes import settings
+from inception_art.research.evaluate import ranks
 from inception_art.sheet import contact_sheet
 
 #: The statistics term's strength: on Lite0 at 384x384 the network's RMS
@@ -45,10 +46,6 @@ CANDIDATES = {
 }
 
 
-def rank(logits, k):
-    return int((logits > logits[k]).sum()) + 1
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--only', help='comma-separated candidate names')
@@ -69,7 +66,7 @@ def main(argv=None):
             picture, logit = render((c,), s, renderer=renderer, progress=False)
             seconds = time.perf_counter() - started
             views = [picture, look.thumbnail(picture, 64), look.thumbnail(picture, 48)]
-            r = [rank(row, c) for row in judge.logits(views)]
+            r = ranks(judge.logits(views), [c] * len(views))
             records.append(dict(cls=c, logit=logit, seconds=seconds, rank=r[0], rank64=r[1],
                                 rank48=r[2], **look.measure(picture)))
             pictures.append(picture)

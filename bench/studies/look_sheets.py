@@ -22,7 +22,7 @@ from PIL import Image
 from inception_art import imagenet, look
 from inception_art.images import load_rgb
 from inception_art.nets.classifier import Classifier
-from inception_art.research.evaluate import CLASSES
+from inception_art.research.evaluate import CLASSES, ranks
 from inception_art.sheet import GALLERY, contact_sheet
 
 #: The look's sheet: 12 animals, then 12 other things, all among the 40
@@ -33,10 +33,6 @@ LOOK = ('golden retriever', 'tabby', 'Chihuahua', 'tiger', 'zebra', 'llama', 'gi
         'strawberry', 'pizza', 'balloon', 'container ship', 'space shuttle', 'pickup')
 SETS = {'look': LOOK, 'gallery': GALLERY,
         'evaluation': tuple(imagenet.short_name(c) for c in CLASSES)}
-
-
-def rank(logits, k):
-    return int((logits > logits[k]).sum()) + 1
 
 
 def main(argv=None):
@@ -60,8 +56,8 @@ def main(argv=None):
             for c in classes[start:start + args.columns]:
                 stem = imagenet.short_name(c).replace(' ', '_').replace('/', '_')
                 picture = load_rgb(Path(folder) / ('%s.png' % stem))
-                r = [rank(row, c) for row in judge.logits(
-                    [look.thumbnail(picture, 64), look.thumbnail(picture, 48)])]
+                r = ranks(judge.logits([look.thumbnail(picture, 64),
+                                        look.thumbnail(picture, 48)]), [c, c])
                 pictures.append(picture)
                 labels.append('%s%s (#%d/#%d)' % (tag + ': ' if tag else '',
                                                  imagenet.short_name(c)[:16], *r))
