@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from .resample import bilinear_sample
 from .theano_env import T, theano
 
 
@@ -81,10 +82,9 @@ class RandomAffine:
 
     Notes
     -----
-    Bilinear weights of the four neighbours of each sampled position,
-    gathered from the image flattened to (h*w, 3); a neighbour outside the
-    image contributes ``fill`` instead. The gradient scatters back through
-    the same gather (Theano's ``AdvancedIncSubtensor1``).
+    Bilinear weights of the four neighbours of each sampled position; a
+    neighbour outside the image contributes ``fill`` instead. The gradient
+    scatters back by the same weights (:mod:`inception_art.resample`).
     """
 
     def __init__(self, size, shift=0.0, scale=(1.0, 1.0), degrees=0.0, fill=128.0):
@@ -105,8 +105,7 @@ class RandomAffine:
         m = self.matrix
         x = m[0, 0] * xs + m[0, 1] * ys + m[0, 2]
         y = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
-        total = bilinear_sample(image, self.size, x, y, self.fill)
-        return total.T.reshape((1, 3, h, w))
+        return bilinear_sample(image, x, y, self.fill).reshape((1, 3, h, w))
 
     def randomise(self, rng):
         low, high = self.scale_range
@@ -114,26 +113,6 @@ class RandomAffine:
             self.size, scale=rng.uniform(low, high),
             degrees=rng.uniform(-self.degrees, self.degrees),
             shift=rng.uniform(-self.max_shift, self.max_shift, size=2)))
-
-
-def bilinear_sample(image, size, x, y, fill):
-    """Sample ``image`` (1, 3, h, w) bilinearly at symbolic positions ``x``,
-    ``y`` (flat, in input pixels); positions past an edge see ``fill``.
-    Returns (len(x), 3)."""
-    h, w = size
-    x0, y0 = T.floor(x), T.floor(y)
-    fx, fy = x - x0, y - y0
-    flat = image[0].reshape((3, h * w)).T                     # (h*w, 3)
-    total, weights = 0, 0
-    for dy, dx, weight in ((0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx),
-                           (1, 0, fy * (1 - fx)), (1, 1, fy * fx)):
-        yy, xx = y0 + dy, x0 + dx
-        inside = (xx >= 0) * (xx <= w - 1) * (yy >= 0) * (yy <= h - 1)
-        index = T.cast(T.clip(yy, 0, h - 1) * w + T.clip(xx, 0, w - 1), 'int64')
-        weight = weight * inside
-        total = total + flat[index] * weight.dimshuffle(0, 'x')
-        weights = weights + weight
-    return total + (1 - weights).dimshuffle(0, 'x') * np.float32(fill)
 
 
 class CentreCrops:
@@ -178,8 +157,8 @@ class CentreCrops:
         b = self.boxes
         x = (b[:, 1].dimshuffle(0, 'x') + b[:, 2].dimshuffle(0, 'x') * xs).flatten()
         y = (b[:, 0].dimshuffle(0, 'x') + b[:, 2].dimshuffle(0, 'x') * ys).flatten()
-        rgb = bilinear_sample(image, self.size, x, y, self.fill)      # (count*n*n, 3)
-        return rgb.reshape((self.count, n, n, 3)).dimshuffle(0, 3, 1, 2)
+        rgb = bilinear_sample(image, x, y, self.fill)      # (3, count*n*n)
+        return rgb.reshape((3, self.count, n, n)).dimshuffle(1, 0, 2, 3)
 
     def draw(self, rng):
         """The crops' boxes, (count, 3): (y0, x0, step) each."""
