@@ -15,16 +15,16 @@ import sys
 import numpy as np
 
 
-def gradients(model, classes=(980,)):
+def gradients(model, classes=(980,), canvas=None):
     """The RMS pixel gradients of the 2015 recipe's two terms at its start
-    photograph: the network's objective (the mean of its RMS over
-    ``classes``) and the prior's at strength 1."""
+    photograph (on ``canvas``, (h, w), when given): the network's objective
+    (the mean of its RMS over ``classes``) and the prior's at strength 1."""
     from inception_art import recipes
     from inception_art.objectives import ClassObjective
     from inception_art.loop import canvas_size, initial_image, load_prior
     from inception_art.theano_env import T, theano
     from inception_art.views import NetworkViews, mean_loss
-    s = recipes.settings('2015', model=model)
+    s = recipes.settings('2015', model=model, canvas=canvas)
     size = canvas_size(s)
     views = NetworkViews(model, size, s['views'])
     image = T.tensor4('image')

@@ -11,6 +11,11 @@ network that painted (top-1) and Lite2 (top-5 at full size).
 
     python -m bench.studies.calibrate_2015 [--balances 0.3,0.1,0.03]
         [--classes 20] [--steps 100] [--out bench/studies/calibrate_2015.json]
+        [--canvas HxW] [--strengths 25,300]
+
+``--canvas`` renders on another canvas than the start photograph's (the
+photograph stretched to it); ``--strengths`` gives prior strengths directly
+instead of balances.
 """
 import argparse
 import time
@@ -63,6 +68,8 @@ def main(argv=None):
     p.add_argument('--steps', type=int, default=100)
     p.add_argument('--out', default='.cache/calibrate_2015.json')
     p.add_argument('--sheet', default='.cache/calibrate_2015.png')
+    p.add_argument('--canvas', help='HxW instead of the start photograph\'s size')
+    p.add_argument('--strengths', help='comma-separated prior strengths instead of --balances')
     p.add_argument('--scale-check', action='store_true',
                    help='only the check of a picture\'s grid against its scale (one class)')
     args = p.parse_args(argv)
@@ -72,14 +79,18 @@ def main(argv=None):
     classes = list(CLASSES + MORE_CLASSES)[:args.classes]
     if args.class_list:
         classes = [int(c) for c in args.class_list.split(',')]
-    balance = gradients(args.model, classes)
+    canvas = tuple(int(x) for x in args.canvas.split('x')) if args.canvas else None
+    balance = gradients(args.model, classes, canvas)
     print(balance, flush=True)
     painter, judge = Classifier(args.model), Classifier('efficientnet-lite2')
     renderer, rows, pictures, labels = Renderer(), {}, [], []
-    for b in [float(x) for x in args.balances.split(',')]:
-        strength = b * balance['rms_network'] / balance['rms_prior']
+    per_strength = balance['rms_network'] / balance['rms_prior']
+    balances = ([float(x) / per_strength for x in args.strengths.split(',')] if args.strengths
+                else [float(x) for x in args.balances.split(',')])
+    for b in balances:
+        strength = b * per_strength
         s = recipes.settings('2015', model=args.model, prior_strength=strength,
-                             steps=args.steps)
+                             steps=args.steps, canvas=canvas)
         records = []
         for c in classes:
             started = time.perf_counter()
@@ -90,15 +101,16 @@ def main(argv=None):
             records.append(dict(cls=c, logit=logit, seconds=seconds, own_rank=own,
                                 lite2_rank=lite2))
             pictures.append(picture)
-            labels.append('%g: %s #%d/%d' % (b, imagenet.short_name(c)[:14], own, lite2))
+            labels.append('%.3g: %s #%d/%d' % (b, imagenet.short_name(c)[:14], own, lite2))
             print(b, records[-1], flush=True)
-        rows[str(b)] = dict(strength=strength, records=records,
+        rows['%.3g' % b] = dict(strength=strength, records=records,
                             own_top1=float(np.mean([r['own_rank'] == 1 for r in records])),
                             lite2_top5=float(np.mean([r['lite2_rank'] <= 5 for r in records])),
                             seconds=float(np.median([r['seconds'] for r in records])))
-        print(b, {k: v for k, v in rows[str(b)].items() if k != 'records'}, flush=True)
+        print(b, {k: v for k, v in rows['%.3g' % b].items() if k != 'records'}, flush=True)
         # after each balance: a long run cut short keeps what it measured
         write_json(args.out, dict(machine=machine_info(), model=args.model, steps=args.steps,
+                                  canvas=balance['canvas'],
                                   classes=classes, balance=balance, balances=rows))
     Image.fromarray(contact_sheet(pictures, labels, columns=min(len(classes), 10),
                                   cell=160)).save(args.sheet)

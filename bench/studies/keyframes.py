@@ -33,6 +33,7 @@ from inception_art.video.dream import Dream, keyframe_settings
 from inception_art.research.evaluate import CLASSES, ranks
 from inception_art.loop import Renderer
 from inception_art.video.zoom import warp
+from bench.studies.look_screen import STATS
 
 #: Six of the evaluation classes (evaluate.CLASSES), spread over its list.
 FILM_CLASSES = CLASSES[::len(CLASSES) // 6][:6]
@@ -50,6 +51,9 @@ CANDIDATES = (
           prior_scales='video', **MILD)),
     ('fourier, stills transforms, views 1,2', 'default', dict(views=(1, 2), steps=10)),
     ('fourier, stills transforms, views 2', 'default', dict(views=(2,), steps=10)),
+    # the look's ingredients on the keyframes (docs/look.md)
+    ('keyframes + transparency 20', 'keyframes', dict(transparency=20.0)),
+    ('keyframes + statistics prior', 'keyframes', dict(stats_strength=STATS)),
 )
 JUDGES = ('efficientnet-lite1', 'efficientnet-lite2')
 
