@@ -8,8 +8,8 @@ setup(
                 'live stream with Theano and Lasagne',
     python_requires='>=3.11,<3.12',
     packages=find_packages(include=['inception_art', 'inception_art.*']),
-    package_data={'inception_art': ['data/*.tsv', 'data/*.jpg', 'live/page.html', 'prior.c', 'resample.c',
-                                    'nets/*.c', 'research/compare_report.md']},
+    package_data={'inception_art': ['data/*.tsv', 'data/*.jpg', 'live/page.html', 'prior.c',
+                                    'resample.c', 'nets/*.c', 'research/compare_report.md']},
     install_requires=[
         'theano==1.0.5',
         'Lasagne==0.1',

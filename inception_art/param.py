@@ -30,6 +30,7 @@ on the 0..255 scale), ``constrain`` (applied after each update),
 """
 import numpy as np
 
+from .fft import irfft2
 from .theano_env import T, theano
 
 KINDS = ('pixels', 'fourier', 'phase')
@@ -155,8 +156,8 @@ class FourierImage:
     Notes
     -----
     ``image = 255 sigmoid(colour @ irfft2(scale * spectrum))`` per pixel,
-    with the orthonormal inverse real FFT (Theano's ``irfft``, whose gradient
-    is the forward FFT). The sigmoid keeps every pixel inside (0, 255)
+    with the orthonormal inverse real FFT (:mod:`inception_art.fft`, whose
+    gradient is the forward FFT). The sigmoid keeps every pixel inside (0, 255)
     without clipping. :meth:`set_image` inverts all of it exactly, so a photo
     start, an octave's enlargement or a zoomed keyframe carry over.
     """
@@ -165,7 +166,6 @@ class FourierImage:
     MARGIN = MARGIN
 
     def __init__(self, size, colour, alpha, transparent=False):
-        from theano.tensor import fft
         self.size = tuple(size)
         h, w = self.size
         self.colour = np.asarray(colour, dtype=np.float64)
@@ -176,7 +176,7 @@ class FourierImage:
         self.param = theano.shared(np.zeros((channels, h, w // 2 + 1, 2), dtype='float32'),
                                    name='spectrum')
         scaled = self.param * T.constant(self.scale[None, :, :, None].astype('float32'))
-        planes = fft.irfft(scaled, norm='ortho', is_odd=bool(w % 2))       # (3|4, h, w)
+        planes = irfft2(scaled, self.size)                                  # (3|4, h, w)
         rgb = T.tensordot(T.constant(self.colour.astype('float32')), planes[:3], axes=1)
         self.image = (255.0 * T.nnet.sigmoid(rgb)).dimshuffle('x', 0, 1, 2)
         if self.transparent:
@@ -257,7 +257,6 @@ class PhaseImage:
     transparent = False
 
     def __init__(self, size, colour, statistics):
-        from theano.tensor import fft
         self.size = tuple(size)
         h, w = self.size
         self.colour = np.asarray(colour, dtype=np.float64)
@@ -268,7 +267,7 @@ class PhaseImage:
                                    name='phase')
         m = T.constant(self.magnitude.astype('float32'))
         spectrum = T.stack([m * T.cos(self.param), m * T.sin(self.param)], axis=3)
-        channels = fft.irfft(spectrum, norm='ortho', is_odd=bool(w % 2))    # (3, h, w)
+        channels = irfft2(spectrum, self.size)                              # (3, h, w)
         centred = channels - channels.mean(axis=(1, 2), keepdims=True)
         spread = T.sqrt(T.sqr(centred).mean(axis=(1, 2), keepdims=True) + 1e-8)
         standard = centred / spread * T.constant(sd) + T.constant(mean)

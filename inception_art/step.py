@@ -81,7 +81,7 @@ class ImageOptimizer:
             raise ValueError('unknown update rule %r; choose one of: %s'
                              % (rule, ', '.join(RULES)))
         views = network if isinstance(network, NetworkViews) else NetworkViews.of(network)
-        self.views, self.objective = views, objective
+        self.views, self.objective, self.prior = views, objective, prior
         self.size = views.size
         self.picture = (param if not isinstance(param, str)
                         else parameterisations.build(param, self.size, transparent=transparent))
