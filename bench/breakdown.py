@@ -13,7 +13,7 @@ stages, the calls' overhead).
 
 writes the split for the default recipe at 512x512 and the keyframe recipe
 at 448x252 and at 840x472 (the 2015 stream's canvas); ``make bench`` puts
-it into ``bench/render.json``.
+it into ``bench/render.json`` (:mod:`bench.render_bench`).
 """
 import argparse
 import sys

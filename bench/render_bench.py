@@ -8,6 +8,9 @@ default render as a user runs it (``python -m inception_art.render``, warm
 compile cache, wall seconds). Each figure says what it measured; the CPU
 model is recorded beside them, since the machines vary. ``--quick``, a
 smoke run: the default recipe's step alone, 2 steps, no whole render.
+
+The ``breakdown`` (:mod:`bench.breakdown`) splits a step by stage, for the
+default recipe at 512x512 and the keyframe recipe at 448x252 and 840x472.
 """
 import argparse
 import os
@@ -69,6 +72,8 @@ def run(quick=False, repeats=10):
                                       for k, v in overrides.items()})
         print('%-45s %.3f s/step' % (name, steps[name]['seconds_per_step']['median']),
               flush=True)
+    from bench import breakdown
+    split = breakdown.run(repeats, breakdown.CASES[:1] if quick else breakdown.CASES)
     render = None
     if not quick:
         with tempfile.TemporaryDirectory() as tmp:
@@ -77,7 +82,7 @@ def run(quick=False, repeats=10):
     return dict(
         what='seconds per compiled step of the default recipe (512x512, EfficientNet-Lite0) '
              'and with one ingredient changed; the whole default render command',
-        steps=steps, default_render=render)
+        steps=steps, breakdown=split, default_render=render)
 
 
 def main(argv=None):

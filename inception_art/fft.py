@@ -52,7 +52,9 @@ class RFFT2(theano.gof.Op):
     def perform(self, node, inputs, outputs):
         planes, = inputs
         spectrum = scipy.fft.rfft2(planes, workers=threads())
-        outputs[0][0] = np.stack([spectrum.real, spectrum.imag], -1).astype(planes.dtype)
+        # a complex array viewed as pairs of reals: no copy
+        outputs[0][0] = np.ascontiguousarray(spectrum).view(planes.dtype).reshape(
+            spectrum.shape + (2,))
 
     def infer_shape(self, node, shapes):
         c, h, w = shapes[0]
@@ -84,9 +86,8 @@ class IRFFT2(theano.gof.Op):
         if spectrum.shape[1:] != (h, w // 2 + 1, 2):
             raise ValueError('irfft2: a spectrum %s cannot make planes %dx%d (WxH)'
                              % (spectrum.shape, w, h))
-        complex_ = spectrum[..., 0] + 1j * spectrum[..., 1]
-        if spectrum.dtype == np.float32:
-            complex_ = complex_.astype(np.complex64)
+        kind = np.complex64 if spectrum.dtype == np.float32 else np.complex128
+        complex_ = np.ascontiguousarray(spectrum).view(kind)[..., 0]     # no copy
         planes = scipy.fft.irfft2(complex_, s=self.size, norm='forward', workers=threads())
         outputs[0][0] = planes.astype(spectrum.dtype, copy=False)
 
