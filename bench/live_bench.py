@@ -158,7 +158,7 @@ def measure(seconds, **config):
 
 
 def run(quick=False, seconds=60.0, canvas=None, steps=None, keyframe_seconds=None,
-        nice=None, budget=None, recipe=None):
+        nice=None, budget=None, recipe=None, views=None):
     """The figures of ``bench/live.json``; unset settings are the live
     defaults. Prints the result."""
     d = DEFAULTS
@@ -169,17 +169,19 @@ def run(quick=False, seconds=60.0, canvas=None, steps=None, keyframe_seconds=Non
     budget = d['budget'] if budget is None else budget
     recipe = recipe or d['recipe']
     frame_size = d['frame_size']
-    canvas = keyframe_settings(recipe, frame_size, canvas and parse_size(canvas))['canvas']
+    keyframe = keyframe_settings(recipe, frame_size, canvas and parse_size(canvas),
+                                 **({'views': views} if views else {}))
+    canvas, views = keyframe['canvas'], keyframe['views']
     config = dict(frame_size=frame_size, canvas=canvas, steps=steps,
                   keyframe_seconds=keyframe_seconds, nice=nice, subject='volcano',
-                  budget=budget, recipe=recipe)
+                  budget=budget, recipe=recipe, views=views)
     result = measure(seconds, **config)
     print(json.dumps(result, indent=2))
     return {'config': {'frame_size': '%dx%d' % frame_size[::-1],
                        'canvas': '%dx%d' % canvas[::-1], 'steps': steps,
                        'keyframe_seconds': keyframe_seconds, 'fps': d['fps'],
                        'budget': budget, 'min_steps': d['min_steps'],
-                       'model': d['model'], 'recipe': recipe,
+                       'model': d['model'], 'recipe': recipe, 'views': list(views),
                        'warmup_steps': d['warmup_steps'], 'nice': nice,
                        'lookahead': d['lookahead'], 'page_viewers': 1},
             'targets': TARGETS, 'result': result}
@@ -198,10 +200,12 @@ def main(argv=None):
     p.add_argument('--nice', type=int, default=d['nice'])
     p.add_argument('--budget', type=float, default=d['budget'])
     p.add_argument('--recipe', default=d['recipe'])
+    p.add_argument('--views', help='F[,F...] (default: the keyframes\' own)')
     args = p.parse_args(argv)
     harness.save(args.out, run(quick=args.quick, seconds=args.seconds, canvas=args.canvas,
                                steps=args.steps, keyframe_seconds=args.keyframe_seconds,
-                               nice=args.nice, budget=args.budget, recipe=args.recipe))
+                               nice=args.nice, budget=args.budget, recipe=args.recipe,
+                               views=args.views and tuple(int(f) for f in args.views.split(','))))
     return 0
 
 

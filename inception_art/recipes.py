@@ -17,9 +17,12 @@ overrides any one. ``python -m inception_art.render
   set against VGG-16's logits (see :data:`STRENGTH_2015_VGG`).
 * ``2015-stream``: the stream's settings: an 840x472 canvas seen at pool 1,
   the 2015 Adam, 10 steps, the prior at strength 10 at the stream's scales.
-* ``keyframes``: the video's and the live stream's keyframes: the default's
-  core at 448x252, seen at pool 1, 10 steps per keyframe (chosen on films of
-  keyframes: ``bench/studies/keyframes.json``).
+* ``keyframes``: the video's keyframes: the default's core at 448x252, seen
+  at pool 1, 10 steps per keyframe (chosen on films of keyframes:
+  ``bench/studies/keyframes.json``).
+* ``live``: the live stream's keyframes: the same core on the 2015 stream's
+  840x472 canvas, seen at pool 2 (so the network sees what it sees of the
+  video's keyframes), 10 steps per keyframe (``bench/live.json``).
 * ``classic``: this project's first defaults (pixels, Adam, jitter 16, a
   periodic blur, Student-t prior 10, 224x224), kept for comparison.
 """
@@ -166,6 +169,10 @@ RECIPES = {
     # the default's core at the video's size, seen at pool 1; ``steps`` are
     # per keyframe. Chosen on keyframes (bench/studies/keyframes.json).
     'keyframes': dict(canvas=(252, 448), views=(1,), steps=10),
+    # The live stream's: the 2015 stream's canvas; pool 2 keeps the network's
+    # view at 420x236, the scale the video's keyframes are painted at, for a
+    # third of pool 1's cost (bench/live.json).
+    'live': dict(canvas=(472, 840), views=(2,), steps=10),
     'classic': dict(canvas=(224, 224), steps=200, rule='adam', lr=5.0, param='pixels',
                     views=(1,), octaves=1, jitter=16, shift=0.0, scale=(1.0, 1.0),
                     degrees=0.0, blur=0.5, blur_every=4, prior='student',

@@ -106,15 +106,16 @@ def test_help_shows_the_defaults_of_the_commands_recipe():
 
 
 def test_live_defaults_are_read_not_copied():
-    """The live mode's render settings are the recipe's (None), its motion
-    the keyframe loop's but for its own keyframe period."""
+    """The live mode's render settings are its recipe's (None), its motion
+    the keyframe loop's."""
     d = live_app.DEFAULTS
     for s in recipes.SETTINGS:
         if s.name not in dream.NOT_KEYFRAME:
             assert d[s.name] is None, s.name
-    for name in ('frame_size', 'warmup_steps', 'zoom', 'degrees_per_frame', 'fps'):
+    for name in ('frame_size', 'warmup_steps', 'zoom', 'degrees_per_frame', 'fps',
+                 'keyframe_seconds'):
         assert d[name] == dream.DEFAULTS[name]
-    assert d['recipe'] == dream.RECIPE and d['keyframe_seconds'] == 2.5
+    assert d['recipe'] == 'live' and recipes.settings('live')['canvas'] == (472, 840)
 
 
 def makefile_pairs():

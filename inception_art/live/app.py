@@ -47,9 +47,10 @@ START_SUBJECTS = ('volcano', 'jellyfish', 'coral reef', 'peacock', 'daisy', 'mon
                   'goldfish', 'bubble', 'cliff', 'valley')
 
 #: The live mode's own settings. ``budget`` and the keyframe period below
-#: are chosen so that a 2-core machine keeps 25 fps with a new keyframe
-#: every 2.5 s, even while other work slows the optimiser down (README,
-#: "Live"). The settings without a flag are for the library and the tests.
+#: are chosen so that a 2-core machine keeps 25 fps with a new 840x472
+#: keyframe every 3 s, even while other work slows the optimiser down
+#: (README, "Live"). The settings without a flag are for the library and the
+#: tests.
 SETTINGS = (
     Setting('host', '127.0.0.1', 'address to serve on'),
     Setting('port', 8080, 'port to serve on, 0 for any free one', type=int,
@@ -100,9 +101,9 @@ SETTINGS = (
     Setting('environ', None, 'where the Twitch settings are read (None: os.environ)',
             flag=False),
 )
-#: The keyframe loop's settings (frames, motion), a keyframe every
-#: 2.5 s of video.
-MOTION = dict(keyframes.DEFAULTS, keyframe_seconds=2.5)
+#: The keyframe loop's settings (frames, motion, a keyframe every 3 s of
+#: video) and the live recipe (:data:`inception_art.recipes.RECIPES`).
+MOTION = dict(keyframes.DEFAULTS, recipe='live')
 #: Every keyword argument of :class:`LiveApp` and its default: the live
 #: settings, the motion, and the render settings a keyframe takes (None:
 #: the recipe's).

@@ -6,7 +6,7 @@ forward, the newer one zoomed back, cross-faded), and publishes it to the
 :class:`~inception_art.live.hub.FrameHub`.
 
 Timing: frame ``k`` belongs to the slot ``[t0 + k/fps, t0 + (k+1)/fps)``.
-The clock makes frames a little ahead (``buffer`` frames, 80 ms by
+The clock makes frames a little ahead (``buffer`` frames, 160 ms by
 default), publishes each at its slot's start, and counts a *deadline
 miss* when one is published after its slot's end. Rendering ahead absorbs
 the moments when other work on a 2-core machine delays the 10-15 ms a
@@ -82,7 +82,7 @@ class FrameClock(threading.Thread):
     """
 
     def __init__(self, worker, hub, interpolator, fps=25.0, keyframe_seconds=2.0,
-                 lookahead=1, buffer=2, priority=-5, on_subject=None,
+                 lookahead=1, buffer=4, priority=-5, on_subject=None,
                  waiting_text='warming up...', coast=10.0):
         super().__init__(name='frame-clock', daemon=True)
         self.worker, self.hub, self.interp = worker, hub, interpolator
