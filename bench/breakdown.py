@@ -11,8 +11,9 @@ stages, the calls' overhead).
 
     python -m bench.breakdown [--out .cache/breakdown.json] [--repeats 10]
 
-writes the split for the default recipe at 512x512 and the keyframe recipe
-at 448x252 and at 840x472 (the 2015 stream's canvas); ``make bench`` puts
+writes the split for the default recipe at 512x512, the keyframe recipe at
+448x252 and at 840x472 (the 2015 stream's canvas), and the live recipe
+(840x472 seen at pool 2); ``make bench`` puts
 it into ``bench/render.json`` (:mod:`bench.render_bench`).
 """
 import argparse
@@ -27,6 +28,7 @@ CASES = (
     ('default recipe, 512x512', 'default', (512, 512)),
     ('keyframe recipe, 448x252', 'keyframes', (252, 448)),
     ('keyframe recipe, 840x472', 'keyframes', (472, 840)),
+    ('live recipe, 840x472 seen at pool 2', 'live', (472, 840)),
 )
 
 

@@ -178,10 +178,11 @@ def run(quick=False, seconds=60.0, canvas=None, steps=None, keyframe_seconds=Non
     result = measure(seconds, **config)
     print(json.dumps(result, indent=2))
     return {'config': {'frame_size': '%dx%d' % frame_size[::-1],
-                       'canvas': '%dx%d' % canvas[::-1], 'steps': steps,
+                       'canvas': '%dx%d' % canvas[::-1],
+                       'steps': keyframe['steps'] if steps is None else steps,
                        'keyframe_seconds': keyframe_seconds, 'fps': d['fps'],
                        'budget': budget, 'min_steps': d['min_steps'],
-                       'model': d['model'], 'recipe': recipe, 'views': list(views),
+                       'model': keyframe['model'], 'recipe': recipe, 'views': list(views),
                        'warmup_steps': d['warmup_steps'], 'nice': nice,
                        'lookahead': d['lookahead'], 'page_viewers': 1},
             'targets': TARGETS, 'result': result}

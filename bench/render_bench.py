@@ -10,7 +10,8 @@ model is recorded beside them, since the machines vary. ``--quick``, a
 smoke run: the default recipe's step alone, 2 steps, no whole render.
 
 The ``breakdown`` (:mod:`bench.breakdown`) splits a step by stage, for the
-default recipe at 512x512 and the keyframe recipe at 448x252 and 840x472.
+default recipe at 512x512, the keyframe recipe at 448x252 and 840x472, and
+the live recipe.
 """
 import argparse
 import os
