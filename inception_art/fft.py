@@ -27,7 +27,9 @@ def threads():
     for name in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS'):
         if os.environ.get(name, '').isdigit() and int(os.environ[name]) > 0:
             return int(os.environ[name])
-    return len(os.sched_getaffinity(0))
+    if hasattr(os, 'sched_getaffinity'):          # Linux
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _two_sided(width):
