@@ -181,10 +181,11 @@ def reset_peak_rss():
         return False
 
 
-def hwm_mb():
-    """Peak resident memory (VmHWM) of this process in MiB, or None."""
+def hwm_mb(pid='self'):
+    """Peak resident memory (VmHWM) of this process (or of ``pid``) in MiB,
+    or None."""
     try:
-        with open('/proc/self/status') as f:
+        with open('/proc/%s/status' % pid) as f:
             for line in f:
                 if line.startswith('VmHWM:'):
                     return int(line.split()[1]) / 1024.0

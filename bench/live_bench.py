@@ -142,6 +142,8 @@ def measure(seconds, **config):
             'load_average_before': [round(x, 2) for x in load_before],
             'load_average_after': [round(x, 2) for x in os.getloadavg()],
             'watchdog_restarts': app.watchdog.restarts,
+            'peak_rss_mb_main': harness.hwm_mb(),
+            'peak_rss_mb_optimiser': harness.hwm_mb(pid),
         }
         result.update(judge_keyframes(keyframes, SUBJECT))
         result['targets_met'] = {

@@ -48,17 +48,28 @@ def time_variant(renderer, overrides, repeats):
     return dict(seconds_per_step=harness.stats(times), build_and_compile_seconds=compile_seconds)
 
 
+#: The render command, run so that it reports its own peak memory at exit:
+#: VmHWM of its own address space. (A child's ru_maxrss would start at this
+#: process's size: Linux carries it over the fork.)
+_RENDER = ("import atexit, runpy, sys; from bench.harness import hwm_mb; "
+           "atexit.register(lambda: print('peak_rss_mb %s' % hwm_mb(), file=sys.stderr)); "
+           "sys.argv[0] = 'render'; "
+           "runpy.run_module('inception_art.render', run_name='__main__', alter_sys=True)")
+
+
 def whole_render(out_dir):
     """Wall seconds of the default render command, run twice (the first
-    warms the compile cache; the second is what is reported)."""
-    times = []
+    warms the compile cache; the second is what is reported), and the warm
+    run's peak resident memory."""
+    times, peak = [], None
     for i in range(2):
         started = time.perf_counter()
-        subprocess.run([sys.executable, '-m', 'inception_art.render', '--class', 'volcano',
-                        '--out', os.path.join(out_dir, 'volcano%d.png' % i)],
-                       check=True, capture_output=True)
+        done = subprocess.run([sys.executable, '-c', _RENDER, '--class', 'volcano',
+                               '--out', os.path.join(out_dir, 'volcano%d.png' % i)],
+                              check=True, capture_output=True, text=True)
         times.append(time.perf_counter() - started)
-    return dict(first_seconds=times[0], warm_seconds=times[1])
+        peak = float(done.stderr.rsplit('peak_rss_mb ', 1)[1].split()[0])
+    return dict(first_seconds=times[0], warm_seconds=times[1], warm_peak_rss_mb=peak)
 
 
 def run(quick=False, repeats=10):
