@@ -44,14 +44,9 @@ def stages(opt, repeats=10):
     from inception_art.theano_env import T, theano
     for part in opt.random_parts:
         part.randomise(opt.rng)
-    picture, out = opt.picture, {}
+    picture, image, out = opt.picture, opt.image, {}
     # the parameterisation: parameters -> image and back (with a
     # transparent image, its composite over the backdrop)
-    image = picture.image
-    if picture.transparent:
-        from inception_art.transparency import composite
-        backdrop = [p for p in opt.random_parts if hasattr(p, 'image')][0]
-        image = composite(image, picture.opacity, backdrop.image)
     value = theano.function([], image)()
     weights = np.random.RandomState(0).randn(*value.shape).astype(value.dtype)
     out['parameterisation'] = _timed(theano.function(

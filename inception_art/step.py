@@ -105,6 +105,9 @@ class ImageOptimizer:
             backdrops = Backdrops(self.size)
             self.random_parts.append(backdrops)
             image = composite(image, self.picture.opacity, backdrops.image)
+        #: The symbolic image the transforms and the prior see (a transparent
+        #: one over this step's backdrop).
+        self.image = image
         seen = image
         for transform in self.transforms:
             seen = transform(seen)
