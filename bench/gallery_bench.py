@@ -93,7 +93,7 @@ def run(quick=False, classes=8, workers=None):
     from inception_art import recipes, wordnet
     s = recipes.settings('default', **(dict(canvas=(64, 64), steps=20, views=(1,))
                                        if quick else {}))
-    classes = wordnet.class_set(str(classes))
+    classes = wordnet.class_set('all', classes)
     load_before = round(os.getloadavg()[0], 2)
     one = serial(classes, s)
     print('serial: %.2f pictures/min (%.1f s each)'
@@ -115,14 +115,14 @@ def run(quick=False, classes=8, workers=None):
 def main(argv=None):
     p = argparse.ArgumentParser(prog='python -m bench.gallery_bench',
                                 description=__doc__.splitlines()[0])
-    p.add_argument('--classes', type=int, default=8,
+    p.add_argument('--class-count', type=int, default=8,
                    help='pictures per run (default: %(default)s)')
     p.add_argument('--workers', type=int, default=None,
                    help='LocalCluster workers (default: one per core)')
     p.add_argument('--quick', action='store_true', help='64x64, 20 steps: a smoke run')
     p.add_argument('--out', default='bench/gallery.json')
     args = p.parse_args(argv)
-    print(harness.save(args.out, run(quick=args.quick, classes=args.classes,
+    print(harness.save(args.out, run(quick=args.quick, classes=args.class_count,
                                      workers=args.workers)))
     return 0
 

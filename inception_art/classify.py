@@ -11,12 +11,18 @@ import sys
 from . import imagenet, nets
 from .cli import ArgumentParser, run_main
 from .images import load_rgb
-from .nets.classifier import Classifier
+
+
+#: Command lines shown at the end of --help.
+EXAMPLES = (
+    'inception-art classify photo.jpg',
+    'inception-art classify --model efficientnet-lite2 --top 3 a.png b.png',
+)
 
 
 def parse_args(argv=None):
     parser = ArgumentParser(
-        prog='python -m inception_art.classify', description=__doc__.splitlines()[0])
+        prog='inception-art classify', examples=EXAMPLES, description=__doc__.splitlines()[0])
     parser.add_argument('images', nargs='+', metavar='IMAGE', help='PNG or JPEG files')
     parser.add_argument('--model', default=nets.DEFAULT, choices=nets.NAMES,
                         help='network (default: %(default)s)')
@@ -31,6 +37,7 @@ def main(argv=None):
     if not 1 <= args.top <= imagenet.NUM_CLASSES:
         raise ValueError('--top must be between 1 and 1000, got %d' % args.top)
     images = [load_rgb(path) for path in args.images]  # fail before compiling
+    from .nets.classifier import Classifier   # Theano: not for --help
     classifier = Classifier(args.model)
     for path, image in zip(args.images, images):
         top = classifier.top(image, args.top)

@@ -30,10 +30,22 @@ def run_main(main, argv=None):
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse, with its errors raised as one-line user errors (exit 2
-    through :func:`run_main`) instead of a usage block."""
+    through :func:`run_main`) instead of a usage block, a help text in
+    plain text (the docstrings' double backticks dropped) and ``examples``,
+    command lines shown at the end of ``--help``."""
+
+    def __init__(self, *args, examples=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.examples = tuple(examples)
 
     def error(self, message):
         raise ValueError('%s (see --help)' % message)
+
+    def format_help(self):
+        text = super().format_help().replace('``', '')
+        if self.examples:
+            text += '\nexamples:\n' + ''.join('  %s\n' % e for e in self.examples)
+        return text
 
 
 def parse_size(text):

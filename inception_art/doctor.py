@@ -8,10 +8,11 @@ short of the CPU are a warning line that says what to do, and exit status 1.
     python -m inception_art.doctor            # a report
     python -m inception_art.doctor --json     # the same as JSON (make bench records it)
 """
-import argparse
 import json
 import platform
 import sys
+
+from .cli import ArgumentParser, run_main
 
 
 def report():
@@ -76,9 +77,16 @@ def lines(r):
     return out
 
 
+#: Command lines shown at the end of --help.
+EXAMPLES = (
+    'inception-art doctor',
+    'inception-art doctor --json',
+)
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog='python -m inception_art.doctor',
+    parser = ArgumentParser(
+        prog='inception-art doctor', examples=EXAMPLES,
         description='Show the versions, the CPU and the BLAS kernels in use.')
     parser.add_argument('--json', action='store_true', help='print JSON')
     args = parser.parse_args(argv)
@@ -89,4 +97,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_main(main))

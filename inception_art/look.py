@@ -20,13 +20,12 @@ and notices a grey one at once. These measures stand in for that look:
   person glancing at it would see.
 
 ``python -m inception_art.look photographs`` measures scikit-image's colour
-photographs and writes ``prior/photographs.json``: the reference ranges the
+photographs and writes ``inception_art/data/prior/photographs.json``: the reference ranges the
 evaluation sets its pictures beside, the amplitude-spectrum slope that the
 Fourier parameterisation (:mod:`inception_art.param`) scales by, and the
 decorrelated channels' spectrum, mean and spread that the phase-only image
 keeps.
 """
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -35,12 +34,12 @@ import numpy as np
 from PIL import Image
 
 from . import spectrum
-from .cli import run_main
+from .cli import ArgumentParser, run_main
 from .images import atomic_path, load_rgb
-from .theano_env import PROJECT_ROOT
+from .prior_file import FOLDER as PRIOR_FOLDER
 
 THUMBNAIL_SIDE = 64
-PHOTOGRAPHS_JSON = PROJECT_ROOT / 'prior' / 'photographs.json'
+PHOTOGRAPHS_JSON = PRIOR_FOLDER / 'photographs.json'
 #: scikit-image's colour photographs of everyday scenes (those the prior
 #: is fitted on, and the two it holds out).
 PHOTOGRAPHS = ('astronaut.png', 'rocket.jpg', 'motorcycle_left.png',
@@ -194,8 +193,15 @@ def _skimage_version():
         return 'unknown'
 
 
+#: Command lines shown at the end of --help.
+EXAMPLES = (
+    'inception-art look measure picture.png',
+    'inception-art look photographs',
+)
+
+
 def main(argv=None):
-    p = argparse.ArgumentParser(prog='python -m inception_art.look',
+    p = ArgumentParser(prog='inception-art look', examples=EXAMPLES,
                                 description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest='command', required=True)
     ph = sub.add_parser('photographs', help='measure scikit-image\'s photographs')

@@ -8,6 +8,8 @@ the octaves (:meth:`~inception_art.step.ImageOptimizer.run`). The
 keyframe loop (:mod:`inception_art.video.dream`) uses the same parts.
 ``python -m inception_art.render`` is the command over it.
 """
+import sys
+
 import numpy as np
 from tqdm import tqdm
 
@@ -118,10 +120,7 @@ def check(s):
                          % (e, s['octaves'], sizes[0][1], sizes[0][0])) from None
     if not callable(s['model']) and s['model'].startswith('vgg'):
         from .nets.vgg import default_path
-        from .weights import WeightFileError
-        path = default_path(int(s['model'][3:]))
-        if not path.is_file():
-            raise WeightFileError(path, 'file not found')
+        default_path(int(s['model'][3:]))   # a one-line error where there is none
     if s.prior_used != 'none':
         from . import prior_file
         prior_file.read(prior_file.default_path(s.prior_used))
@@ -131,8 +130,10 @@ class Renderer:
     """Compiled steps, kept by what their graph depends on, so that many
     renders (an evaluation, a gallery) compile each only once."""
 
-    def __init__(self):
+    def __init__(self, announce=False):
         self._steps = {}
+        #: Say on stderr when a step compiles (the commands with progress bars).
+        self.announce = announce
 
     def optimizer(self, s, size, layer=None):
         """The compiled :class:`~inception_art.step.ImageOptimizer` for
@@ -143,6 +144,12 @@ class Renderer:
         from .objectives import ChannelObjective, ClassObjective
         from .step import ImageOptimizer
         key = (s.key(size), layer)
+        if key not in self._steps and self.announce:
+            from .theano_env import cache_dir
+            # A first run is otherwise silent for most of a minute.
+            tqdm.write('compiling the step (%s, %dx%d): about 45 s on a first run, a few '
+                       'seconds once cached in %s' % (s['model'], size[1], size[0], cache_dir()),
+                       file=sys.stderr)
         if key not in self._steps:
             from .transforms import CentreCrops
             g = s.graph
@@ -197,7 +204,7 @@ def render(classes, settings='default', progress=True, optimizer=None, callback=
     else:
         check(s)
         sizes = octave_sizes(canvas_size(s), s['octaves'], s['octave_scale'])
-        renderer = renderer or Renderer()
+        renderer = renderer or Renderer(announce=progress)
     # Steps split as evenly as they go, the later octaves taking the rest.
     counts = [s['steps'] // len(sizes)] * len(sizes)
     counts[-1] += s['steps'] - sum(counts)

@@ -13,7 +13,7 @@ The optimiser moves *parameters*; the network and the prior see the
   them into RGB and a sigmoid into 0..255. Both come from photographs: the
   colour matrix is the square root of the colour covariance of our fitted
   patch prior, and the spectrum falls as ``1 / f^alpha`` with the
-  photographs' measured ``alpha`` (``prior/photographs.json``). The prior
+  photographs' measured ``alpha`` (``inception_art/data/prior/photographs.json``). The prior
   then serves twice: as a preconditioner here and as a penalty in the loss.
 
 Why a preconditioner helps: with pixels, every pixel moves independently,

@@ -3,7 +3,7 @@ patches, and its Theano term.
 
 The 2015 system added a very simple natural-image prior to the network's
 objective, and it was what made the pictures recognisable to people. This
-module reads a fitted prior (the committed ``prior/patch8_*.npz``) and turns
+module reads a fitted prior (the committed ``inception_art/data/prior/patch8_*.npz``) and turns
 it into a Theano term that the optimiser minimises. It holds the models, the
 prior file format, the patch helpers and the fused C ops of the penalty
 (whose C is ``prior.c``). Fitting a prior from photographs, and its command
@@ -79,8 +79,8 @@ from scipy import special
 
 from . import prior_file
 from .c_source import sections
-from .prior_file import (CHANNELS, DIM, FORMAT_VERSION, KINDS, PATCH,  # noqa: F401
-                         PriorFileError, default_path)
+from .prior_file import (CHANNELS, DEFAULT_HELDOUT, DEFAULT_TRAIN, DIM,  # noqa: F401
+                         FORMAT_VERSION, KINDS, PATCH, PriorFileError, default_path)
 from .images import atomic_path
 from .theano_env import T, theano
 
@@ -88,19 +88,6 @@ from .theano_env import T, theano
 STILL_SCALES = (1, 2, 5, 11, 23, 47, 95)
 VIDEO_SCALES = (1, 4, 8, 16, 32)
 
-#: The photographs the committed priors were fitted on (``fit-default``,
-#: :mod:`inception_art.prior_fit`) and the two held out from that fit:
-#: scikit-image's bundled colour photographs of everyday scenes (the
-#: comparison also holds its pictures against them). The motorcycle stereo
-#: pair stays together (holding out one half would leak the other).
-#: Excluded: its synthetic or non-scene images (color, phantom, logo,
-#: chessboards, horse silhouette), microscopy and astronomy (ihc, retina,
-#: hubble_deep_field) and the greyscale photographs (their patches would
-#: carry no colour and shrink the fitted colour variance, so the prior would
-#: push renders towards grey).
-DEFAULT_TRAIN = ('astronaut.png', 'rocket.jpg', 'motorcycle_left.png',
-                 'motorcycle_right.png')
-DEFAULT_HELDOUT = ('chelsea.png', 'coffee.png')
 
 
 # ---------------------------------------------------------------- patches --

@@ -1,5 +1,5 @@
 """Fitting the natural-image patch prior offline: from photographs to the
-``prior/patch8_*.npz`` files that :mod:`inception_art.prior` reads.
+``inception_art/data/prior/patch8_*.npz`` files that :mod:`inception_art.prior` reads.
 
 :mod:`inception_art.prior` holds the models, the file format and the Theano
 term used at run time; this module holds what only the fit needs: the
@@ -24,7 +24,7 @@ about 1, so it costs a fraction of a nat of held-out likelihood).
 term are the same for either (they only see ``|z|``). The Student-t is a
 product of independent univariate densities on the coordinates of ``z``, so
 the choice of rotation matters, and on held-out photographs PCA coordinates
-scored about 20 nats per patch higher than ZCA's (see ``prior/README.md``).
+scored about 20 nats per patch higher than ZCA's (see ``inception_art/data/prior/README.md``).
 
 The Student-t's degrees of freedom ``nu_k`` and scale ``s_k`` of each
 whitened coordinate are fitted by maximum likelihood (L-BFGS-B on
@@ -44,10 +44,9 @@ Command line
 ------------
 ``python -m inception_art.prior_fit fit DIR --out FILE`` fits from a folder
 of images; ``python -m inception_art.prior_fit fit-default`` remakes the
-committed ``prior/patch8_*.npz`` from scikit-image's bundled photographs
+committed ``inception_art/data/prior/patch8_*.npz`` from scikit-image's bundled photographs
 (``make prior``).
 """
-import argparse
 import hashlib
 import math
 import sys
@@ -57,11 +56,12 @@ import numpy as np
 from scipy import optimize, special
 from tqdm import tqdm
 
-from .cli import run_main
+from .cli import ArgumentParser, run_main
 from .images import check_writable
-from .prior import (CHANNELS, DEFAULT_HELDOUT, DEFAULT_TRAIN, DIM, FORMAT_VERSION, KINDS,
-                    PATCH, PatchPrior, mean_pool, patches_at)
-from .theano_env import PROJECT_ROOT
+# Theano (through .prior) is imported where a fit needs it, so that --help
+# and argument errors compile nothing.
+from .prior_file import (CHANNELS, DEFAULT_HELDOUT, DEFAULT_TRAIN, DIM, FORMAT_VERSION,
+                         FOLDER as PRIOR_FOLDER, KINDS, PATCH)
 
 #: Covariance ridge: the variance of uniform 8-bit quantisation noise.
 RIDGE = 1.0 / 12
@@ -181,6 +181,7 @@ def sample_sources(sources, n, rng, factors=(1,), flips=False, progress=False,
     if not len(entries):
         raise FitError('no image is at least 8x8 pixels')
     counts = rng.multinomial(n, weights / weights.sum())
+    from .prior import mean_pool, patches_at
     parts = []
     for i, src in enumerate(tqdm(sources, desc=desc, unit=' images', file=sys.stderr,
                                  disable=not progress, leave=False)):
@@ -210,6 +211,7 @@ def fit_priors(train, heldout, n_patches=DEFAULT_PATCHES, seed=0, progress=True,
     :class:`ImageSource` or (h, w, 3) uint8 arrays. Returns
     ``{'gaussian': PatchPrior, 'student': PatchPrior}``, each with its
     provenance (images, patch counts, held-out log-likelihoods)."""
+    from .prior import PatchPrior
     train = [s if isinstance(s, ImageSource) else ImageSource(array=np.asarray(s))
              for s in train]
     heldout = [s if isinstance(s, ImageSource) else ImageSource(array=np.asarray(s))
@@ -407,9 +409,16 @@ def _outputs(out, kind):
     return {k: out.with_name('%s_%s%s' % (out.stem, k, suffix)) for k in kinds}
 
 
+#: Command lines shown at the end of --help.
+EXAMPLES = (
+    'inception-art prior fit-default',
+    'inception-art prior fit my_photos/ --out my_prior.npz',
+)
+
+
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        prog='python -m inception_art.prior_fit',
+    p = ArgumentParser(
+        prog='inception-art prior', examples=EXAMPLES,
         description='Fit the 8x8x3 natural-image patch prior (Gaussian and Student-t).')
     sub = p.add_subparsers(dest='command', required=True, metavar='{fit,fit-default}')
     f = sub.add_parser('fit', help='fit from a folder of photographs')
@@ -422,9 +431,10 @@ def parse_args(argv=None):
     f.add_argument('--holdout', type=int, metavar='N',
                    help='images held out for scoring (default: a fifth, at least 1)')
     d = sub.add_parser('fit-default',
-                       help="remake prior/patch8_*.npz from scikit-image's photographs")
-    d.add_argument('--out-dir', metavar='DIR', default=str(PROJECT_ROOT / 'prior'),
-                   help="(default: the project's prior/)")
+                       help="remake the package's data/prior/patch8_*.npz from scikit-image's "
+                            "photographs")
+    d.add_argument('--out-dir', metavar='DIR', default=str(PRIOR_FOLDER),
+                   help="(default: the package's data/prior/)")
     for q in (f, d):
         q.add_argument('--patches', type=int, default=DEFAULT_PATCHES, metavar='N',
                        help='training patches (default: %(default)s)')

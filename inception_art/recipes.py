@@ -84,7 +84,7 @@ SETTINGS = (
     Setting('model', nets.DEFAULT, 'network that dreams', choices=nets.NAMES, stage='graph'),
     Setting('canvas', (512, 512), 'size of the optimised picture; None: the start '
                                   'photograph\'s size', type=size, metavar='WxH',
-            aliases=('--size', '--opt-size'), stage='graph'),
+            stage='graph'),
     Setting('steps', 256, 'update steps in all (shared by the octaves); for a keyframe '
                           'recipe, per keyframe', type=int, check=at_least(1), stage='loop'),
     Setting('rule', 'adam2015', 'update rule (adam2015: the 2015 code\'s Adam)',

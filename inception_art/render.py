@@ -14,9 +14,17 @@ from .images import check_writable, save_png
 from .loop import check, render
 
 
+#: Command lines shown at the end of --help.
+EXAMPLES = (
+    'inception-art render --class volcano',
+    'inception-art render --class goldfish --canvas 768x432 --seed 3 --out fish.png',
+    'inception-art render --class volcano --recipe 2015',
+)
+
+
 def build_parser():
     """The command's flags."""
-    p = ArgumentParser(prog='python -m inception_art.render',
+    p = ArgumentParser(prog='inception-art render', examples=EXAMPLES,
                        description=__doc__.splitlines()[0])
     p.add_argument('--class', dest='class_', required=True, metavar='NAME',
                    help='class: a label word (volcano), a full label, an index '

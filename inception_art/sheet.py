@@ -57,9 +57,16 @@ def make_sheet(classes, settings='default', columns=4, cell=256, judge=True, pro
     return contact_sheet(pictures, labels, columns, cell), pictures
 
 
+#: Command lines shown at the end of --help.
+EXAMPLES = (
+    'inception-art sheet',
+    'inception-art sheet --recipe 2015 --out sheet_2015.png',
+)
+
+
 def build_parser():
     """The command's flags: its own and every render setting."""
-    p = ArgumentParser(prog='python -m inception_art.sheet',
+    p = ArgumentParser(prog='inception-art sheet', examples=EXAMPLES,
                        description=__doc__.splitlines()[0])
     p.add_argument('--classes', default=','.join(GALLERY),
                    help='comma-separated class names (default: twelve)')

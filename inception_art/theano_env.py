@@ -34,7 +34,10 @@ in the project checkout, else ``~/.cache/inception_art/theano``.
 """
 import ctypes
 import os
+import shutil
+import subprocess
 import sys
+import sysconfig
 import types
 from pathlib import Path
 
@@ -53,10 +56,54 @@ def cache_dir():
     return Path.home() / '.cache' / 'inception_art' / 'theano'
 
 
+#: Where a system OpenBLAS is looked for when the linker's default folders
+#: (the first group) do not have it: the folders of Fedora, Arch, Homebrew.
+DEFAULT_LIB_DIRS = ('/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64',
+                    '/usr/lib', '/usr/local/lib')
+OTHER_LIB_DIRS = ('/opt/homebrew/opt/openblas/lib', '/usr/local/opt/openblas/lib',
+                  '/opt/OpenBLAS/lib')
+#: The one line for a machine without any.
+NO_BLAS = ('no OpenBLAS to link against: install it (Debian/Ubuntu: apt install '
+           'libopenblas-dev; Fedora: dnf install openblas-devel; Arch: pacman -S openblas; '
+           'macOS: brew install openblas) or set INCEPTION_ART_BLAS to the linker flags of '
+           "another BLAS, e.g. '-L/opt/blas/lib -lopenblas'")
+
+
 def blas_ldflags():
-    """How Theano links the BLAS: ``$INCEPTION_ART_BLAS``, else the system
-    OpenBLAS."""
-    return os.environ.get('INCEPTION_ART_BLAS', '-lopenblas')
+    """How Theano links the BLAS: ``$INCEPTION_ART_BLAS`` (linker flags),
+    else an OpenBLAS in the linker's folders, else one that pkg-config
+    knows, else one in :data:`OTHER_LIB_DIRS`. None of them: an OSError
+    with :data:`NO_BLAS`."""
+    if os.environ.get('INCEPTION_ART_BLAS'):
+        return os.environ['INCEPTION_ART_BLAS']
+    names = ('libopenblas.so', 'libopenblas.dylib')
+    if any(Path(d, n).exists() for d in DEFAULT_LIB_DIRS for n in names):
+        return '-lopenblas'
+    try:
+        found = subprocess.run(['pkg-config', '--libs', 'openblas'], capture_output=True,
+                               text=True, timeout=10)
+        if found.returncode == 0 and found.stdout.strip():
+            return found.stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        pass                      # no pkg-config
+    for d in OTHER_LIB_DIRS:
+        if any(Path(d, n).exists() for n in names):
+            return '-L%s -Wl,-rpath,%s -lopenblas' % (d, d)
+    raise OSError(NO_BLAS)
+
+
+def check_compiler():
+    """Theano compiles C++ against Python's headers: say in one line which
+    is missing, rather than let the first compile fail deep inside Theano."""
+    missing = []
+    if not shutil.which(os.environ.get('CXX', 'g++')):
+        missing.append('a C++ compiler, g++ (Debian/Ubuntu: apt install g++)')
+    include = Path(sysconfig.get_paths()['include'])
+    if not (include / 'Python.h').is_file():
+        missing.append("Python's headers, %s/Python.h (Debian/Ubuntu: apt install "
+                       'python%d.%d-dev)' % ((include,) + sys.version_info[:2]))
+    if missing:
+        raise OSError('cannot compile the network: missing %s' % ' and '.join(missing))
 
 
 def _keep_malloc_arenas():
@@ -69,12 +116,12 @@ def _keep_malloc_arenas():
     libc.mallopt(-1, 1 << 30)
 
 
-def _flags():
+def _flags(ldflags):
     ours = {
         'floatX': 'float32',
         'device': 'cpu',
         'openmp': 'False',
-        'blas.ldflags': blas_ldflags(),
+        'blas.ldflags': ldflags,
         'base_compiledir': str(cache_dir()),
         # -g0: Theano always passes -g; debug info cost ~10% of each
         # module's compile time (measured) and nothing at run time.
@@ -191,10 +238,12 @@ def configure():
     """Configure and import Theano once; return the ``theano`` module."""
     if 'theano' in sys.modules and getattr(configure, 'done', False):
         return sys.modules['theano']
-    os.environ['THEANO_FLAGS'] = _flags()
+    check_compiler()
+    ldflags = blas_ldflags()
+    os.environ['THEANO_FLAGS'] = _flags(ldflags)
     cache_dir().mkdir(parents=True, exist_ok=True)
     _keep_malloc_arenas()
-    openblas.load(cache_dir(), blas_ldflags())
+    openblas.load(cache_dir(), ldflags)
     sys.modules.setdefault('theano.scan_module.scan_perform_ext', None)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
     import theano

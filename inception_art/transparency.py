@@ -36,7 +36,7 @@ def ground(size, seed):
     """The calm ground a finished picture is shown on: a vertical gradient
     between two colours of one hue family drawn from ``seed``, each of
     luminance 65..110 (0..255) and HSV saturation 0.35..0.6, inside the
-    range that photographs' borders have (``prior/photographs.json``:
+    range that photographs' borders have (``inception_art/data/prior/photographs.json``:
     luminance 54..122, saturation 0.31..0.68)."""
     from .look import BT601
     rng = np.random.RandomState(seed)

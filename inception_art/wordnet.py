@@ -9,8 +9,8 @@ on) by ``python -m inception_art.wordnet`` (``make wordnet``); the PyPI
 WordNet readers (``nltk``, ``wn``) download their data at run time, which
 cannot work offline.
 
-:func:`class_set` reads the gallery's class sets: ``all``, a count (an even
-spread over the 1000), a list, or a subtree (``dog``: every dog breed).
+:func:`class_set` reads the gallery's class sets: ``all``, a list, or a
+subtree (``dog``: every dog breed), and a count of them spread evenly.
 
 Examples
 --------
@@ -126,25 +126,27 @@ def subtree(text):
     return list(under[found[0]])
 
 
-def spread(count):
-    """``count`` classes spread evenly over the 1000 (0 and every
-    1000/count-th after it)."""
-    if not 1 <= count <= imagenet.NUM_CLASSES:
-        raise ValueError('a count of classes must be 1..%d, got %d'
-                         % (imagenet.NUM_CLASSES, count))
-    return [i * imagenet.NUM_CLASSES // count for i in range(count)]
+def spread(count, classes=None):
+    """``count`` of ``classes`` (default: the 1000) spread evenly over
+    them: the first and every len/count-th after it."""
+    classes = list(range(imagenet.NUM_CLASSES)) if classes is None else list(classes)
+    if not 1 <= count <= len(classes):
+        raise ValueError('a count of classes must be 1..%d, got %d' % (len(classes), count))
+    return [classes[i * len(classes) // count] for i in range(count)]
 
 
-def class_set(text):
-    """The classes a gallery's argument names, ascending, without repeats.
+def class_set(text, count=None):
+    """The classes a gallery's ``--classes`` names, ascending, without
+    repeats; with ``count`` (``--class-count``), that many of them spread
+    evenly (:func:`spread`).
 
     Parameters
     ----------
     text : str
-        ``all``; a count (``48``: an even spread over the 1000); a subtree
-        (``dog``, ``n02084071``; a class alone is its own subtree); or a
-        comma-separated list of classes and subtrees (``volcano,tabby,980``:
-        in a list, a number is a class index).
+        ``all``; a subtree (``dog``, ``n02084071``; a class alone is its own
+        subtree); or a comma-separated list of classes and subtrees
+        (``volcano,tabby,980``: a number is a class index).
+    count : int, optional
 
     Raises
     ------
@@ -153,16 +155,16 @@ def class_set(text):
     """
     text = text.strip()
     if text.lower() == 'all':
-        return list(range(imagenet.NUM_CLASSES))
-    if text.isdigit():
-        return spread(int(text))
-    parts = [p.strip() for p in text.split(',')]
-    if not any(parts):
-        raise ValueError('no classes given: name all, a count, a list or a subtree')
-    classes = set()
-    for part in filter(None, parts):
-        classes.update([imagenet.resolve(part)] if part.isdigit() else subtree(part))
-    return sorted(classes)
+        classes = list(range(imagenet.NUM_CLASSES))
+    else:
+        parts = [p.strip() for p in text.split(',')]
+        if not any(parts):
+            raise ValueError('no classes given: name all, a list or a subtree')
+        found = set()
+        for part in filter(None, parts):
+            found.update([imagenet.resolve(part)] if part.isdigit() else subtree(part))
+        classes = sorted(found)
+    return classes if count is None else spread(count, classes)
 
 
 # --------------------------------------------------------- the table, made --
@@ -218,8 +220,14 @@ def build_table(folder=DEBIAN_WORDNET):
     return '\n'.join(lines) + '\n'
 
 
+#: Command lines shown at the end of --help.
+EXAMPLES = (
+    'inception-art wordnet',
+)
+
+
 def main(argv=None):
-    p = ArgumentParser(prog='python -m inception_art.wordnet',
+    p = ArgumentParser(prog='inception-art wordnet', examples=EXAMPLES,
                        description='Remake %s from a WordNet 3.0 database.' % TABLE.name)
     p.add_argument('--wordnet', default=str(DEBIAN_WORDNET),
                    help='the database folder (default: Debian wordnet-base\'s, %(default)s)')

@@ -95,7 +95,7 @@ def test_evaluate_measures_what_it_rendered(tmp_path):
 @pytest.mark.full_network
 def test_render_writes_png(tmp_path):
     out = tmp_path / 'volcano.png'
-    result = run('render', '--class', 'volcano', '--steps', '4', '--size', '160x128',
+    result = run('render', '--class', 'volcano', '--steps', '4', '--canvas', '160x128',
                  '--out', out)
     assert result.returncode == 0, result.stderr
     with Image.open(out) as im:
@@ -108,18 +108,18 @@ def test_render_writes_png(tmp_path):
 @pytest.mark.parametrize('args, words', [
     (['--class', 'volcanoe'], ['volcano']),
     (['--class', 'terrier'], ['ambiguous']),
-    (['--class', 'volcano', '--size', '224'], ['WIDTHxHEIGHT']),
-    (['--class', 'volcano', '--size', '8x8'], ['out of range']),
+    (['--class', 'volcano', '--canvas', '224'], ['WIDTHxHEIGHT']),
+    (['--class', 'volcano', '--canvas', '8x8'], ['out of range']),
     (['--class', 'volcano', '--init', 'no/such.png'], ['no such file']),
     (['--class', 'volcano', '--out', 'no/such/dir/x.png'], ['does not exist']),
     (['--class', 'volcano', '--model', 'vgg16', '--views', '1', '--out', 'x.png'],
      ['vgg16.pkl']),
-    (['--class', 'volcano', '--model', 'vgg16', '--size', '200x200', '--views', '1'],
+    (['--class', 'volcano', '--model', 'vgg16', '--canvas', '200x200', '--views', '1'],
      ['minimum 224x224']),
     (['--class', 'volcano', '--recipe', '2016'], ['invalid choice', '2015-stream']),
-    (['--class', 'volcano', '--size', '256x256', '--views', '2,16'],
+    (['--class', 'volcano', '--canvas', '256x256', '--views', '2,16'],
      ['pooled by 16', '16x16', 'minimum 32x32', '--views']),
-    (['--class', 'volcano', '--size', '256x256', '--octaves', '5', '--octave-scale', '2'],
+    (['--class', 'volcano', '--canvas', '256x256', '--octaves', '5', '--octave-scale', '2'],
      ['first of 5 octaves', '16x16']),
     (['--class', 'volcano', '--octaves', '9', '--steps', '8'], ['--octaves 9', '--steps 8']),
     (['--class', 'volcano', '--scale', '1.5,0.5'], ['LOW <= HIGH']),
@@ -212,7 +212,7 @@ def test_ctrl_c_during_a_render_exits_130_and_keeps_the_old_picture(tmp_path):
     save_png(np.full((4, 4, 3), 7, np.uint8), out)
     before = out.read_bytes()
     proc = subprocess.Popen([sys.executable, '-m', 'inception_art.render', '--class', 'volcano',
-                             '--size', '160x128', '--steps', '100000', '--out', str(out)],
+                             '--canvas', '160x128', '--steps', '100000', '--out', str(out)],
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     # Wait until the bar shows a step done (tqdm skips redrawing fast steps).
     wait_for_a_step(proc)
@@ -252,7 +252,7 @@ def test_a_full_disk_keeps_the_old_picture_and_says_so_in_one_line(tmp_path):
     save_png(np.full((4, 4, 3), 7, np.uint8), out)
     before = out.read_bytes()
     proc = subprocess.Popen([sys.executable, '-m', 'inception_art.render', '--class', 'volcano',
-                             '--size', '160x128', '--steps', '60', '--out', str(out)],
+                             '--canvas', '160x128', '--steps', '60', '--out', str(out)],
                             stderr=subprocess.PIPE, text=True)
     try:
         wait_for_a_step(proc)

@@ -457,8 +457,8 @@ def test_channels_alone(layered):
 
 def test_command_errors(tmp_path, capsys):
     from inception_art.cli import run_main
-    assert run_main(compare.main, ['--classes', '0', '--out', str(tmp_path)]) == 2
-    assert '--classes must be 1..20' in capsys.readouterr().err
+    assert run_main(compare.main, ['--class-count', '0', '--out', str(tmp_path)]) == 2
+    assert '--class-count must be 1..20' in capsys.readouterr().err
     assert run_main(compare.main, ['--report-only', '--out', str(tmp_path),
                                    '--cache', str(tmp_path / 'none')]) == 2
     assert '--report-only needs' in capsys.readouterr().err

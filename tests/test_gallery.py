@@ -27,7 +27,7 @@ DASK = Path(sys.executable).parent / 'dask'
 CLASSES = ('volcano', 'tabby', 'jellyfish', 'goldfish')
 INDICES = sorted(imagenet.resolve(c) for c in CLASSES)
 #: Tiny renders: the pictures are not the point here.
-TINY = ['--size', '64x64', '--steps', '3', '--views', '1', '--no-progress']
+TINY = ['--canvas', '64x64', '--steps', '3', '--views', '1', '--no-progress']
 
 
 def _env():
@@ -83,7 +83,8 @@ def run_gallery(args, **kwargs):
 def built(cluster, tmp_path_factory):
     """A gallery of four classes made on the cluster by the command."""
     out = tmp_path_factory.mktemp('gallery')
-    done = run_gallery([','.join(CLASSES), '--out', str(out), '--scheduler', cluster[0]]
+    done = run_gallery(['--classes', ','.join(CLASSES), '--out', str(out),
+                        '--scheduler', cluster[0]]
                        + TINY)
     assert done.returncode == 0, done.stderr
     assert '4 rendered now on 2 workers, 0 already done' in done.stdout
@@ -143,7 +144,8 @@ def test_page_shows_the_pictures_and_filters(built):
 def test_rerun_renders_nothing_new_and_only_what_is_missing(built, cluster):
     before = {p: p.stat().st_mtime_ns for p in built.rglob('*.*g')}
     manifest = (built / 'manifest.json').read_text()
-    again = run_gallery([','.join(CLASSES), '--out', str(built), '--scheduler', cluster[0]]
+    again = run_gallery(['--classes', ','.join(CLASSES), '--out', str(built),
+                        '--scheduler', cluster[0]]
                         + TINY)
     assert again.returncode == 0, again.stderr
     assert '0 rendered now, 4 already done' in again.stdout
@@ -151,7 +153,8 @@ def test_rerun_renders_nothing_new_and_only_what_is_missing(built, cluster):
     assert (built / 'manifest.json').read_text() == manifest
     # A picture gone: that class alone is rendered again.
     (built / (imagenet.WNIDS[980] + '.png')).unlink()
-    again = run_gallery([','.join(CLASSES), '--out', str(built), '--scheduler', cluster[0]]
+    again = run_gallery(['--classes', ','.join(CLASSES), '--out', str(built),
+                        '--scheduler', cluster[0]]
                         + TINY)
     assert again.returncode == 0, again.stderr
     assert '1 rendered now on 2 workers, 3 already done' in again.stdout
@@ -163,8 +166,9 @@ def test_a_worker_killed_mid_run_loses_only_its_class(cluster, tmp_path):
     out = tmp_path / 'gallery'
     # Longer renders, so that a worker is surely in the middle of one.
     proc = subprocess.Popen(
-        [sys.executable, '-m', 'inception_art.gallery', ','.join(CLASSES), '--out', str(out),
-         '--scheduler', address, '--size', '64x64', '--steps', '300', '--views', '1',
+        [sys.executable, '-m', 'inception_art.gallery', '--classes', ','.join(CLASSES),
+         '--out', str(out),
+         '--scheduler', address, '--canvas', '64x64', '--steps', '300', '--views', '1',
          '--format', 'jpg', '--picture-size', '48', '--no-progress'],
         cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -204,12 +208,13 @@ def test_a_worker_killed_mid_run_loses_only_its_class(cluster, tmp_path):
 
 
 @pytest.mark.parametrize('args, message', [
-    (['vulcano'], "unknown ImageNet class 'vulcano'; closest: 980 volcano"),
-    (['volcano,dogz'], "unknown ImageNet class 'dogz'"),
-    (['crane'], "'crane' names 2 WordNet synsets: n02012849 crane (a kind of wading bird"),
-    (['1001'], 'a count of classes must be 1..1000'),
-    (['dog', '--steps', '0'], '--steps must be'),
-    (['dog', '--workers', '0'], '--workers must be >= 1'),
+    (['--classes', 'vulcano'], "unknown ImageNet class 'vulcano'; closest: 980 volcano"),
+    (['--classes', 'volcano,dogz'], "unknown ImageNet class 'dogz'"),
+    (['--classes', 'crane'], "'crane' names 2 WordNet synsets: n02012849 crane (a kind of wading"),
+    (['--class-count', '1001'], 'a count of classes must be 1..1000'),
+    (['--classes', 'dog', '--steps', '0'], '--steps must be'),
+    (['--classes', 'dog', '--workers', '0'], '--workers must be >= 1'),
+    (['dog'], 'unrecognized arguments: dog'),
 ])
 def test_bad_input_is_one_line(args, message, tmp_path, capsys):
     assert run_main(gallery.main, args + ['--out', str(tmp_path / 'g')]) == 2
@@ -220,14 +225,14 @@ def test_bad_input_is_one_line(args, message, tmp_path, capsys):
 
 def test_unreachable_scheduler_and_unwritable_folder(tmp_path):
     port = free_port()      # nothing listens there
-    done = run_gallery(['volcano', '--out', str(tmp_path / 'g'), '--scheduler',
+    done = run_gallery(['--classes', 'volcano', '--out', str(tmp_path / 'g'), '--scheduler',
                         'tcp://127.0.0.1:%d' % port, '--connect-timeout', '2'] + TINY)
     assert done.returncode == 2
     assert done.stderr.startswith('error: cannot reach the Dask scheduler at tcp://127.0.0.1:')
     assert done.stderr.count('\n') == 1 and not (tmp_path / 'g' / 'index.html').exists()
     # A folder that cannot be made: its parent is a file.
     (tmp_path / 'file').write_text('x')
-    done = run_gallery(['volcano', '--out', str(tmp_path / 'file' / 'g')] + TINY)
+    done = run_gallery(['--classes', 'volcano', '--out', str(tmp_path / 'file' / 'g')] + TINY)
     assert done.returncode == 2
     assert done.stderr.startswith('error: cannot make the gallery folder %s'
                                   % (tmp_path / 'file' / 'g'))

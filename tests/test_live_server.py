@@ -511,7 +511,7 @@ def start_streaming_command(nginx, key, output=subprocess.PIPE):
     env = dict({k: v for k, v in os.environ.items() if not k.startswith('TWITCH_')},
                TWITCH_STREAM_KEY=key)
     proc = subprocess.Popen([sys.executable, '-m', 'inception_art.live', '--source', 'stand-in',
-                             '--port', str(port), '--size', '512x288', '--opt-size', '160x90',
+                             '--port', str(port), '--frame-size', '512x288', '--canvas', '160x90',
                              '--twitch', '--rtmp-url',
                              'rtmp://127.0.0.1:%d/app' % nginx.rtmp_port],
                             stdout=output, stderr=output, start_new_session=True, env=env)

@@ -134,7 +134,8 @@ def test_student_prefers_structure_to_noise_of_equal_energy(priors, heldout):
 
 
 def test_default_paths_and_scales():
-    assert P.default_path('gaussian') == PROJECT_ROOT / 'prior' / 'patch8_gaussian.npz'
+    assert P.default_path('gaussian') == (PROJECT_ROOT / 'inception_art' / 'data' / 'prior'
+                                         / 'patch8_gaussian.npz')
     assert P.default_path('student').name == 'patch8_student.npz'
     with pytest.raises(ValueError):
         P.default_path('laplace')

@@ -3,6 +3,7 @@ direct numpy forward pass of the *raw* pickle (BGR input, fc6 as a dense
 layer on the flattened pool5): this checks the channel swap, the kernel
 orientation and fc6's reshape together. A narrow VGG-16 keeps it fast."""
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from scipy.signal import correlate
 from inception_art.nets import vgg
 from inception_art.nets.network import InputSizeError
 from inception_art.theano_env import theano, T
-from inception_art.weights import VGG_CONVS_PER_BLOCK, vgg_params
+from inception_art.weights import VGG_CONVS_PER_BLOCK, WeightFileError, vgg_params
 
 WIDTHS = (3, 4, 4, 5, 5)
 FCS = (6, 6, 10)
@@ -94,6 +95,27 @@ def test_vgg_refuses_small_images(narrow_vgg):
 
 
 def test_default_path_prefers_existing_file(tmp_path):
-    assert vgg.default_path(19, tmp_path).name == 'vgg19.pkl'
     (tmp_path / 'imagenet-vgg-verydeep-19.mat').write_bytes(b'')
     assert vgg.default_path(19, tmp_path).name == 'imagenet-vgg-verydeep-19.mat'
+    (tmp_path / 'vgg19.pkl').write_bytes(b'')
+    assert vgg.default_path(19, tmp_path).name == 'vgg19.pkl'
+
+
+def test_models_are_looked_for_in_three_folders_in_order(tmp_path, monkeypatch):
+    env, data, cwd = (tmp_path / d for d in ('env', 'data', 'cwd'))
+    for d in (env, data / 'inception_art' / 'models', cwd / 'models'):
+        d.mkdir(parents=True)
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv('XDG_DATA_HOME', str(data))
+    monkeypatch.setenv('INCEPTION_ART_MODELS', str(env))
+    with pytest.raises(WeightFileError) as e:
+        vgg.default_path(16)
+    message = str(e.value)
+    assert '\n' not in message and 'INCEPTION_ART_MODELS' in message
+    assert message.index(str(env)) < message.index(str(data)) < message.index('models;')
+    (cwd / 'models' / 'vgg16.pkl').write_bytes(b'')
+    assert vgg.default_path(16) == Path('models') / 'vgg16.pkl'
+    (data / 'inception_art' / 'models' / 'vgg16.pkl').write_bytes(b'')
+    assert vgg.default_path(16) == data / 'inception_art' / 'models' / 'vgg16.pkl'
+    (env / 'imagenet-vgg-verydeep-16.mat').write_bytes(b'')
+    assert vgg.default_path(16) == env / 'imagenet-vgg-verydeep-16.mat'

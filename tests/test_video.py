@@ -418,9 +418,9 @@ def test_schedule_cycles():
     (['--classes', 'volcano+jellyfish+tabby'], ['two joined']),
     (['--classes', 'volcano', '--frame-size', '1024'], ['WIDTHxHEIGHT']),
     (['--classes', 'volcano', '--frame-size', '1023x576'], ['even']),
-    (['--classes', 'volcano', '--size', '1023x576'], ['even']),      # the former name
+    (['--classes', 'volcano', '--size', '1023x576'], ['unrecognized', '--size']),  # gone
     (['--classes', 'volcano', '--canvas', '448x448'], ['aspect']),
-    (['--classes', 'volcano', '--opt-size', '448x448'], ['aspect']),  # the former name
+    (['--classes', 'volcano', '--opt-size', '448x448'], ['unrecognized', '--opt-size']),
     (['--classes', 'volcano', '--zoom', '0.95'], ['--zoom']),
     (['--classes', 'volcano', '--fps', '0'], ['--fps']),
     (['--classes', 'volcano', '--seconds', '-1'], ['--seconds']),
@@ -581,9 +581,9 @@ def test_a_full_disk_keeps_the_old_video_and_says_so_in_one_line(tmp_path):
         for f in ramp_frames(10):
             v.write(f)
     before = out.read_bytes()
-    proc = run_video('--classes', 'volcano', '--seconds', 100, '--fps', 10, '--size', '192x128',
-                     '--opt-size', '96x64', '--keyframe-seconds', 1, '--steps', 2,
-                     '--warmup-steps', 2, '--out', out)
+    proc = run_video('--classes', 'volcano', '--seconds', 100, '--fps', 10,
+                     '--frame-size', '192x128', '--canvas', '96x64', '--keyframe-seconds', 1,
+                     '--steps', 2, '--warmup-steps', 2, '--out', out)
     try:
         seen = read_until(proc, b'1.0/')
         ffmpeg = [p for p in descendants(proc.pid)

@@ -33,10 +33,13 @@ def test_subtrees():
 
 def test_class_sets():
     assert wordnet.class_set('all') == list(range(1000))
-    spread = wordnet.class_set('48')
+    spread = wordnet.class_set('all', count=48)
     assert len(spread) == 48 and spread[0] == 0 and spread[-1] < 1000
     assert {b - a for a, b in zip(spread, spread[1:])} <= {20, 21}
-    assert wordnet.class_set('4') == [0, 250, 500, 750]
+    assert wordnet.class_set('all', 4) == [0, 250, 500, 750]
+    assert wordnet.class_set('4') == [4]                  # a number is a class, not a count
+    dogs = wordnet.class_set('dog')
+    assert wordnet.class_set('dog', 3) == [dogs[0], dogs[len(dogs) // 3], dogs[2 * len(dogs) // 3]]
     assert wordnet.class_set(' volcano, tabby,980 ,') == [281, 980]
     assert wordnet.class_set('domestic cat,7') == [7, 281, 282, 283, 284, 285]
 
@@ -45,7 +48,7 @@ def test_class_sets():
     ('crane', "'crane' names 2 WordNet synsets: n02012849 crane (a kind of wading bird; "
               "1 class) | n03126707 crane (a kind of lifting device; 1 class)"),
     ('dogz', "unknown ImageNet class 'dogz'"),
-    ('0', 'a count of classes must be 1..1000, got 0'),
+    ('1000', 'index 1000 is out of range'),
     ('volcano,1000', 'index 1000 is out of range'),
     (',', 'no classes given'),
 ])
@@ -53,6 +56,13 @@ def test_bad_class_sets(text, message):
     with pytest.raises(ValueError) as e:
         wordnet.class_set(text)
     assert message in str(e.value) and '\n' not in str(e.value)
+
+
+def test_bad_class_counts():
+    with pytest.raises(ValueError, match='a count of classes must be 1..1000, got 0'):
+        wordnet.class_set('all', 0)
+    with pytest.raises(ValueError, match='must be 1..2, got 3'):
+        wordnet.class_set('volcano,tabby', 3)
 
 
 def test_a_missing_database_is_one_line(tmp_path):

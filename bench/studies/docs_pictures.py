@@ -29,7 +29,8 @@ def video_frames(out=ROOT / 'docs' / 'video_frames.jpg'):
         film = Path(tmp) / 'dream.mp4'
         t = time.perf_counter()
         subprocess.run([sys.executable, '-m', 'inception_art.video', '--classes',
-                        'volcano,jellyfish', '--seconds', '30', '--out', str(film), '--quiet'],
+                        'volcano,jellyfish', '--seconds', '30', '--out', str(film),
+                        '--no-progress'],
                        check=True, cwd=ROOT)
         print('make video CLASSES="volcano,jellyfish" SECONDS=30: %.0f s' % (
             time.perf_counter() - t))

@@ -5,7 +5,7 @@ For each candidate (a recipe and overrides) and class: Lite2's rank of the
 class at full size and in the thumbnail test at 64 and 48 pixels, the
 contrast and colourfulness, the glitter (power share above 1/8 cycle per
 pixel) and the border's luminance and saturation, beside the photographs'
-ranges (``prior/photographs.json``); and one contact sheet per run to look
+ranges (``inception_art/data/prior/photographs.json``); and one contact sheet per run to look
 at (a candidate a row).
 
     python -m bench.studies.look_screen --out bench/studies/look_screen.json

@@ -1,4 +1,4 @@
-"""A gallery of ImageNet classes: ``python -m inception_art.gallery [CLASSES] --out DIR``
+"""A gallery of ImageNet classes: ``inception-art gallery --classes CLASSES --out DIR``
 
 Renders each class with the default recipe (every render flag overrides
 it) on Dask, and writes one picture per class, thumbnails and a browsable
@@ -12,14 +12,22 @@ from ..loop import check
 from . import FORMATS, make_gallery
 
 
+#: Command lines shown at the end of --help.
+EXAMPLES = (
+    'inception-art gallery --classes dog',
+    'inception-art gallery --class-count 48 --out docs/gallery --format jpg',
+)
+
+
 def build_parser():
     """The command's flags: its own and every render setting."""
-    p = ArgumentParser(prog='python -m inception_art.gallery',
+    p = ArgumentParser(prog='inception-art gallery', examples=EXAMPLES,
                        description=__doc__.splitlines()[0])
-    p.add_argument('classes', nargs='?', default='all', metavar='CLASSES',
-                   help='all (default); a count N (N classes spread evenly over the 1000); '
-                        'a WordNet subtree (dog, bird, n02084071); or a comma-separated '
-                        'list of classes and subtrees (volcano,tabby,980)')
+    p.add_argument('--classes', default='all', metavar='CLASSES',
+                   help='all (default); a WordNet subtree (dog, bird, n02084071); or a '
+                        'comma-separated list of classes and subtrees (volcano,tabby,980)')
+    p.add_argument('--class-count', type=int, metavar='N',
+                   help='only N of those classes, spread evenly (48: every 21st of the 1000)')
     p.add_argument('--out', default='renders/gallery',
                    help='the gallery folder (default: %(default)s)')
     p.add_argument('--scheduler', metavar='tcp://HOST:PORT',
@@ -42,7 +50,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    classes = wordnet.class_set(args.classes)
+    classes = wordnet.class_set(args.classes, args.class_count)
     s = recipes.from_args(args)
     check(s)
     if args.workers is not None and (args.workers < 1 or args.scheduler):

@@ -20,9 +20,16 @@ from .app import MOTION, SETTINGS, LiveApp
 from .twitch import ENV
 
 
+#: Command lines shown at the end of --help.
+EXAMPLES = (
+    'inception-art live   (then open http://127.0.0.1:8080/)',
+    'inception-art live --subject volcano --canvas 448x252',
+)
+
+
 def build_parser():
     """The command's flags: its own, the motion, the keyframes' render settings."""
-    p = ArgumentParser(prog='python -m inception_art.live',
+    p = ArgumentParser(prog='inception-art live', examples=EXAMPLES,
                        description=__doc__.split('\n\n')[1].replace('\n', ' '),
                        epilog='Twitch settings come from the environment: %s.'
                        % ', '.join(ENV.values()))

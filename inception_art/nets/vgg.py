@@ -39,20 +39,41 @@ WINOGRAD_MIN_CHANNELS = 16
 WINOGRAD_MIN_TILES = 64
 
 
-def models_dir():
-    """``$INCEPTION_ART_MODELS`` if set, else ``models/`` in the current
-    folder (where ``make`` runs)."""
-    return Path(os.environ.get('INCEPTION_ART_MODELS', 'models'))
+def models_dirs():
+    """Where VGG weight files are looked for, in order: ``$INCEPTION_ART_MODELS``
+    if set, the user's data folder (``$XDG_DATA_HOME/inception_art/models``,
+    by default ``~/.local/share/inception_art/models``), then ``models/`` in
+    the current folder (where ``make`` runs)."""
+    folders = []
+    if os.environ.get('INCEPTION_ART_MODELS'):
+        folders.append(Path(os.environ['INCEPTION_ART_MODELS']))
+    data_home = os.environ.get('XDG_DATA_HOME') or Path.home() / '.local' / 'share'
+    folders.append(Path(data_home) / 'inception_art' / 'models')
+    folders.append(Path('models'))
+    return folders
+
+
+def file_names(depth):
+    """The published file names of VGG-``depth``, in the order they are preferred."""
+    return ['vgg%d.pkl' % depth, 'imagenet-vgg-verydeep-%d.mat' % depth]
 
 
 def default_path(depth, folder=None):
-    """The first of ``vgg<depth>.pkl`` / ``imagenet-vgg-verydeep-<depth>.mat``
-    present in ``folder`` (default :func:`models_dir`; else the ``.pkl``
-    name, for the error)."""
-    folder = Path(folder or models_dir())
-    candidates = [folder / ('vgg%d.pkl' % depth),
-                  folder / ('imagenet-vgg-verydeep-%d.mat' % depth)]
-    return next((p for p in candidates if p.exists()), candidates[0])
+    """The first of :func:`file_names` present in ``folder``, or else in the
+    first of :func:`models_dirs` that has one. None is found: a
+    :class:`~inception_art.weights.WeightFileError` naming every folder."""
+    folders = [Path(folder)] if folder else models_dirs()
+    for f in folders:
+        for name in file_names(depth):
+            if (f / name).is_file():
+                return f / name
+    from ..weights import KNOWN_FILES, WeightFileError
+    names = file_names(depth)
+    raise WeightFileError(
+        ' or '.join(names), 'not found in %s' % ', '.join(str(f) for f in folders),
+        'get one (%s) and put it in one of those folders, or set INCEPTION_ART_MODELS '
+        'to its folder'
+        % '; '.join('%s from %s' % (n, KNOWN_FILES[n]['published']) for n in names))
 
 
 def build(depth=16, size=(224, 224), path=None, weights=None,

@@ -27,7 +27,6 @@ Every cell renders the same classes (:data:`inception_art.research.evaluate.CLAS
 seed): each cell's settings are resolved once
 (:func:`inception_art.research.grid.resolve`) and checked before any work.
 """
-import argparse
 import importlib.util
 import json
 import os
@@ -38,10 +37,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import imagenet, nets
-from ..cli import run_main
+from ..cli import ArgumentParser, run_main
 from ..images import atomic_path, check_writable
 from ..loop import check
-from . import grid, tasks
+from . import grid
 from .evaluate import CLASSES, JUDGES, judge
 from .metrics import INSTALL_FIX, load_priors, photo_metrics, photographs
 
@@ -178,6 +177,7 @@ def compare(classes=CLASSES, steps=STEPS, jobs=None, seed=DEFAULTS['seed'],
         except ValueError as e:
             raise ValueError('cell %r: %s' % (name, e)) from None
         resolved.append((name, s))
+    from . import tasks   # Theano: not for --help or a bad argument
     todo = tasks.cell_tasks(resolved, classes)
     channel_specs = []
     if channels:
@@ -312,18 +312,27 @@ def load_pictures(path):
 
 # --------------------------------------------------------------- command --
 
+
+#: Command lines shown at the end of --help.
+EXAMPLES = (
+    'inception-art compare',
+    'inception-art compare --quick',
+)
+
+
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog='python -m inception_art.research.compare',
-                                description=__doc__.splitlines()[0])
-    p.add_argument('--classes', type=int, default=len(CLASSES),
+    p = ArgumentParser(prog='inception-art compare', examples=EXAMPLES,
+                       description=__doc__.splitlines()[0])
+    p.add_argument('--class-count', type=int, default=len(CLASSES), metavar='N',
                    help='how many of the %d fixed classes (default: all)' % len(CLASSES))
     p.add_argument('--steps', type=int, default=STEPS,
                    help='steps per render (default: %(default)s)')
-    p.add_argument('--jobs', type=int, default=os.cpu_count() or 1,
-                   help='worker processes (default: the number of cores, %(default)s)')
+    p.add_argument('--workers', type=int, default=os.cpu_count() or 1,
+                   help='worker processes of the local Dask cluster (default: the number '
+                        'of cores, %(default)s)')
     p.add_argument('--scheduler', metavar='tcp://HOST:PORT',
-                   help='render on this running Dask cluster instead of --jobs local '
-                        'workers (README, "Gallery")')
+                   help='render on this running Dask cluster instead of --workers local '
+                        'workers (docs/gallery.md)')
     p.add_argument('--seed', type=int, default=DEFAULTS['seed'],
                    help='jitter seed (default: %(default)s)')
     p.add_argument('--channels', type=int, default=CHANNELS,
@@ -371,12 +380,12 @@ def main(argv=None):
         pictures = load_pictures(cache)
         if args.cells_only:
             results, pictures = rerender_cells(results, pictures, args.cells_only.split(';'),
-                                               jobs=args.jobs)
+                                               jobs=args.workers)
             save_pictures(pictures, cache)
             write_results(results, out / 'compare.json')
         if args.channels_only:
             config = results['config']
-            again, new = compare(config['classes'], steps=config['steps'], jobs=args.jobs,
+            again, new = compare(config['classes'], steps=config['steps'], jobs=args.workers,
                                  seed=config['seed'], model=config['model'],
                                  canvas=tuple(config['canvas']), cells=[],
                                  channels=args.channels, scheduler=args.scheduler)
@@ -387,20 +396,21 @@ def main(argv=None):
             write_results(results, out / 'compare.json')
     else:
         if args.quick:
-            args.classes, args.steps, args.channels = (
-                min(args.classes, QUICK['classes']), QUICK['steps'],
+            args.class_count, args.steps, args.channels = (
+                min(args.class_count, QUICK['classes']), QUICK['steps'],
                 min(args.channels, QUICK['channels']))
-        if not 1 <= args.classes <= len(CLASSES):
-            raise ValueError('--classes must be 1..%d, got %d' % (len(CLASSES), args.classes))
-        if args.steps < 1 or args.jobs < 1 or args.channels < 0:
-            raise ValueError('--steps and --jobs must be >= 1, --channels >= 0')
+        if not 1 <= args.class_count <= len(CLASSES):
+            raise ValueError('--class-count must be 1..%d, got %d'
+                             % (len(CLASSES), args.class_count))
+        if args.steps < 1 or args.workers < 1 or args.channels < 0:
+            raise ValueError('--steps and --workers must be >= 1, --channels >= 0')
         # Before any rendering: a missing judge, scikit-image or matplotlib
         # found later would lose the whole run.
         check_requirements()
         # The pictures are saved as soon as they exist (before judging), so
         # a failure in judging or in the report keeps them.
-        results, pictures = compare(CLASSES[:args.classes], steps=args.steps,
-                                    jobs=args.jobs, seed=args.seed, model=args.model,
+        results, pictures = compare(CLASSES[:args.class_count], steps=args.steps,
+                                    jobs=args.workers, seed=args.seed, model=args.model,
                                     channels=args.channels, cache=cache,
                                     scheduler=args.scheduler)
         write_results(results, out / 'compare.json')

@@ -10,7 +10,7 @@ named settings and measures each picture:
   picture that fools only the network that made it, or only through fine
   texture, scores nothing there;
 * its luminance RMS contrast and colourfulness, beside scikit-image's
-  photographs (``prior/photographs.json``);
+  photographs (``inception_art/data/prior/photographs.json``);
 * the seconds per render.
 
 This is how the render defaults were chosen. Results go to a JSON file.
@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from .. import imagenet, look, recipes
-from ..nets.classifier import Classifier
 from ..cli import ArgumentParser, run_main
 from ..images import atomic_path, save_png
 from ..loop import Renderer, check, render
@@ -54,6 +53,7 @@ def judge(pictures, classes, judges=JUDGES, classifiers=None):
         'thumb_ranks'}}``; a rank is the 1-based position of the wanted class
         in the judge's ordering.
     """
+    from ..nets.classifier import Classifier   # Theano: not for --help
     classifiers = classifiers if classifiers is not None else {}
     thumbs = [look.thumbnail(p) for p in pictures]
     results = {}
@@ -129,26 +129,35 @@ def summary(record):
         record['seconds_per_render'])
 
 
+#: Command lines shown at the end of --help.
+EXAMPLES = (
+    'inception-art evaluate --class-count 20 --seeds 0,1',
+    'inception-art evaluate --classes volcano,goldfish',
+)
+
+
 def parse_args(argv=None):
-    p = ArgumentParser(prog='python -m inception_art.research.evaluate',
-                                description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog='inception-art evaluate', examples=EXAMPLES,
+                       description=__doc__.splitlines()[0])
     p.add_argument('--settings', default='{"default": {}}',
                    help='JSON: {name: {recipe, any render setting}}')
-    p.add_argument('--classes', default='20',
-                   help='20 (the evaluation classes), 40 (and 20 more) or a '
-                        'comma-separated list of class indices')
+    p.add_argument('--classes', metavar='A,B,...',
+                   help='a comma-separated list of classes (instead of --class-count)')
+    p.add_argument('--class-count', type=int, choices=(20, 40), metavar='{20,40}',
+                   help='20: the evaluation classes; 40: and 20 more (default: 20)')
     p.add_argument('--seeds', default='0', help='comma-separated seeds (default: 0)')
     p.add_argument('--out', default='reports/recognisability.json', help='JSON to write')
     p.add_argument('--save-dir', help='also write every picture under this folder')
     return p.parse_args(argv)
 
 
-def parse_classes(text):
-    if text == '20':
-        return CLASSES
-    if text == '40':
-        return CLASSES + MORE_CLASSES
-    return tuple(imagenet.resolve(t.strip()) for t in text.split(','))
+def parse_classes(args):
+    """The classes ``--classes`` or ``--class-count`` names."""
+    if args.classes and args.class_count:
+        raise ValueError('give --classes or --class-count, not both')
+    if args.classes:
+        return tuple(imagenet.resolve(t.strip()) for t in args.classes.split(','))
+    return CLASSES + (MORE_CLASSES if args.class_count == 40 else ())
 
 
 def main(argv=None):
@@ -161,7 +170,7 @@ def main(argv=None):
         kwargs = dict(kwargs)
         check(recipes.settings(kwargs.pop('recipe', 'default'), **kwargs))
     seeds = tuple(int(s) for s in args.seeds.split(','))
-    report = evaluate(settings, classes=parse_classes(args.classes), seeds=seeds,
+    report = evaluate(settings, classes=parse_classes(args), seeds=seeds,
                       save_dir=args.save_dir)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.out) as tmp:

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import look, spectrum
 from ..images import center_crop, load_rgb
-from ..prior import DEFAULT_HELDOUT, DEFAULT_TRAIN, PATCH, PatchPrior, default_path, patches_at
+from ..prior_file import DEFAULT_HELDOUT, DEFAULT_TRAIN, PATCH, default_path
 
 #: Photographs the pictures' statistics are held against: the files of
 #: scikit-image's bundled colour photographs that the committed priors
@@ -42,6 +42,7 @@ INSTALL_FIX = "run make compare (or pip install -e '.[judges,compare]')"
 
 def load_priors():
     """``{kind: PatchPrior}`` of the committed priors that measure pictures."""
+    from ..prior import PatchPrior   # Theano: only when pictures are measured
     return {k: PatchPrior.load(default_path(k)) for k in PRIOR_KINDS}
 
 
@@ -50,6 +51,7 @@ def patch_log_density(picture, prior, stride=PATCH_STRIDE):
     (0..255) under ``prior``, patches on a ``stride``-pixel grid."""
     h, w = picture.shape[:2]
     ys, xs = np.mgrid[0:h - PATCH + 1:stride, 0:w - PATCH + 1:stride]
+    from ..prior import patches_at
     return float(prior.log_density(patches_at(picture, ys.ravel(), xs.ravel())).mean())
 
 

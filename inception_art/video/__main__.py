@@ -14,7 +14,7 @@ from .. import recipes
 from ..cli import ArgumentParser, run_main
 from ..imagenet import parse_subject
 from ..images import check_writable
-from ..loop import check
+from ..loop import Renderer, check
 from ..settings import Setting, add_flags, above, between, defaults, given, validate
 from . import dream as keyframes
 from .dream import Dream
@@ -32,7 +32,7 @@ SETTINGS = (
                           '--out ending in .gif)', type=bool),
     Setting('out', None, 'file to write (default: dream.mp4, or dream.gif with --gif)',
             metavar='PATH'),
-    Setting('quiet', False, 'no progress bar', type=bool),
+    Setting('no_progress', False, 'no progress bar', type=bool),
 )
 DEFAULTS = defaults(SETTINGS)
 #: A GIF's frames unless --frame-size is given.
@@ -40,9 +40,16 @@ GIF_SIZE = (288, 512)
 OUT, GIF_OUT = 'dream.mp4', 'dream.gif'
 
 
+#: Command lines shown at the end of --help.
+EXAMPLES = (
+    'inception-art video --classes volcano,jellyfish --seconds 20',
+    'inception-art video --classes goldfish+coral_reef --gif --out dream.mp4',
+)
+
+
 def build_parser():
     """The command's flags: its own, the motion, the keyframes' render settings."""
-    p = ArgumentParser(prog='python -m inception_art.video',
+    p = ArgumentParser(prog='inception-art video', examples=EXAMPLES,
                        description=__doc__.splitlines()[0])
     p.add_argument('--classes', required=True, metavar='A,B+C,...',
                    help='subjects in order, comma-separated; each is a class (label word, '
@@ -100,11 +107,12 @@ def check_args(args):
 
 def main(argv=None):
     s, motion, v = check_args(parse_args(argv))
-    dream = Dream(s, **motion)
+    progress = not v.get('no_progress')
+    dream = Dream(s, renderer=Renderer(announce=progress), **motion)
     fps = motion['fps']
     path, frames, interrupted = make_video(
         dream, Schedule(v['subjects'], v['subject_seconds']), v['out'], v['seconds'], fps,
-        v['frame_size'], gif=v['gif'], progress=not v.get('quiet'))
+        v['frame_size'], gif=v['gif'], progress=progress)
     print('%s: %d frames, %.1f s at %g fps, %dx%d%s' % (
         path, frames, frames / fps, fps, v['frame_size'][1], v['frame_size'][0],
         ' (interrupted)' if interrupted else ''))

@@ -43,7 +43,7 @@ def _fps(fps):
 #: Video and live take them all.
 SETTINGS = (
     Setting('frame_size', (576, 1024), 'size of the video\'s frames (a GIF\'s: 512x288)',
-            type=size, metavar='WxH', aliases=('--size',)),
+            type=size, metavar='WxH'),
     Setting('warmup_steps', 100, 'steps of the first keyframe, from the recipe\'s start '
                                  'image', type=int, check=at_least(0)),
     Setting('zoom', 1.05, 'magnification per second, about the centre (1: none)',
