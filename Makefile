@@ -10,7 +10,8 @@
 #     OCTAVE_SCALE, OCTAVE_MODE, JITTER, SHIFT, SCALE, DEGREES, BLUR, BLUR_EVERY, OBJECTIVE,
 #     PRIOR, PRIOR_STRENGTH, PRIOR_SCALES, PRIOR_STRIDE, STATS_STRENGTH, TRANSPARENCY, INIT,
 #     SEED;
-#   render: CLASS, CLASS2, OUT; classify: IMAGES;
+#   render: CLASS, CLASS2, OUT, NO_PROGRESS=1; sheet: OUT, NO_PROGRESS=1;
+#   classify: IMAGES;
 #   gallery: CLASSES (all, a list or a WordNet subtree), CLASS_COUNT, OUT,
 #     SCHEDULER, WORKERS, FORMAT, PICTURE_SIZE, THUMB, CONNECT_TIMEOUT, NO_PROGRESS=1;
 #   frames and keyframe motion (video, live): FRAME_SIZE (the frame written
@@ -53,7 +54,7 @@ SETTINGS_FLAGS = $(KEYFRAME_SETTINGS) \
 	$(if $(OCTAVES),--octaves $(OCTAVES)) $(if $(OCTAVE_SCALE),--octave-scale $(OCTAVE_SCALE)) \
 	$(if $(OCTAVE_MODE),--octave-mode $(OCTAVE_MODE))
 RENDER_FLAGS = --class "$(CLASS)" $(if $(CLASS2),--class2 "$(CLASS2)") \
-	$(SETTINGS_FLAGS) $(if $(OUT),--out "$(OUT)")
+	$(SETTINGS_FLAGS) $(if $(OUT),--out "$(OUT)") $(if $(filter-out 0,$(NO_PROGRESS)),--no-progress)
 # make sheet: docs/gallery.png (RECIPE=2015: docs/gallery_2015.png).
 SHEET_OUT = $(or $(OUT),docs/gallery$(if $(RECIPE),_$(RECIPE)).png)
 # make gallery: the classes (default all) into OUT (default renders/gallery),
@@ -124,7 +125,8 @@ render: install
 # Twelve classes with one recipe on a contact sheet, each labelled with its
 # thumbnail-test rank by Lite2 (a judge: the dev extras).
 sheet: install-dev
-	$(COMMAND) sheet $(SETTINGS_FLAGS) --out "$(SHEET_OUT)"
+	$(COMMAND) sheet $(SETTINGS_FLAGS) --out "$(SHEET_OUT)" \
+	  $(if $(filter-out 0,$(NO_PROGRESS)),--no-progress)
 
 # A browsable gallery of classes (default: all 1000, about 8 hours on 2
 # cores; resumable): make gallery CLASSES=dog, make gallery CLASS_COUNT=48
@@ -173,7 +175,8 @@ lint: install-dev
 	$(PYTHON) -m ruff check .
 
 # The research comparison against the 2015 post: writes reports/compare.md,
-# reports/compare.json and the figures (about 45 minutes on 2 cores).
+# reports/compare.json and the figures (72 minutes on 2 shared cores, as
+# measured: reports/compare.json's wall_seconds).
 # Variables: CLASS_COUNT (how many of the 20 classes), COMPARE_STEPS,
 # WORKERS (local Dask worker processes; default the number of cores), SCHEDULER
 # (a running Dask cluster's tcp://HOST:PORT instead), COMPARE_FLAGS

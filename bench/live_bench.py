@@ -18,7 +18,7 @@ are on screen, it records over ``--seconds``:
 * CPU use of the main process and of the optimiser process, in cores,
   and the machine's load average (other work on the machine shows there).
 
-Targets (issue 5): 25.0 fps, fewer than 1 missed deadline a minute, a new
+Targets: 25.0 fps, fewer than 1 missed deadline a minute, a new
 keyframe at least every 3 s. ``--quick``, a smoke run: 10 s.
 """
 import argparse

@@ -168,7 +168,7 @@ def run(quick=False, repeat=15, steps=(), recipes_only=False, previous=None):
     results.update(lite0_steps=in_recipe_steps(max(3, repeat // 3), strides, uses),
                    lite0_steps_date=time.strftime('%Y-%m-%d %H:%M'),
                    lite0_steps_machine=harness.machine_info(),
-                   target='the prior at most 25% of a whole Lite0 step (issue 12)')
+                   target='the prior at most 25% of a whole Lite0 step ')
     return results
 
 

@@ -6,11 +6,11 @@ recipe gives values to some of them, and a flag or a keyword argument
 overrides any one. ``python -m inception_art.render
 --recipe NAME`` picks a recipe; the default recipe is ``'default'``.
 
-* ``default``: the best measured (README, "Choosing the defaults"): a
+* ``default``: the best measured (docs/render.md, "Why these defaults"): a
   512x512 Fourier, decorrelated-colour image; at every step a random shift,
   scale and rotation of it, seen by the network average-pooled by 2 and by
   4; the 2015 Adam, 256 steps.
-* ``2015``: the 2015 stills exactly (``../shared/ORIGINAL.md``, Stills):
+* ``2015``: the 2015 stills exactly (the 2015 image script):
   start from a photograph, whose size is the canvas; network views pooled by
   3 and 4; the 2015 Adam at lr 5; the Student-t prior at the stills' scales
   1..95; 100 steps; no jitter, no blur; strength 1000. That strength was
@@ -151,8 +151,8 @@ DEFAULTS = defaults(SETTINGS)
 #: logits. Keeping the same balance on another network means scaling it by
 #: the ratio of the two networks' objective gradients with respect to the
 #: pixels at the start photograph; VGG-16's cannot be measured without its
-#: weights (none here), so every network uses 1000 (README, "The 2015
-#: recipes", has the measured balance on Lite0).
+#: weights (none here), so every network uses 1000 (docs/render.md, "The
+#: 2015 recipes", has the measured balance on Lite0).
 STRENGTH_2015_VGG = 1000.0
 
 RECIPES = {

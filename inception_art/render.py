@@ -33,6 +33,7 @@ def build_parser():
     recipes.add_recipe_flags(p)
     p.add_argument('--out', metavar='PATH',
                    help='PNG to write (default: renders/CLASS.png)')
+    p.add_argument('--no-progress', action='store_true', help='no progress bar')
     return p
 
 
@@ -53,7 +54,7 @@ def main(argv=None):
     if args.out is None:
         out.parent.mkdir(exist_ok=True)
     check_writable(out)
-    image, logit = render(classes, s)
+    image, logit = render(classes, s, progress=not args.no_progress)
     save_png(image, out)
     print('%s: %s, logit %.2f (%s, %s, %d steps)' % (
         out, ' + '.join(imagenet.LABELS[c] for c in classes), logit, s['model'],

@@ -6,7 +6,7 @@ and gives its default, its help line, how to read it from text and what
 values it allows. Its flag is the name with dashes (``--prior-strength``)
 and its Make variable the name in capitals (``PRIOR_STRENGTH``), so the same
 name means the same thing in a keyword argument, a flag, a Make variable and
-the README's tables. The tables are :data:`inception_art.recipes.SETTINGS`
+the docs' tables (docs/render.md). The tables are :data:`inception_art.recipes.SETTINGS`
 (render settings), :data:`inception_art.video.dream.SETTINGS` (the keyframe
 loop's motion), :data:`inception_art.video.SETTINGS` and
 :data:`inception_art.live.app.SETTINGS` (each command's own).

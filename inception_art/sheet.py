@@ -75,6 +75,7 @@ def build_parser():
     p.add_argument('--no-judge', action='store_true',
                    help='labels without the thumbnail test (no judge package needed)')
     p.add_argument('--out', default='docs/gallery.png')
+    p.add_argument('--no-progress', action='store_true', help='no progress bar')
     recipes.add_recipe_flags(p)
     return p
 
@@ -88,7 +89,7 @@ def main(argv=None):
         raise ValueError('--columns must be >= 1 and --cell >= 16')
     check_writable(args.out)
     sheet, _ = make_sheet(classes, s, columns=args.columns, cell=args.cell,
-                          judge=not args.no_judge)
+                          judge=not args.no_judge, progress=not args.no_progress)
     with atomic_path(args.out) as tmp:
         Image.fromarray(sheet).save(tmp, format='PNG', optimize=True)
     print('%s: %d classes, recipe %s' % (args.out, len(classes), args.recipe))

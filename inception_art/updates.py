@@ -78,8 +78,8 @@ class Adam2015(Adam):
 
     ``m = 0.9 g + 0.1 m_prev``, ``v = 0.999 g^2 + 0.001 v_prev``, bias
     correction by ``1 - 0.1^t`` and ``1 - 0.001^t``, step
-    ``lr m_hat / (sqrt(v_hat) + 1e-8)`` (``../shared/ORIGINAL.md``,
-    Optimiser). That is textbook Adam with beta1 = 0.1 and beta2 = 0.001,
+    ``lr m_hat / (sqrt(v_hat) + 1e-8)`` (the 2015 code's
+    optimiser). That is textbook Adam with beta1 = 0.1 and beta2 = 0.001,
     which is how it is computed here; the parameters keep the 2015 names and
     meaning (the weight of the new gradient).
 

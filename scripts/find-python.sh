@@ -10,8 +10,9 @@ if [ -n "${1:-}" ]; then
   echo "error: $1 is not a Python 3.11; pass PY=/path/to/python3.11, or leave PY out to look for one" >&2
   exit 1
 fi
-for py in "$(command -v python3.11 2>/dev/null)" \
-          "$(pyenv prefix 3.11 2>/dev/null | head -1)/bin/python3.11" \
+pyenv_py=
+prefix=$(pyenv prefix 3.11 2>/dev/null) && [ -n "$prefix" ] && pyenv_py=${prefix%%:*}/bin/python3.11
+for py in "$(command -v python3.11 2>/dev/null)" "$pyenv_py" \
           "$(uv python find 3.11 2>/dev/null)" \
           "$(command -v python3 2>/dev/null)"; do
   if is311 "$py"; then echo "$py"; exit 0; fi

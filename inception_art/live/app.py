@@ -49,7 +49,7 @@ START_SUBJECTS = ('volcano', 'jellyfish', 'coral reef', 'peacock', 'daisy', 'mon
 #: The live mode's own settings. ``budget`` and the keyframe period below
 #: are chosen so that a 2-core machine keeps 25 fps with a new 840x472
 #: keyframe every 3 s, even while other work slows the optimiser down
-#: (README, "Live"). The settings without a flag are for the library and the
+#: (docs/live.md). The settings without a flag are for the library and the
 #: tests.
 SETTINGS = (
     Setting('host', '127.0.0.1', 'address to serve on'),

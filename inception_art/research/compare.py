@@ -50,7 +50,8 @@ DEFAULTS = grid.DEFAULTS
 #: Steps per picture: half the ``classic`` recipe's 200, so that the whole
 #: grid (38 cells x 20 classes; 17 cells with the prior read at every patch,
 #: at about 20 s a picture on a shared 2-core machine, the others about 5 s)
-#: runs in about an hour.
+#: takes about an hour (72 minutes measured, reports/compare.json's
+#: wall_seconds).
 STEPS = 100
 #: Channels rendered per last layer.
 CHANNELS = 4
@@ -61,7 +62,7 @@ QUICK = dict(classes=2, steps=12, channels=1)
 # -------------------------------------------------- what a run needs --
 #
 # Checked before any rendering: a missing package found only when judging or
-# drawing would lose the whole run (about 45 minutes).
+# drawing would lose the whole run (over an hour).
 
 def _installed(module):
     """Whether ``module`` can be imported (without importing it)."""

@@ -55,13 +55,13 @@ DEFAULTS = recipes.settings(CLASSIC)
 NO_PRIOR = dict(prior_strength=0.0)
 #: The 2015 update rule as the 2015 code ran it: its Adam (beta weighs the
 #: *new* gradient: a near-sign step), no blur, and the prior at the 2015
-#: stills' strength (``../shared/ORIGINAL.md``; set against VGG-16's logits,
+#: stills' strength (the 2015 image script; set against VGG-16's logits,
 #: see :data:`inception_art.recipes.STRENGTH_2015_VGG`).
 RULE_2015 = dict(rule='adam2015', blur=0.0, prior_strength=STRENGTH_2015_VGG)
 #: The 2015 strength brought to this network as far as it can be here: on
 #: Lite0, at the start photograph, the prior's RMS gradient at 1000 is 3.0
-#: times the network's (``python -m bench.studies.balance``, README "The 2015
-#: recipes"), so at 333 the two are equal. The 2015 pictures, saturated and
+#: times the network's (``python -m bench.studies.balance``; docs/render.md,
+#: "The 2015 recipes"), so at 333 the two are equal. The 2015 pictures, saturated and
 #: busy, say that VGG-16's gradient was the larger at 1000: 333 is the most
 #: the 2015 balance allows on Lite0. The claims' prior cells are rendered
 #: at this strength too.

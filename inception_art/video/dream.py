@@ -8,7 +8,7 @@ is interpolated (:mod:`inception_art.video.interpolate`).
 
 The optimisation is the stills' core (:mod:`inception_art.step`), set by a
 recipe of :mod:`inception_art.recipes` whose ``steps`` are the steps per
-keyframe: ``keyframes`` by default (chosen on keyframes: README, "Video"),
+keyframe: ``keyframes`` by default (chosen on keyframes: docs/video.md),
 ``2015-stream`` for the 2015 stream's settings. With a Fourier image the
 zoomed keyframe goes back into the parameters through the
 parameterisation's exact inverse (the "jump" of
@@ -38,7 +38,7 @@ def _fps(fps):
 
 
 #: The keyframe loop's own settings: the frames' size and the motion (see
-#: README, "Video", for the measurements); the render settings, the
+#: docs/video.md for the measurements); the render settings, the
 #: keyframes' canvas among them, come from the recipe (:func:`keyframe_settings`).
 #: Video and live take them all.
 SETTINGS = (
@@ -60,7 +60,7 @@ MOTION = ('warmup_steps', 'zoom', 'degrees_per_frame', 'fps', 'keyframe_seconds'
 #: Render settings a keyframe does not take: it is one canvas.
 NOT_KEYFRAME = ('octaves', 'octave_scale', 'octave_mode')
 #: The default canvas is the frames' shape at most this wide (448x252 for
-#: 1024x576: README, "Video", has the measurements).
+#: 1024x576: docs/video.md has the measurements).
 CANVAS_WIDTH = 448
 
 
