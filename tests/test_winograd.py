@@ -134,3 +134,35 @@ def test_vgg16_step_matches_corrmm():
     close = np.abs(grad - grad_ref) <= 1e-4 * np.abs(grad_ref).max()
     assert close.mean() > 0.95
     assert np.linalg.norm(grad - grad_ref) < 1e-2 * np.linalg.norm(grad_ref)
+
+
+def test_kept_kernels_follow_new_and_changed_weights():
+    """keep_kernels: the transform is reused while the weights stay; new
+    weights (set_value) and weights changed in place are transformed again."""
+    rng = np.random.RandomState(3)
+    x_value = rng.randn(1, 64, 9, 10).astype('float32')
+    r_value = rng.randn(1, 64, 9, 10).astype('float32')
+    w = theano.shared(rng.randn(64, 64, 3, 3).astype('float32'))
+    x = T.tensor4('x')
+    ours = conv3x3(x, w, keep_kernels=True)
+    ref = T.nnet.conv2d(x, w, border_mode=(1, 1), filter_flip=False)
+    f = theano.function([x], [ours, ref, T.grad((ours * r_value).sum(), x),
+                              T.grad((ref * r_value).sum(), x)])
+    assert any(isinstance(n.op, Winograd3x3) and n.op.keep_kernels
+               for n in f.maker.fgraph.toposort())
+
+    def check():
+        y, y_ref, gx, gx_ref = f(x_value)
+        assert rel_err(y, y_ref) < 1e-5 and rel_err(gx, gx_ref) < 1e-5
+
+    check()
+    check()                                              # the kept transform
+    w.set_value(rng.randn(64, 64, 3, 3).astype('float32'))
+    check()
+    w.get_value(borrow=True)[...] *= -0.5               # in place: same array
+    check()
+    # A change the fingerprint does not sample is not seen: the proof that
+    # the transform is kept, and the documented limit of the key.
+    before = f(x_value)[0]
+    w.get_value(borrow=True).flat[1] += 100.0
+    assert np.array_equal(f(x_value)[0], before)

@@ -254,6 +254,30 @@ static void output_transform(const F* M, F* y, npy_intp K, npy_intp H,
     }
 }
 
+// The kernels' transform kept between calls (the op's keep_kernels), for
+// kernels that do not change: a network's weights while it is visualised.
+// U is recomputed when the kernel array is another one (its address or
+// shape) or its values changed (a fingerprint of an even sample of them:
+// an in-place update moves nearly every weight). One per node of a
+// compiled function (Theano's per-node struct); freed with it.
+struct KernelCache {
+    void* U;
+    size_t bytes;
+    const void* data;
+    npy_intp K, C;
+    double print;
+};
+
+template <typename F>
+static double fingerprint(const F* w, npy_intp n)
+{
+    enum { SAMPLES = 257 };
+    double s = 0;
+    for (npy_intp i = 0; i < SAMPLES && n; ++i)
+        s += (double) (i + 1) * (double) w[i * n / SAMPLES];
+    return s;
+}
+
 // Threads. The transforms are memory-bound loops that one core runs at a
 // time, between GEMMs that OpenBLAS spreads over all cores; with 2 cores
 // that left one idle for a fifth of the time, and OpenBLAS's own threads
@@ -340,7 +364,8 @@ static void run_threads(void* (*fn)(void*), Job<F>* jobs, int n)
 // Plain C on arrays: called without the GIL.
 template <typename F>
 static int convolve(const F* x, const F* w, F* y, npy_intp N, npy_intp C,
-                    npy_intp H, npy_intp W, npy_intp K, bool transposed)
+                    npy_intp H, npy_intp W, npy_intp K, bool transposed,
+                    KernelCache* cache)
 {
     const bool openblas = openblas_get_num_threads && openblas_set_num_threads;
     const int blas_threads = openblas ? openblas_get_num_threads() : 1;
@@ -361,7 +386,16 @@ static int convolve(const F* x, const F* w, F* y, npy_intp N, npy_intp C,
     const npy_intp P = block_rows * TW;
 
     Job<F> jobs[64];
-    F* U = (F*) malloc(sizeof(F) * 16 * plane_stride<F>(K * C));
+    const size_t u_bytes = sizeof(F) * 16 * plane_stride<F>(K * C);
+    const double print = cache ? fingerprint<F>(w, K * C * 9) : 0;
+    const bool kept = cache && cache->U && cache->data == (const void*) w
+                      && cache->K == K && cache->C == C && cache->print == print;
+    if (cache && !kept && cache->bytes != u_bytes) {
+        free(cache->U);
+        cache->U = malloc(u_bytes);
+        cache->bytes = cache->U ? u_bytes : 0;
+    }
+    F* U = cache ? (F*) cache->U : (F*) malloc(u_bytes);
     bool ok = U != NULL;
     for (int t = 0; t < threads; ++t) {
         Job<F> j = {x, w, y, U, N, C, H, W, K, TH, TW, block_rows,
@@ -374,11 +408,15 @@ static int convolve(const F* x, const F* w, F* y, npy_intp N, npy_intp C,
     }
     if (ok) {
         if (threads > 1) openblas_set_num_threads(1);
-        run_threads<F>(filter_part<F>, jobs, threads);
+        if (!kept) run_threads<F>(filter_part<F>, jobs, threads);
         run_threads<F>(blocks_part<F>, jobs, threads);
         if (threads > 1) openblas_set_num_threads(blas_threads);
+        if (cache && !kept) {
+            cache->data = w; cache->K = K; cache->C = C; cache->print = print;
+        }
     }
-    free(U);
+    if (!cache) free(U);
+    else if (!ok && !kept) cache->data = NULL;   // U may be half made
     for (int t = 0; t < threads; ++t) {
         free(jobs[t].V); free(jobs[t].M); free(jobs[t].rows);
     }
@@ -386,11 +424,12 @@ static int convolve(const F* x, const F* w, F* y, npy_intp N, npy_intp C,
 }
 
 // The op's C code: checks the shapes, (re)allocates *out, runs convolve()
-// without the GIL. x and w must be C-contiguous arrays of type F. Returns 0,
-// or -1 with a Python exception set.
+// without the GIL. x and w must be C-contiguous arrays of type F; cache is
+// the node's KernelCache, or NULL to transform the kernels every call.
+// Returns 0, or -1 with a Python exception set.
 template <typename F>
 static int run(PyArrayObject* x, PyArrayObject* w, PyArrayObject** out,
-               bool transposed)
+               bool transposed, KernelCache* cache)
 {
     const npy_intp* xd = PyArray_DIMS(x);
     const npy_intp* wd = PyArray_DIMS(w);
@@ -436,7 +475,7 @@ static int run(PyArrayObject* x, PyArrayObject* w, PyArrayObject** out,
     Py_BEGIN_ALLOW_THREADS
     err = convolve<F>((const F*) PyArray_DATA(x), (const F*) PyArray_DATA(w),
                       (F*) PyArray_DATA(y), xd[0], C, xd[2], xd[3], K,
-                      transposed);
+                      transposed, cache);
     Py_END_ALLOW_THREADS
     if (err) {
         PyErr_NoMemory();

@@ -43,7 +43,7 @@ _C_CODE = r"""
     PyArrayObject* xc = PyArray_GETCONTIGUOUS(%(x)s);
     PyArrayObject* wc = PyArray_GETCONTIGUOUS(%(w)s);
     int ia_err = !xc || !wc ? -1 : inception_art_wg::run<dtype_%(x)s>(
-        xc, wc, &%(y)s, %(params)s->transposed != 0);
+        xc, wc, &%(y)s, %(params)s->transposed != 0, %(cache)s);
     Py_XDECREF(xc);
     Py_XDECREF(wc);
     if (ia_err) { %(fail)s }
@@ -74,6 +74,13 @@ class Winograd3x3(UsesBlas, theano.gof.Op):
         spatial axes (:func:`_flip_transpose`), which is what the gradient
         with respect to the input needs; done while transforming the
         kernels, so no flipped copy is made.
+    keep_kernels : bool
+        Keep the kernels' transform between calls while ``w`` is the same
+        array with the same values (address, shape and a fingerprint of a
+        sample of its values): for weights that do not change, such as a
+        network's while a picture is optimised. Costs the transform's
+        memory (16/9 of ``w``) per node for the life of the compiled
+        function.
 
     Notes
     -----
@@ -86,11 +93,12 @@ class Winograd3x3(UsesBlas, theano.gof.Op):
     direct correlation.
     """
 
-    __props__ = ('transposed',)
+    __props__ = ('transposed', 'keep_kernels')
     params_type = ParamsType(transposed=int64)
 
-    def __init__(self, transposed=False):
+    def __init__(self, transposed=False, keep_kernels=False):
         self.transposed = bool(transposed)
+        self.keep_kernels = bool(keep_kernels)
 
     def get_params(self, node):
         return self.params_type.get_params(transposed=int(self.transposed))
@@ -135,7 +143,7 @@ class Winograd3x3(UsesBlas, theano.gof.Op):
     def grad(self, inputs, output_grads):
         x, w = inputs
         gy, = output_grads
-        gx = Winograd3x3(not self.transposed)(gy, w)
+        gx = Winograd3x3(not self.transposed, self.keep_kernels)(gy, w)
         # AbstractConv2d_gradWeights (conv2d convention: flipped kernels
         # unless filter_flip=False) gives the gradient of the kernels g
         # that this op correlates with; map it back to w.
@@ -148,18 +156,35 @@ class Winograd3x3(UsesBlas, theano.gof.Op):
     def c_support_code(self):
         return blas_support_code() + _SUPPORT_CODE
 
+    def c_support_code_struct(self, node, name):
+        if not self.keep_kernels:
+            return ''
+        return 'inception_art_wg::KernelCache kernels_%s;\n' % name
+
+    def c_init_code_struct(self, node, name, sub):
+        if not self.keep_kernels:
+            return ''
+        return 'memset(&kernels_%s, 0, sizeof(kernels_%s));\n' % (name, name)
+
+    def c_cleanup_code_struct(self, node, name):
+        if not self.keep_kernels:
+            return ''
+        return 'free(kernels_%s.U);\n' % name
+
     def c_code(self, node, name, inp, out, sub):
         return _C_CODE % dict(x=inp[0], w=inp[1], y=out[0], fail=sub['fail'],
-                              params=sub['params'])
+                              params=sub['params'],
+                              cache='&kernels_%s' % name if self.keep_kernels else 'NULL')
 
     def c_code_cache_version(self):
         return _C_VERSION + blas_version()
 
 
-def conv3x3(x, w):
+def conv3x3(x, w, keep_kernels=False):
     """``T.nnet.conv2d(x, w, border_mode=(1, 1), filter_flip=False)`` for
-    (K, C, 3, 3) kernels ``w``, by Winograd F(2x2, 3x3)."""
-    return Winograd3x3()(x, w)
+    (K, C, 3, 3) kernels ``w``, by Winograd F(2x2, 3x3); ``keep_kernels``:
+    see :class:`Winograd3x3`."""
+    return Winograd3x3(keep_kernels=keep_kernels)(x, w)
 
 
 class Winograd3x3Layer(lasagne.layers.Conv2DLayer):
@@ -170,15 +195,17 @@ class Winograd3x3Layer(lasagne.layers.Conv2DLayer):
     "valid" convolution; the op pads by itself, so this layer overrides
     ``get_output_for`` rather than passing ``convolution=``. Takes the
     keyword arguments of ``Conv2DLayer`` except ``filter_size``, ``stride``
-    and ``pad``.
+    and ``pad``, and ``keep_kernels`` (default True: the kernels' transform
+    is kept while ``W`` does not change; see :class:`Winograd3x3`).
     """
 
-    def __init__(self, incoming, num_filters, **kwargs):
+    def __init__(self, incoming, num_filters, keep_kernels=True, **kwargs):
         super().__init__(incoming, num_filters, (3, 3), stride=(1, 1), pad=1,
                          **kwargs)
+        self.keep_kernels = keep_kernels
 
     def get_output_for(self, input, **kwargs):
-        conved = conv3x3(input, self.W)
+        conved = conv3x3(input, self.W, self.keep_kernels)
         if self.b is not None:
             conved = conved + self.b.dimshuffle('x', 0, 'x', 'x')
         return self.nonlinearity(conved)
