@@ -3,8 +3,8 @@
 # ROOT, copy this checkout into it and run `make render CLASS=volcano STEPS=8`
 # there, as a user of a fresh machine would (docs/install.md, "How the
 # install is tested on clean Debian").
-#   sudo scripts/test-clean-debian.sh bookworm /work/chroots/bookworm
-#   sudo scripts/test-clean-debian.sh trixie   /work/chroots/trixie
+#   sudo scripts/test-clean-debian.sh bookworm /var/tmp/bookworm-root
+#   sudo scripts/test-clean-debian.sh trixie   /var/tmp/trixie-root
 # Expected: bookworm (Python 3.11) installs everything and writes
 # renders/volcano.png; trixie (Python 3.13, no python3.11 package) stops with
 # one "error: no Python 3.11 found ..." line and makes no .venv. Exit status
