@@ -16,6 +16,10 @@ Three formats are read:
 message is a single line naming the file, what was expected, what was found
 and where to get the right file.
 
+A file named like a published one (:data:`KNOWN_FILES`) whose MD5 is not a
+published sum gives a one-line :class:`WeightFileWarning` and is loaded
+anyway: the shape checks decide whether it is usable.
+
 Pickles are unpickled with a whitelist of globals, so a weight file cannot run
 code on load.
 """
@@ -24,8 +28,10 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
+import hashlib
 import os
 import pickle
+import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -34,6 +40,7 @@ from numpy.lib.stride_tricks import as_strided
 
 __all__ = [
     'WeightFileError',
+    'WeightFileWarning',
     'KNOWN_FILES',
     'VGG_CONVS_PER_BLOCK',
     'VGG_BLOCK_WIDTHS',
@@ -53,28 +60,39 @@ __all__ = [
 
 _LASAGNE_URL = 'https://s3.amazonaws.com/lasagne/recipes/pretrained/imagenet/'
 _MATCONVNET_PAGE = "MatConvNet's pretrained models page (www.vlfeat.org/matconvnet/pretrained/)"
+# MatConvNet re-exported its models for newer releases and changed the "File
+# checksums" table of that page each time; every version on record is accepted.
+_MATCONVNET_MD5_SOURCE = "as published on MatConvNet's pretrained models page"
 
 #: Weight files this project knows about: file name -> facts for models/README.md.
 #: ``size_bytes`` is exact where the file is at hand, otherwise ``None`` and
 #: ``size`` gives the approximate figure (VGG: parameters x 4 bytes).
+#: ``md5`` holds the sums a good copy may have (empty: none known), checked on
+#: every load; ``md5_source`` says where they were found.
 KNOWN_FILES: dict[str, dict[str, Any]] = {
     'vgg16.pkl': {
         'description': "VGG-16 ImageNet weights (Caffe model converted for Lasagne), "
                        "Python-2 pickle: 'param values', 'synset words', 'mean value' (BGR)",
         'published': 'the Lasagne Recipes model zoo (' + _LASAGNE_URL + 'vgg16.pkl)',
         'put_at': 'models/vgg16.pkl',
-        'size': 'about 553 MB',
+        'size': 'about 553 MB of parameters; 1.56 GB as a Python-2 text pickle',
         'size_bytes': None,
         'sha256': None,
+        # The model zoo publishes no sums; this one was recorded by a user of
+        # the download (the GitHub project stes/fan, in its model code).
+        'md5': ('57858ec9bb7435e99c78a0520e6c5d3e',),
+        'md5_source': 'as recorded by a third party; the model zoo publishes none',
     },
     'vgg19.pkl': {
         'description': "VGG-19 ImageNet weights (Caffe model converted for Lasagne), "
                        "Python-2 pickle: 'param values', 'synset words', 'mean value' (BGR)",
         'published': 'the Lasagne Recipes model zoo (' + _LASAGNE_URL + 'vgg19.pkl)',
         'put_at': 'models/vgg19.pkl',
-        'size': 'about 575 MB',
+        'size': 'about 575 MB of parameters; 1.63 GB as a Python-2 text pickle',
         'size_bytes': None,
         'sha256': None,
+        'md5': (),
+        'md5_source': None,
     },
     'imagenet-vgg-verydeep-16.mat': {
         'description': 'VGG-16 ImageNet weights as a MatConvNet SimpleNN .mat (RGB input)',
@@ -83,6 +101,9 @@ KNOWN_FILES: dict[str, dict[str, Any]] = {
         'size': 'about 530 MB',
         'size_bytes': None,
         'sha256': None,
+        'md5': ('f72d927587ca4c97fbd165ec9cb9997f', '7f0f9f01dfd99c7b7088d1c5a26eb483',
+                '5a68244cf55c66fea59e23ee63cf56ef'),
+        'md5_source': _MATCONVNET_MD5_SOURCE,
     },
     'imagenet-vgg-verydeep-19.mat': {
         'description': 'VGG-19 ImageNet weights as a MatConvNet SimpleNN .mat (RGB input)',
@@ -91,6 +112,11 @@ KNOWN_FILES: dict[str, dict[str, Any]] = {
         'size': 'about 550 MB',
         'size_bytes': None,
         'sha256': None,
+        # The last sum is the beta16 file's (models/beta16/ on the same site),
+        # as recorded by a third party (GitHub anishathalye/neural-style, README).
+        'md5': ('106118b7cf60435e6d8e04f6a6dc3657', '49e623de543b207d57fab0f6eaf79a7e',
+                'b9b4a9eb1c2fb3b50e1ec1aca6f22342', '8ee3263992981a1d26e73b3ca028a123'),
+        'md5_source': _MATCONVNET_MD5_SOURCE + ' (beta16 file: by a third party)',
     },
     'efficientnet-lite0-57934424.pth': {
         'description': 'EfficientNet-Lite0 ImageNet weights, legacy (non-zip) torch state dict, '
@@ -101,6 +127,8 @@ KNOWN_FILES: dict[str, dict[str, Any]] = {
         'size': '18.8 MB',
         'size_bytes': 18826032,
         'sha256': '579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db',
+        'md5': (),
+        'md5_source': None,
     },
 }
 
@@ -165,6 +193,46 @@ def _corrupt(path: str, what: str, exc: BaseException) -> WeightFileError:
     return WeightFileError(path, 'truncated or corrupt %s (%s: %s)'
                            % (what, type(exc).__name__, detail[:200]),
                            'the file is damaged: download it again; ' + _where_to_get(path))
+
+
+class WeightFileWarning(UserWarning):
+    """A weight file is loaded although something about it looks wrong.
+
+    The message is one line, like :class:`WeightFileError`'s.
+    """
+
+
+def _md5(path: str, chunk: int = 1 << 22) -> str:
+    """MD5 hex digest of the file ``path``, read ``chunk`` bytes at a time."""
+    digest = hashlib.md5(usedforsecurity=False)  # a download check, not security
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(chunk), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_md5(path: str) -> None:
+    """Warn if ``path`` is named like a published file but has none of its MD5 sums.
+
+    A copy with another sum (damaged, re-saved, another release) is still
+    loaded: the layer-shape checks say whether it is usable. Nothing is
+    cached, so a file replaced between runs is checked afresh (about 1 s for
+    530 MB).
+    """
+    info = KNOWN_FILES.get(os.path.basename(path))
+    if not info or not info.get('md5'):
+        return
+    try:
+        got = _md5(path)
+    except OSError:
+        return  # the reader opens it next and reports the problem
+    expected = info['md5']
+    if got in expected:
+        return
+    want = expected[0] if len(expected) == 1 else 'one of ' + ', '.join(expected)
+    warnings.warn(WeightFileWarning(
+        '%s: MD5 %s, expected %s (%s); the file may be damaged or another release; '
+        'loading anyway' % (path, got, want, info['md5_source'])), stacklevel=3)
 
 
 # ------------------------------------------------ the legacy torch format --
@@ -329,6 +397,7 @@ def read_torch_legacy(path) -> collections.OrderedDict[str, np.ndarray]:
     """
     path = os.fspath(path)
     _require_file(path)
+    _check_md5(path)
     with open(path, 'rb') as f:
         if f.read(4) == b'PK\x03\x04':
             raise WeightFileError(
@@ -537,6 +606,13 @@ def read_lasagne_pickle(path) -> dict[str, Any]:
     ``'mean value'``: the BGR mean pixel (about ``[103.939, 116.779, 123.68]``)
     to subtract from BGR input on the 0..255 scale.
 
+    The kernels are Caffe's, unflipped: the model zoo's ``vgg16.py`` /
+    ``vgg19.py`` apply them with ``flip_filters=False`` (first with
+    ``Conv2DDNNLayer``, whose default that is, later explicitly), i.e. as a
+    cross-correlation, as Caffe does. Flipped kernels would only suit
+    ``Conv2DLayer``'s default true convolution. ``vgg19_normalized.pkl`` (for
+    style transfer) has the same layout but only VGG-19's 16 conv layers.
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -552,9 +628,16 @@ def read_lasagne_pickle(path) -> dict[str, Any]:
     ------
     WeightFileError
         Missing, truncated or corrupt file, or not a dict with ``'param values'``.
+
+    Warns
+    -----
+    WeightFileWarning
+        The file has a published name but not a published MD5 (see
+        :data:`KNOWN_FILES`); it is read anyway.
     """
     path = os.fspath(path)
     _require_file(path)
+    _check_md5(path)
     try:
         with open(path, 'rb') as f:
             model = _NumpyUnpickler(f, encoding='latin1').load()
@@ -651,13 +734,21 @@ def read_matconvnet(path) -> dict[str, Any]:
     ``utils/import-caffe.py``, which reads a Caffe blob ``(out, in, h, w)``,
     reverses its axes to ``(w, h, in, out)`` and, by default (``--transpose``,
     "a sane MATLAB format"), swaps the first two to ``(h, w, in, out)``; it
-    also reverses the first layer's input channels (BGR -> RGB) and never
-    flips kernels spatially, so ``W`` keeps Caffe's cross-correlation
-    semantics. Hence ``W[y, x, c, k]`` with ``y`` the row (height). The
-    ``vl_nnconv`` help page writes ``FW x FH x FC x K``; that conflicts with
-    the importer and with its own size formulas (``FH`` paired with ``H``), so
-    it is read as a slip of the page -- but it is why some VGG ports swap
-    the two spatial axes, and no real ``.mat`` was at hand to settle it.
+    also reverses the first layer's input channels (BGR -> RGB; its
+    ``import-ref-models.sh`` converts the VGG-VD models as
+    ``--caffe-variant=caffe``, the variant that does) and never flips kernels
+    spatially, so ``W`` keeps Caffe's cross-correlation semantics. Hence
+    ``W[y, x, c, k]`` with ``y`` the row (height). An inner-product blob
+    ``(1, 1, out, in)`` becomes ``(in, out)``, is reshaped in Fortran order
+    to ``(h, w, c, out)`` of its input and then goes through the same axis
+    swap: since Caffe flattens its input as ``(c, h, w)``, ``W[y, x, c, k]``
+    is Caffe's ``fc[k, (c * h + y) * w + x]``. Biases are written as rows
+    ``(1, K)`` by the importer; the files re-exported for MatConvNet beta17+
+    hold columns ``(K, 1)``: both are read. The ``vl_nnconv`` help page
+    writes ``FW x FH x FC x K``; that conflicts with the importer and with its
+    own size formulas (``FH`` paired with ``H``), so it is read as a slip of
+    the page -- but it is why some VGG ports swap the two spatial axes, and
+    no real ``.mat`` was at hand to settle it.
 
     Parameters
     ----------
@@ -675,11 +766,18 @@ def read_matconvnet(path) -> dict[str, Any]:
     ------
     WeightFileError
         Missing, truncated or corrupt file, or no ``layers`` cell array.
+
+    Warns
+    -----
+    WeightFileWarning
+        The file has a published name but not a published MD5 (see
+        :data:`KNOWN_FILES`); it is read anyway.
     """
     import scipy.io  # only this reader needs scipy
 
     path = os.fspath(path)
     _require_file(path)
+    _check_md5(path)
     try:
         mat = scipy.io.loadmat(path, squeeze_me=False, struct_as_record=False)
     except MemoryError:
@@ -808,10 +906,33 @@ def _check_labels(path, labels: list[str] | None, table: list[LayerShape]):
     return labels
 
 
+def _refuse_conv_only(path, params: list[np.ndarray], table_fn) -> None:
+    """Refuse a pickle of conv layers only, such as the model zoo's ``vgg19_normalized.pkl``.
+
+    Its 32 arrays (VGG-19's 16 convs, W and b) count like VGG-16's 16 layers,
+    so without this it would be reported as a mis-shaped VGG-16 file.
+    """
+    kernels = params[0::2]
+    if not kernels or len(params) % 2 or any(W.ndim != 4 for W in kernels):
+        return  # has dense layers, or is odd in other ways the shape checks report
+    convs19 = [ly.W for ly in table_fn(19) if ly.name.startswith('conv')]
+    if [W.shape for W in kernels] == convs19:
+        found = ("the Lasagne model zoo's vgg19_normalized.pkl (VGG-19's 16 conv layers "
+                 'rescaled for style transfer, %d arrays, no fc6-fc8)' % len(params))
+        fix = 'use the full VGG-19 instead: ' + _where_to_get('vgg19.pkl')
+    else:
+        found = 'conv layers only (%d arrays, every W 4-D, no fc6-fc8)' % len(params)
+        fix = _where_to_get(path)
+    raise WeightFileError(
+        path, 'expected a whole VGG with its fully connected layers fc6-fc8, found ' + found,
+        fix)
+
+
 def _vgg_from_lasagne(path, depth, table_fn) -> VGGWeights:
     """:func:`vgg_params` for a Lasagne pickle; ``table_fn(depth)`` is the layer table."""
     model = read_lasagne_pickle(path)
     params = model['param values']
+    _refuse_conv_only(path, params, table_fn)
     depth = _resolve_depth(path, depth, len(params) // 2 if len(params) % 2 == 0 else None,
                            len(params), "'param values' arrays", 2,
                            'W and b for each conv and fc layer')
@@ -913,7 +1034,14 @@ def vgg_params(path, depth: int | None = None, *,
     Raises
     ------
     WeightFileError
-        Missing/corrupt file, unknown extension, wrong layer count or shapes.
+        Missing/corrupt file, unknown extension, wrong layer count or shapes,
+        or a pickle of conv layers only (such as ``vgg19_normalized.pkl``).
+
+    Warns
+    -----
+    WeightFileWarning
+        The file has a published name but not a published MD5; it is loaded
+        anyway.
     """
     path = os.fspath(path)
     table_fn = functools.partial(vgg_layer_table, block_widths=block_widths,

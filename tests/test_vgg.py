@@ -61,7 +61,8 @@ def numpy_vgg(image_rgb, params):
 def narrow_vgg(tmp_path_factory):
     rng = np.random.RandomState(0)
     params = raw_params(rng)
-    path = tmp_path_factory.mktemp('models') / 'vgg16.pkl'
+    # Not named vgg16.pkl: that name is checked against the published MD5.
+    path = tmp_path_factory.mktemp('models') / 'narrow_vgg16.pkl'
     with open(path, 'wb') as f:
         pickle.dump({'param values': params, 'mean value': MEAN_BGR,
                      'synset words': ['class %d' % i for i in range(FCS[-1])]}, f, protocol=2)

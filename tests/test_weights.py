@@ -7,17 +7,24 @@ computed once with torch 2.13 (an independent reader).
 """
 import ast
 import collections
+import hashlib
 import importlib.util
 import os
 import pickle
+import re
 import struct
+import warnings
 
 import numpy as np
 import pytest
 import scipy.io
 
 from inception_art import weights as W
-from inception_art.weights import WeightFileError
+from inception_art.weights import WeightFileError, WeightFileWarning
+
+# Small files named like published ones have other MD5 sums: that warning is
+# tested on its own below (pytest.warns sees it whatever this filter says).
+pytestmark = pytest.mark.filterwarnings('ignore::inception_art.weights.WeightFileWarning')
 
 # --- a writer for torch's legacy format, without torch -----------------------
 
@@ -405,6 +412,40 @@ def test_label_count_checked(tmp_path):
         W.vgg_params(path, block_widths=BLOCKS, fc_widths=FCS)
 
 
+def _conv_only_params(depth, rng):
+    """The conv layers of a small VGG-``depth``, as a model-zoo pickle holds them."""
+    canonical = _canonical(depth, rng)[:-3]
+    return _lasagne_params(canonical, n_fc=0)
+
+
+@pytest.mark.parametrize('depth', [None, 16, 19])
+def test_vgg19_normalized_named(tmp_path, depth):
+    """The model zoo's vgg19_normalized.pkl: VGG-19's 16 conv layers (32 arrays,
+    as many as VGG-16's 16 layers), no fc6-fc8."""
+    path = tmp_path / 'vgg19_normalized.pkl'
+    params = _conv_only_params(19, np.random.default_rng(11))
+    with open(path, 'wb') as f:  # the notebook that uses it reads 'param values' only
+        Py2Pickler(f, protocol=2).dump({'param values': params})
+    assert len(W.read_lasagne_pickle(path)['param values']) == 32
+    with pytest.raises(WeightFileError) as info:
+        W.vgg_params(path, depth, block_widths=BLOCKS, fc_widths=FCS)
+    msg = _assert_one_line(info.value, path)
+    assert "found the Lasagne model zoo's vgg19_normalized.pkl" in msg
+    assert 'no fc6-fc8' in msg and 'looks like' not in msg
+    assert 'use the full VGG-19 instead: get vgg19.pkl from the Lasagne Recipes' in msg
+    assert 'models/vgg19.pkl' in msg
+
+
+def test_conv_only_pickle_named(tmp_path):
+    path = tmp_path / 'vgg16-features.pkl'
+    write_lasagne(path, _conv_only_params(16, np.random.default_rng(12)))
+    with pytest.raises(WeightFileError) as info:
+        W.vgg_params(path, block_widths=BLOCKS, fc_widths=FCS)
+    msg = _assert_one_line(info.value, path)
+    assert 'found conv layers only (26 arrays, every W 4-D, no fc6-fc8)' in msg
+    assert 'vgg16.pkl or vgg19.pkl' in msg and 'vgg19_normalized' not in msg
+
+
 def test_lasagne_not_a_model(tmp_path):
     path = tmp_path / 'vgg16.pkl'
     with open(path, 'wb') as f:
@@ -600,8 +641,70 @@ def test_missing_unknown_name_and_extension(tmp_path):
 
 def test_known_files_table():
     for info in W.KNOWN_FILES.values():
-        assert {'description', 'published', 'put_at', 'size', 'size_bytes', 'sha256'} <= set(info)
+        assert {'description', 'published', 'put_at', 'size', 'size_bytes', 'sha256',
+                'md5', 'md5_source'} <= set(info)
+        assert isinstance(info['md5'], tuple)
+        assert all(re.fullmatch('[0-9a-f]{32}', s) for s in info['md5'])
+        assert (info['md5_source'] is None) == (not info['md5'])
     assert W.KNOWN_FILES['vgg16.pkl']['put_at'] == 'models/vgg16.pkl'
+    # The sums of MatConvNet's pretrained models page (every version on record).
+    md5 = {d: W.KNOWN_FILES['imagenet-vgg-verydeep-%s.mat' % d]['md5'] for d in ('16', '19')}
+    assert 'f72d927587ca4c97fbd165ec9cb9997f' in md5['16'] and len(md5['16']) == 3
+    assert '106118b7cf60435e6d8e04f6a6dc3657' in md5['19'] and len(md5['19']) == 4
+
+
+# --- MD5 sums of published files ----------------------------------------------
+
+
+@pytest.mark.parametrize('name, expected', [
+    ('vgg16.pkl', 'expected 57858ec9bb7435e99c78a0520e6c5d3e ('),
+    ('imagenet-vgg-verydeep-19.mat', 'expected one of 106118b7cf60435e6d8e04f6a6dc3657, '
+     '49e623de543b207d57fab0f6eaf79a7e, b9b4a9eb1c2fb3b50e1ec1aca6f22342, '
+     '8ee3263992981a1d26e73b3ca028a123 ('),
+])
+def test_md5_mismatch_warns_and_loads(tmp_path, name, expected):
+    depth = 19 if '19' in name else 16
+    canonical = _canonical(depth, np.random.default_rng(13))
+    path = tmp_path / name
+    if name.endswith('.pkl'):
+        write_lasagne(path, _lasagne_params(canonical))
+    else:
+        write_matconvnet(path, canonical, depth)
+    got = hashlib.md5(path.read_bytes()).hexdigest()
+    with pytest.warns(WeightFileWarning) as record:
+        net = W.vgg_params(path, block_widths=BLOCKS, fc_widths=FCS)
+    assert net.depth == depth  # a warning, not a refusal
+    assert len(record) == 1
+    msg = _assert_one_line(record[0].message, path)
+    assert msg.startswith('%s: MD5 %s, ' % (path, got))
+    assert expected in msg and msg.endswith('loading anyway')
+
+
+def test_md5_match_is_silent_and_checked_every_load(tmp_path, monkeypatch):
+    path = tmp_path / 'vgg16.pkl'
+    write_lasagne(path, _lasagne_params(_canonical(16, np.random.default_rng(14))))
+    monkeypatch.setitem(W.KNOWN_FILES['vgg16.pkl'], 'md5',
+                        ('0' * 32, hashlib.md5(path.read_bytes()).hexdigest()))
+    calls = []
+    real_md5 = W._md5
+    monkeypatch.setattr(W, '_md5', lambda p, *a: calls.append(p) or real_md5(p, *a))
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        W.vgg_params(path, block_widths=BLOCKS, fc_widths=FCS)
+        W.vgg_params(path, block_widths=BLOCKS, fc_widths=FCS)
+    assert calls == [str(path)] * 2  # nothing cached
+    # A name that is not a published one is not hashed at all.
+    other = tmp_path / 'my-vgg16.pkl'
+    other.write_bytes(path.read_bytes())
+    W.vgg_params(other, block_widths=BLOCKS, fc_widths=FCS)
+    assert len(calls) == 2
+
+
+def test_md5_read_in_chunks(tmp_path):
+    path = tmp_path / 'blob'
+    data = np.random.default_rng(15).bytes(10_000)
+    path.write_bytes(data)
+    assert W._md5(str(path), chunk=7) == W._md5(str(path)) == hashlib.md5(data).hexdigest()
 
 
 def test_module_imports_neither_torch_nor_theano():
