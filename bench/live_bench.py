@@ -2,7 +2,7 @@
 network optimising.
 
     python -m bench.live_bench [--seconds 60] [--out bench/live.json] [--quick]
-                               [--opt-size WxH] [--steps N] [--keyframe-seconds S]
+                               [--canvas WxH] [--steps N] [--keyframe-seconds S]
 
 Runs :class:`inception_art.live.LiveApp` with the live defaults (the real
 Lite0 optimiser in its own process, the 25 fps frame clock, the web

@@ -107,8 +107,8 @@ def run(quick=False, repeat=5, sizes=('224x224', '448x252', '840x472'), no_torch
                 "conv2d (CorrMM, input padded by Lasagne); theano_winograd: "
                 "inception_art.nets.winograd (Winograd F(2x2,3x3)) for the 3x3 "
                 "convolutions with >= %d input channels and >= %d 2x2 output tiles "
-                "(conv1_1, 3 channels, and conv5_* at 224x224, 14x14, stay on "
-                "CorrMM). torch_*: bench.torch_reference, 2 threads, NCHW "
+                "(conv1_1, 3 channels, stays on CorrMM), the kernels' transform "
+                "kept between steps. torch_*: bench.torch_reference, 2 threads, NCHW "
                 "('contiguous') and channels_last." % (vgg.WINOGRAD_MIN_CHANNELS,
                                                    vgg.WINOGRAD_MIN_TILES),
         'timing': 'The two Theano steps round-robin in one process, %d timed steps '

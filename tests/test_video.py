@@ -557,8 +557,8 @@ def test_ctrl_c_in_make_video_keeps_a_playable_file(tmp_path):
     else in the foreground group."""
     out = tmp_path / 'dream.mp4'
     _, said = interrupt_group_at_3_s(
-        ['make', '-s', 'video', 'CLASSES=volcano', 'SECONDS=100', 'FPS=10', 'SIZE=192x128',
-         'OPT_SIZE=96x64', 'KEYFRAME_SECONDS=1', 'STEPS=2', 'WARMUP_STEPS=2', 'OUT=%s' % out],
+        ['make', '-s', 'video', 'CLASSES=volcano', 'SECONDS=100', 'FPS=10', 'FRAME_SIZE=192x128',
+         'CANVAS=96x64', 'KEYFRAME_SECONDS=1', 'STEPS=2', 'WARMUP_STEPS=2', 'OUT=%s' % out],
         cwd=TESTS.parent)
     assert b'Traceback' not in said, said[-800:]
     frames = probe(out)['frames']

@@ -126,7 +126,7 @@ def test_vgg16_step_matches_corrmm():
     f = theano.function([image], outputs)
     wino = [node for node in f.maker.fgraph.toposort()
             if isinstance(node.op, Winograd3x3)]
-    assert len(wino) == 2 * 9  # conv1_2 .. conv4_3 (conv5, 14x14: CorrMM)
+    assert len(wino) == 2 * 12  # conv1_2 .. conv5_3 (conv1_1, 3 channels: CorrMM)
     rgb = np.random.RandomState(6).uniform(0, 255, (1, 3, 224, 224))
     logits_ref, grad_ref, logits, grad = f(rgb.astype('float32'))
     assert np.abs(grad_ref).max() > 0

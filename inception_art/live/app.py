@@ -189,7 +189,7 @@ class LiveApp:
         if c['twitch_stream']:
             h, w = c['frame_size']
             if h % 2 or w % 2:
-                raise ValueError('--twitch streams yuv420p video: --size needs an even '
+                raise ValueError('--twitch streams yuv420p video: --frame-size needs an even '
                                  'width and height, got %dx%d' % (w, h))
         if t.channel:
             check_irc_settings(t.channel, c['irc_server'], t.nick, t.token)

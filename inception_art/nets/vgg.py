@@ -33,10 +33,13 @@ CONV3X3 = ('winograd', 'corrmm')
 #: Winograd's GEMMs sum over the input channels: with conv1_1's 3 they are
 #: too thin to beat CorrMM (measured 0.4-0.7x, forward + input gradient).
 WINOGRAD_MIN_CHANNELS = 16
-#: ... and its kernel transform (16 K C values, every call) is only repaid
-#: over enough 2x2 tiles: conv5 at 224x224 (14x14, 49 tiles) measured 0.7x
-#: CorrMM's speed, at 448x252 (28x15, 112 tiles) 1.3x.
-WINOGRAD_MIN_TILES = 64
+#: ... and over at least this many 2x2 output tiles. While the kernel
+#: transform was redone every call it was only repaid over enough tiles
+#: (conv5 at 224x224, 49 tiles, measured 0.7x CorrMM's speed); kept between
+#: calls (:class:`~inception_art.nets.winograd.Winograd3x3`'s
+#: ``keep_kernels``), conv5 on Winograd made the whole 224x224 step 5-8%
+#: faster (AMD EPYC, 2 cores), so every layer with enough channels takes it.
+WINOGRAD_MIN_TILES = 0
 
 
 def models_dirs():
@@ -99,7 +102,7 @@ def build(depth=16, size=(224, 224), path=None, weights=None,
     if min(h, w) < MIN_SIZE:
         raise InputSizeError(
             'vgg%d needs images of at least %dx%d (fc6 is a 7x7 convolution '
-            'over the 1/32 map); got %dx%d: use --size with both sides >= %d'
+            'over the 1/32 map); got %dx%d: use --canvas with both sides >= %d'
             % (depth, MIN_SIZE, MIN_SIZE, w, h, MIN_SIZE))
     if weights is None:
         weights = vgg_params(path or default_path(depth), depth)
