@@ -37,8 +37,9 @@ WINOGRAD_MIN_CHANNELS = 16
 #: transform was redone every call it was only repaid over enough tiles
 #: (conv5 at 224x224, 49 tiles, measured 0.7x CorrMM's speed); kept between
 #: calls (:class:`~inception_art.nets.winograd.Winograd3x3`'s
-#: ``keep_kernels``), conv5 on Winograd made the whole 224x224 step 5-8%
-#: faster (AMD EPYC, 2 cores), so every layer with enough channels takes it.
+#: ``keep_kernels``), conv5 on Winograd made the whole 224x224 step 4-9%
+#: faster (``bench.studies.winograd_keep``), so every layer with enough
+#: channels takes it.
 WINOGRAD_MIN_TILES = 0
 
 
