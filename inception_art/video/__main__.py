@@ -43,7 +43,7 @@ OUT, GIF_OUT = 'dream.mp4', 'dream.gif'
 #: Command lines shown at the end of --help.
 EXAMPLES = (
     'inception-art video --classes volcano,jellyfish --seconds 20',
-    'inception-art video --classes goldfish+coral_reef --gif --out dream.mp4',
+    'inception-art video --classes goldfish+coral_reef --gif --out dream.gif',
 )
 
 
