@@ -144,13 +144,13 @@ class Renderer:
         from .objectives import ChannelObjective, ClassObjective
         from .step import ImageOptimizer
         key = (s.key(size), layer)
-        if key not in self._steps and self.announce:
-            from .theano_env import cache_dir
-            # A first run is otherwise silent for most of a minute.
-            tqdm.write('compiling the step (%s, %dx%d): about 45 s on a first run, a few '
-                       'seconds once cached in %s' % (s['model'], size[1], size[0], cache_dir()),
-                       file=sys.stderr)
         if key not in self._steps:
+            if self.announce:
+                from .theano_env import cache_dir
+                # A first run is otherwise silent for most of a minute.
+                tqdm.write('compiling the step (%s, %dx%d): about 45 s on a first run, a few '
+                           'seconds once cached in %s'
+                           % (s['model'], size[1], size[0], cache_dir()), file=sys.stderr)
             from .transforms import CentreCrops
             g = s.graph
             crops = (CentreCrops(size, g['crop_size'], g['crops'], g['crop_spread'],

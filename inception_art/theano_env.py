@@ -56,10 +56,12 @@ def cache_dir():
     return Path.home() / '.cache' / 'inception_art' / 'theano'
 
 
-#: Where a system OpenBLAS is looked for when the linker's default folders
-#: (the first group) do not have it: the folders of Fedora, Arch, Homebrew.
+#: The linker's own folders (Debian, Ubuntu, Fedora, Arch): an OpenBLAS there
+#: links with a plain ``-lopenblas``.
 DEFAULT_LIB_DIRS = ('/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64',
                     '/usr/lib', '/usr/local/lib')
+#: Folders the linker does not search (Homebrew's, a source build's): linked
+#: with ``-L`` and an rpath.
 OTHER_LIB_DIRS = ('/opt/homebrew/opt/openblas/lib', '/usr/local/opt/openblas/lib',
                   '/opt/OpenBLAS/lib')
 #: The one line for a machine without any.

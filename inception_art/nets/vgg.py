@@ -67,12 +67,12 @@ def default_path(depth, folder=None):
     first of :func:`models_dirs` that has one. None is found: a
     :class:`~inception_art.weights.WeightFileError` naming every folder."""
     folders = [Path(folder)] if folder else models_dirs()
+    names = file_names(depth)
     for f in folders:
-        for name in file_names(depth):
+        for name in names:
             if (f / name).is_file():
                 return f / name
     from ..weights import KNOWN_FILES, WeightFileError
-    names = file_names(depth)
     raise WeightFileError(
         ' or '.join(names), 'not found in %s' % ', '.join(str(f) for f in folders),
         'get one (%s) and put it in one of those folders, or set INCEPTION_ART_MODELS '
